@@ -1,0 +1,164 @@
+//! Read-only filesystems for the direct engine, behind one trait.
+//!
+//! This crate owns parsing filesystems in our own process: ext2/3/4 (ext4-view
+//! for the tree and data, our own superblock/inode reading for inode numbers,
+//! link counts, block counts and free counts), FAT12/16/32 with long names
+//! (fatfs, on a device that refuses writes) and NTFS (the ntfs crate, with
+//! case-insensitive lookup).
+//!
+//! It must not: write to the device (every filesystem is opened through a
+//! [`gx_disk::DeviceIo`] that refuses writes), follow symlinks across the
+//! filesystem (the Handle resolves paths across mountpoints: paths given to a
+//! [`Filesystem`] have no symlinks in their directory components), or trust any
+//! on-disk number. What a parser cannot do is an [`ErrorKind::Unsupported`]
+//! error naming the feature, so the Handle can fall back to the appliance.
+#![forbid(unsafe_code)]
+
+pub use gx_disk::{Error, ErrorKind, Result};
+
+use gx_disk::Device;
+
+/// File type, as the `S_IFMT` bits say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    Regular,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+    Unknown,
+}
+
+impl FileType {
+    /// The `S_IFMT` bits for this type (0 for unknown).
+    pub fn mode_bits(self) -> u32 {
+        match self {
+            FileType::Regular => 0o100000,
+            FileType::Directory => 0o040000,
+            FileType::Symlink => 0o120000,
+            FileType::CharDevice => 0o020000,
+            FileType::BlockDevice => 0o060000,
+            FileType::Fifo => 0o010000,
+            FileType::Socket => 0o140000,
+            FileType::Unknown => 0,
+        }
+    }
+
+    /// The type from a full `st_mode`.
+    pub fn from_mode(mode: u32) -> FileType {
+        match mode & 0o170000 {
+            0o100000 => FileType::Regular,
+            0o040000 => FileType::Directory,
+            0o120000 => FileType::Symlink,
+            0o020000 => FileType::CharDevice,
+            0o060000 => FileType::BlockDevice,
+            0o010000 => FileType::Fifo,
+            0o140000 => FileType::Socket,
+            _ => FileType::Unknown,
+        }
+    }
+}
+
+/// A timestamp: seconds and nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+/// What `lstat` says about a file (libguestfs's `statns` fields).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stat {
+    /// Device number of the filesystem (the Handle fills it in; 0 from parsers).
+    pub dev: u64,
+    pub ino: u64,
+    /// Full mode: type bits and permission bits.
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u64,
+    /// Allocated space in 512-byte units, as `st_blocks`.
+    pub blocks: u64,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+}
+
+impl Stat {
+    /// The file type from `mode`.
+    pub fn file_type(&self) -> FileType {
+        FileType::from_mode(self.mode)
+    }
+}
+
+/// One directory entry (never `.` or `..`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub ino: u64,
+    pub file_type: FileType,
+}
+
+/// What `statvfs` says (libguestfs's `statvfs` struct).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatVfs {
+    pub bsize: u64,
+    pub frsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub favail: u64,
+    pub fsid: u64,
+    pub flag: u64,
+    pub namemax: u64,
+}
+
+/// A mounted, read-only filesystem.
+///
+/// Paths are absolute inside this filesystem (`/`, `/etc/hostname`), with no
+/// `.`/`..` components and no symlinks in their directory part. Not `Send`:
+/// ext4-view and fatfs are single-threaded, so an engine that needs threads
+/// keeps a filesystem on one thread behind a channel.
+pub trait Filesystem {
+    /// The filesystem type as libguestfs's `vfs_type` names it (`ext4`, `vfat`, `ntfs`).
+    fn fs_type(&self) -> &'static str;
+
+    /// Stat without following a final symlink.
+    fn lstat(&self, path: &str) -> Result<Stat>;
+
+    /// The entries of a directory, without `.` and `..`, in on-disk order.
+    fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>>;
+
+    /// The target of a symlink.
+    fn readlink(&self, path: &str) -> Result<String>;
+
+    /// Read up to `buf.len()` bytes of a regular file at `offset`; returns the
+    /// number read (0 at end of file). Reading a range is how large files are
+    /// streamed in constant memory.
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize>;
+
+    /// Space and inode counts.
+    fn statvfs(&self) -> Result<StatVfs>;
+
+    /// True when names compare case-insensitively (FAT, NTFS).
+    fn case_insensitive(&self) -> bool {
+        false
+    }
+}
+
+/// Open `dev` as the filesystem `fs_type` (as probed: `ext2`, `ext3`, `ext4`,
+/// `vfat`, `ntfs`), read-only.
+pub fn open(dev: Device, fs_type: &str) -> Result<Box<dyn Filesystem>> {
+    let _ = &dev;
+    Err(Error::unsupported(format!(
+        "{}: the direct engine cannot read {fs_type} filesystems",
+        dev.describe()
+    )))
+}

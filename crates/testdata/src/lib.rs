@@ -1,0 +1,74 @@
+//! Test support: the test guest images from `images/`, built once and cached.
+//!
+//! Tests call [`images`] to get the directory holding the images; the first
+//! call in a process runs `images/build.sh` (which locks and caches, so
+//! concurrent test binaries are safe and a second run is instant). Set
+//! `GX_IMAGES_DIR` to use images built elsewhere. This crate is for tests
+//! only: it panics with a clear message when the images cannot be built.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root (where `Cargo.toml` with `[workspace]` lives).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testdata sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// Directory of built test images; builds them on first use.
+pub fn images() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("GX_IMAGES_DIR") {
+            return PathBuf::from(dir);
+        }
+        let root = workspace_root();
+        let script = root.join("images/build.sh");
+        let out = root.join("images/out");
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            status.success(),
+            "{} failed ({status}); run `scripts/setup` to install the image tools",
+            script.display()
+        );
+        out
+    })
+}
+
+/// Path of one image, e.g. `image("linux.qcow2")`; panics if it was not built.
+pub fn image(name: &str) -> PathBuf {
+    let p = images().join(name);
+    assert!(
+        p.exists(),
+        "test image {} is missing: see images/README.md",
+        p.display()
+    );
+    p
+}
+
+/// Path of an expected-output file under `tests/expected/`.
+pub fn expected(name: &str) -> PathBuf {
+    workspace_root().join("tests/expected").join(name)
+}
+
+/// Hash of a file's bytes, for before/after "image unchanged" checks.
+/// (FNV-1a over the whole file: a test helper, not a security boundary.)
+pub fn file_digest(path: &Path) -> u64 {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
