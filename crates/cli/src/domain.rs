@@ -1,0 +1,275 @@
+//! libvirt domains (`-d NAME` with `-c URI`): the domain XML is read with
+//! `virsh dumpxml` when virsh exists, else from libvirt's configuration
+//! directory; its `<disk>` elements give the images, their formats and
+//! read-only flags. Only local file and block disks are supported.
+
+use anyhow::{Context, Result, bail};
+use quick_xml::events::Event;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One disk of a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainDisk {
+    pub path: PathBuf,
+    /// `<driver type=...>` (raw, qcow2, ...).
+    pub format: Option<String>,
+    /// `<readonly/>` present.
+    pub readonly: bool,
+}
+
+/// A domain's disks and whether it is running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub name: String,
+    pub uuid: Option<String>,
+    pub disks: Vec<DomainDisk>,
+    pub running: bool,
+}
+
+fn virsh() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("virsh"))
+            .find(|c| c.is_file())
+    })
+}
+
+/// libvirt's directories for a URI: (config dir, run dir).
+fn dirs(uri: Option<&str>) -> (PathBuf, PathBuf) {
+    let session = uri.is_some_and(|u| u.ends_with("/session"))
+        || (uri.is_none() && nix_is_not_root());
+    if session {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let run = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".cache"));
+        (
+            home.join(".config/libvirt/qemu"),
+            run.join("libvirt/qemu/run"),
+        )
+    } else {
+        (
+            PathBuf::from("/etc/libvirt/qemu"),
+            PathBuf::from("/run/libvirt/qemu"),
+        )
+    }
+}
+
+fn nix_is_not_root() -> bool {
+    !nix::unistd::Uid::effective().is_root()
+}
+
+/// Load a domain by name.
+pub fn load(name: &str, uri: Option<&str>) -> Result<Domain> {
+    if let Some(virsh) = virsh() {
+        let mut cmd = Command::new(&virsh);
+        if let Some(u) = uri {
+            cmd.arg("-c").arg(u);
+        }
+        let out = cmd
+            .arg("dumpxml")
+            .arg(name)
+            .output()
+            .with_context(|| format!("running {}", virsh.display()))?;
+        if !out.status.success() {
+            bail!(
+                "-d {name}: virsh dumpxml failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let mut dom = parse(&String::from_utf8_lossy(&out.stdout))?;
+        let mut st = Command::new(&virsh);
+        if let Some(u) = uri {
+            st.arg("-c").arg(u);
+        }
+        dom.running = st
+            .arg("domstate")
+            .arg(name)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() != "shut off")
+            .unwrap_or(false);
+        return Ok(dom);
+    }
+    let (config, run) = dirs(uri);
+    let file = config.join(format!("{name}.xml"));
+    let xml = std::fs::read_to_string(&file).with_context(|| {
+        format!(
+            "-d {name}: no virsh on this machine and cannot read the domain's XML at {}",
+            file.display()
+        )
+    })?;
+    let mut dom = parse(&xml)?;
+    dom.running = run.join(format!("{name}.xml")).exists();
+    Ok(dom)
+}
+
+/// Parse domain XML: the name, UUID and every `<disk type="file|block">`'s
+/// source, driver type and readonly flag. Network disks are refused.
+pub fn parse(xml: &str) -> Result<Domain> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut name = None;
+    let mut uuid = None;
+    let mut disks = Vec::new();
+    let mut cur: Option<(Option<PathBuf>, Option<String>, bool, String)> = None;
+    let mut text_target: Option<&'static str> = None;
+    loop {
+        let ev = reader.read_event().context("parsing libvirt domain XML")?;
+        let (start, empty) = match &ev {
+            Event::Start(_) => (true, false),
+            Event::Empty(_) => (true, true),
+            _ => (false, false),
+        };
+        if start {
+            let (Event::Start(e) | Event::Empty(e)) = &ev else {
+                unreachable!()
+            };
+            let tag = AsRef::<str>::as_ref(&e.name()).to_string();
+            let attr = |k: &str| -> Option<String> {
+                e.attributes()
+                    .flatten()
+                    .find(|a| AsRef::<str>::as_ref(&a.key) == k)
+                    .and_then(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned())
+                    })
+            };
+            let depth = path.len();
+            match (depth, tag.as_str()) {
+                (1, "name") => text_target = Some("name"),
+                (1, "uuid") => text_target = Some("uuid"),
+                (2, "disk") if path.get(1).map(String::as_str) == Some("devices") => {
+                    let kind = attr("type").unwrap_or_default();
+                    let device = attr("device").unwrap_or_else(|| "disk".into());
+                    cur = Some((None, None, false, format!("{kind}/{device}")));
+                }
+                (3, "source") => {
+                    if let Some(c) = cur.as_mut() {
+                        c.0 = attr("file").or_else(|| attr("dev")).map(PathBuf::from);
+                    }
+                }
+                (3, "driver") => {
+                    if let Some(c) = cur.as_mut() {
+                        c.1 = attr("type");
+                    }
+                }
+                (3, "readonly") => {
+                    if let Some(c) = cur.as_mut() {
+                        c.2 = true;
+                    }
+                }
+                _ => {}
+            }
+            if !empty {
+                path.push(tag);
+            } else if tag == "disk" {
+                finish_disk(&mut cur, &mut disks)?;
+            }
+            continue;
+        }
+        match ev {
+            Event::Text(t) => {
+                let s = t.trim().to_string();
+                match text_target.take() {
+                    Some("name") => name = Some(s),
+                    Some("uuid") => uuid = Some(s),
+                    _ => {}
+                }
+            }
+            Event::End(e) => {
+                text_target = None;
+                if AsRef::<str>::as_ref(&e.name()) == "disk" && path.len() == 3 {
+                    finish_disk(&mut cur, &mut disks)?;
+                }
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let Some(name) = name else {
+        bail!("libvirt domain XML has no <name>");
+    };
+    if disks.is_empty() {
+        bail!("libvirt domain {name} has no disks");
+    }
+    Ok(Domain {
+        name,
+        uuid,
+        disks,
+        running: false,
+    })
+}
+
+fn finish_disk(
+    cur: &mut Option<(Option<PathBuf>, Option<String>, bool, String)>,
+    disks: &mut Vec<DomainDisk>,
+) -> Result<()> {
+    if let Some((source, format, readonly, kind)) = cur.take() {
+        let (ty, device) = kind.split_once('/').unwrap_or((kind.as_str(), "disk"));
+        if device == "floppy" {
+            return Ok(());
+        }
+        match (ty, source) {
+            ("file" | "block", Some(p)) => disks.push(DomainDisk {
+                path: p,
+                format,
+                readonly,
+            }),
+            // An empty CD-ROM drive has no source: nothing to add.
+            ("file" | "block", None) => {}
+            (other, _) => bail!("libvirt disk of type '{other}' is not supported (only local files and block devices)"),
+        }
+    }
+    Ok(())
+}
+
+/// True if `p` names an existing file (for old-style positional disk arguments).
+pub fn looks_like_image(p: &str) -> bool {
+    p.contains('/') || Path::new(p).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_disks() {
+        let xml = r#"<domain type='kvm'>
+  <name>guest1</name>
+  <uuid>0d8e3e2a-1111-2222-3333-444455556666</uuid>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/var/lib/libvirt/images/guest1.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <target dev='sda' bus='sata'/>
+      <readonly/>
+    </disk>
+    <disk type='block' device='disk'>
+      <source dev='/dev/vg/data'/>
+      <readonly/>
+    </disk>
+  </devices>
+</domain>"#;
+        let d = parse(xml).unwrap();
+        assert_eq!(d.name, "guest1");
+        assert_eq!(d.uuid.as_deref(), Some("0d8e3e2a-1111-2222-3333-444455556666"));
+        assert_eq!(d.disks.len(), 2);
+        assert_eq!(d.disks[0].format.as_deref(), Some("qcow2"));
+        assert!(!d.disks[0].readonly);
+        assert_eq!(d.disks[1].path, PathBuf::from("/dev/vg/data"));
+        assert!(d.disks[1].readonly);
+    }
+
+    #[test]
+    fn network_disks_are_refused() {
+        let xml = "<domain><name>n</name><devices><disk type='network' device='disk'><source protocol='nbd' name='x'/></disk></devices></domain>";
+        assert!(parse(xml).is_err());
+    }
+}

@@ -1,0 +1,656 @@
+//! The direct engine: answers read-only calls by parsing the images in this
+//! process. Drives are opened read-only whatever the caller asked (this engine
+//! never writes); the mount table is a list of filesystems at guest paths.
+
+use crate::path::{self, child, components};
+use crate::{Drive, Error, ErrorKind, FileType, Result, Stat, StatVfs};
+use gx_disk::partition::{self, PartitionKind, PartitionTable, TableKind};
+use gx_disk::probe::{self, Probe};
+use gx_disk::{Device, OpenOptions};
+use gx_fs::{DirEntry, Filesystem};
+use std::collections::{HashSet, VecDeque};
+use std::io::Write;
+
+/// Where a device name points, for tools that describe devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// A whole disk: its index (0 is /dev/sda), size and partition table type.
+    Device {
+        index: usize,
+        size: u64,
+        table: Option<&'static str>,
+    },
+    /// A partition of `parent`.
+    Partition {
+        parent: String,
+        number: u32,
+        size: u64,
+        /// MBR partition type byte, for MBR disks.
+        mbr_id: Option<u8>,
+        /// GPT partition type GUID (uppercase), for GPT disks.
+        gpt_type: Option<String>,
+        /// True for an MBR extended partition (a container, not a filesystem).
+        extended: bool,
+    },
+}
+
+struct Part {
+    name: String,
+    number: u32,
+    kind: PartitionKind,
+    mbr_type: Option<u8>,
+    gpt_type: Option<String>,
+    dev: Device,
+}
+
+struct Disk {
+    name: String,
+    dev: Device,
+    table: Option<PartitionTable>,
+    parts: Vec<Part>,
+}
+
+struct Mount {
+    device: String,
+    /// Guest path components of the mountpoint (empty for `/`).
+    at: Vec<String>,
+    fs: Box<dyn Filesystem>,
+    dev_no: u64,
+}
+
+/// Longest chain of symlinks followed in one lookup (Linux's MAXSYMLINKS).
+const MAX_SYMLINKS: usize = 40;
+/// Deepest directory recursion for `find`; deeper trees are reported, not walked.
+const MAX_DEPTH: usize = 4096;
+/// Chunk size for streaming file data.
+const CHUNK: usize = 1 << 20;
+
+pub(crate) struct Direct {
+    disks: Vec<Disk>,
+    mounts: Vec<Mount>,
+}
+
+/// A guest path resolved to a mount and a path inside its filesystem.
+struct Resolved {
+    mount: usize,
+    rel: String,
+    /// The resolved guest path components.
+    guest: Vec<String>,
+}
+
+fn makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xfff) << 8)
+        | (minor & 0xff)
+        | ((minor & !0xff) << 12)
+        | ((major & !0xfff) << 32)
+}
+
+impl Direct {
+    pub(crate) fn open(drives: &[Drive]) -> Result<Self> {
+        let mut disks = Vec::with_capacity(drives.len());
+        for (index, drive) in drives.iter().enumerate() {
+            // The direct engine never writes: every image is opened read-only.
+            let opts = OpenOptions {
+                format: drive.options.format,
+                readonly: true,
+            };
+            let dev = gx_disk::open_image(&drive.path, &opts)?;
+            let name = partition::device_name(index);
+            let table = partition::read_partitions(dev.as_ref())
+                .map_err(|e| e.context(format!("{} ({})", drive.path.display(), name)))?;
+            let mut parts = Vec::new();
+            if let Some(t) = &table {
+                for p in &t.partitions {
+                    let pdev = partition::partition_device(&dev, p)?;
+                    parts.push(Part {
+                        name: format!("{name}{}", p.number),
+                        number: p.number,
+                        kind: p.kind,
+                        mbr_type: p.mbr_type,
+                        gpt_type: p.gpt_type.map(|g| g.to_string()),
+                        dev: pdev,
+                    });
+                }
+            }
+            disks.push(Disk {
+                name,
+                dev,
+                table,
+                parts,
+            });
+        }
+        Ok(Direct {
+            disks,
+            mounts: Vec::new(),
+        })
+    }
+
+    pub(crate) fn list_devices(&self) -> Vec<String> {
+        self.disks.iter().map(|d| d.name.clone()).collect()
+    }
+
+    pub(crate) fn list_partitions(&self) -> Vec<String> {
+        self.disks
+            .iter()
+            .flat_map(|d| d.parts.iter().map(|p| p.name.clone()))
+            .collect()
+    }
+
+    /// Look a device or partition up by name (any of the sd/vd/hd spellings).
+    pub(crate) fn device(&self, name: &str) -> Result<&Device> {
+        let (disk, part) = self.lookup(name)?;
+        Ok(match part {
+            None => &disk.dev,
+            Some(p) => &p.dev,
+        })
+    }
+
+    fn lookup(&self, name: &str) -> Result<(&Disk, Option<&Part>)> {
+        let not_found = || {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("{name}: No such file or directory (no such device)"),
+            )
+        };
+        let (index, number) = path::parse_device(name).ok_or_else(not_found)?;
+        let disk = self.disks.get(index).ok_or_else(not_found)?;
+        match number {
+            None => Ok((disk, None)),
+            Some(n) => {
+                let p = disk
+                    .parts
+                    .iter()
+                    .find(|p| p.number == n)
+                    .ok_or_else(not_found)?;
+                Ok((disk, Some(p)))
+            }
+        }
+    }
+
+    pub(crate) fn device_kind(&self, name: &str) -> Result<DeviceKind> {
+        let (disk, part) = self.lookup(name)?;
+        let index = self
+            .disks
+            .iter()
+            .position(|d| std::ptr::eq(d, disk))
+            .unwrap_or(0);
+        Ok(match part {
+            None => DeviceKind::Device {
+                index,
+                size: disk.dev.size(),
+                table: disk.table.as_ref().map(|t| match t.kind {
+                    TableKind::Gpt => "gpt",
+                    TableKind::Mbr => "msdos",
+                }),
+            },
+            Some(p) => DeviceKind::Partition {
+                parent: disk.name.clone(),
+                number: p.number,
+                size: p.dev.size(),
+                mbr_id: p.mbr_type,
+                gpt_type: p.gpt_type.clone(),
+                extended: p.kind == PartitionKind::Extended,
+            },
+        })
+    }
+
+    pub(crate) fn probe(&self, name: &str) -> Result<Probe> {
+        let dev = self.device(name)?;
+        let mut p = probe::probe(dev.as_ref()).map_err(|e| e.context(name))?;
+        if p.fs_type == "unknown" {
+            // libguestfs's vfs_type says "" where blkid finds nothing.
+            p.fs_type.clear();
+        }
+        Ok(p)
+    }
+
+    pub(crate) fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
+        let mut candidates = Vec::new();
+        // Whole devices first, but only those without a partition table.
+        for d in &self.disks {
+            if d.table.is_none() {
+                candidates.push((d.name.clone(), &d.dev));
+            }
+        }
+        for d in &self.disks {
+            for p in &d.parts {
+                if can_hold_filesystem(p) {
+                    candidates.push((p.name.clone(), &p.dev));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (name, dev) in candidates {
+            let fs_type = match probe::probe(dev.as_ref()) {
+                Ok(p) => p.fs_type,
+                Err(_) => "unknown".to_string(),
+            };
+            // Volume members are containers, not filesystems (as libguestfs).
+            if fs_type.ends_with("_member") || fs_type == "crypto_LUKS" || fs_type == "BitLocker"
+            {
+                continue;
+            }
+            let fs_type = if fs_type.is_empty() {
+                "unknown".to_string()
+            } else {
+                fs_type
+            };
+            out.push((name, fs_type));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn mount(&mut self, device: &str, mountpoint: &str, vfstype: Option<&str>) -> Result<()> {
+        let at: Vec<String> = if mountpoint == "/" {
+            Vec::new()
+        } else {
+            if self.mounts.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("mount: {mountpoint}: mount point does not exist (nothing is mounted on /)"),
+                ));
+            }
+            let r = self.resolve(mountpoint, true)?;
+            let st = self.mounts[r.mount].fs.lstat(&r.rel)?;
+            if st.file_type() != FileType::Directory {
+                return Err(Error::invalid(format!(
+                    "mount: {mountpoint}: mount point is not a directory"
+                )));
+            }
+            r.guest
+        };
+        let canonical = path::canonical_device_name(device);
+        let dev = self.device(&canonical)?.clone();
+        let fs_type = match vfstype {
+            Some(t) => t.to_string(),
+            None => probe::probe(dev.as_ref())
+                .map_err(|e| e.context(format!("mount: {canonical}")))?
+                .fs_type,
+        };
+        if fs_type == "unknown" || fs_type.is_empty() {
+            return Err(Error::invalid(format!(
+                "mount: {canonical}: wrong fs type: no filesystem recognised on this device"
+            )));
+        }
+        let fs = gx_fs::open(dev, &fs_type).map_err(|e| e.context(format!("mount: {canonical}")))?;
+        let dev_no = match path::parse_device(&canonical) {
+            // Report st_dev as the appliance kernel would: SCSI disk major 8,
+            // 16 minors per disk.
+            Some((i, n)) => makedev(8, (i as u64) * 16 + u64::from(n.unwrap_or(0))),
+            None => 0,
+        };
+        self.mounts.push(Mount {
+            device: canonical,
+            at,
+            fs,
+            dev_no,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn umount_all(&mut self) {
+        self.mounts.clear();
+    }
+
+    pub(crate) fn mountpoints(&self) -> Vec<(String, String)> {
+        self.mounts
+            .iter()
+            .map(|m| (m.device.clone(), path::join(&m.at)))
+            .collect()
+    }
+
+    /// The mount holding guest path `parts` and the path inside it. The most
+    /// recent mount wins where several cover the same path (as the kernel).
+    fn locate(&self, parts: &[String]) -> Result<(usize, String)> {
+        let mut best: Option<(usize, usize)> = None;
+        for (i, m) in self.mounts.iter().enumerate() {
+            if m.at.len() <= parts.len() && parts[..m.at.len()] == m.at[..] {
+                match best {
+                    Some((_, len)) if len > m.at.len() => {}
+                    _ => best = Some((i, m.at.len())),
+                }
+            }
+        }
+        match best {
+            Some((i, len)) => Ok((i, path::join(&parts[len..]))),
+            None => Err(Error::new(
+                ErrorKind::NotFound,
+                "no filesystem is mounted on / (use -m or -i to mount one)",
+            )),
+        }
+    }
+
+    /// Resolve a guest path: `..` and symlinks in directory components are
+    /// followed (across mountpoints); the final component is followed when
+    /// `follow` is set. A missing final component is not an error here.
+    fn resolve(&self, guest_path: &str, follow: bool) -> Result<Resolved> {
+        let mut todo: VecDeque<String> = components(guest_path)?
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut cur: Vec<String> = Vec::new();
+        let mut links = 0usize;
+        while let Some(c) = todo.pop_front() {
+            if c == ".." {
+                cur.pop();
+                continue;
+            }
+            cur.push(c);
+            let last = todo.is_empty();
+            if last && !follow {
+                break;
+            }
+            let (m, rel) = self.locate(&cur)?;
+            let st = match self.mounts[m].fs.lstat(&rel) {
+                Ok(st) => st,
+                Err(e) if e.kind() == ErrorKind::NotFound && last => break,
+                Err(e) => return Err(e.context(guest_path)),
+            };
+            match st.file_type() {
+                FileType::Symlink => {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(Error::invalid(format!(
+                            "{guest_path}: Too many levels of symbolic links"
+                        )));
+                    }
+                    let target = self.mounts[m].fs.readlink(&rel)?;
+                    cur.pop();
+                    if target.starts_with('/') {
+                        cur.clear();
+                    }
+                    for (i, t) in target
+                        .split('/')
+                        .filter(|s| !s.is_empty() && *s != ".")
+                        .enumerate()
+                    {
+                        todo.insert(i, t.to_string());
+                    }
+                }
+                FileType::Directory => {}
+                _ if !last => {
+                    return Err(Error::invalid(format!("{guest_path}: Not a directory")));
+                }
+                _ => {}
+            }
+        }
+        let (mount, rel) = self.locate(&cur)?;
+        Ok(Resolved {
+            mount,
+            rel,
+            guest: cur,
+        })
+    }
+
+    fn fs(&self, r: &Resolved) -> &dyn Filesystem {
+        self.mounts[r.mount].fs.as_ref()
+    }
+
+    fn stat_resolved(&self, r: &Resolved, shown: &str) -> Result<Stat> {
+        let mut st = self
+            .fs(r)
+            .lstat(&r.rel)
+            .map_err(|e| with_path(e, shown))?;
+        st.dev = self.mounts[r.mount].dev_no;
+        Ok(st)
+    }
+
+    pub(crate) fn lstat(&self, p: &str) -> Result<Stat> {
+        let r = self.resolve(p, false)?;
+        self.stat_resolved(&r, p)
+    }
+
+    pub(crate) fn stat(&self, p: &str) -> Result<Stat> {
+        let r = self.resolve(p, true)?;
+        self.stat_resolved(&r, p)
+    }
+
+    pub(crate) fn lstat_list(&self, dir: &str, names: &[String]) -> Result<Vec<Stat>> {
+        let d = self.resolve(dir, true)?;
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            if name.contains('/') || name == ".." || name == "." {
+                out.push(self.lstat(&child(dir, name))?);
+                continue;
+            }
+            let mut parts = d.guest.clone();
+            parts.push(name.clone());
+            // A child may be a mountpoint of another filesystem.
+            let (m, rel) = self.locate(&parts)?;
+            let r = Resolved {
+                mount: m,
+                rel,
+                guest: parts,
+            };
+            out.push(self.stat_resolved(&r, &child(dir, name))?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn read_dir(&self, dir: &str) -> Result<Vec<DirEntry>> {
+        let r = self.resolve(dir, true)?;
+        self.fs(&r).read_dir(&r.rel).map_err(|e| with_path(e, dir))
+    }
+
+    pub(crate) fn readlink(&self, p: &str) -> Result<String> {
+        let r = self.resolve(p, false)?;
+        self.fs(&r).readlink(&r.rel).map_err(|e| with_path(e, p))
+    }
+
+    pub(crate) fn realpath(&self, p: &str) -> Result<String> {
+        let r = self.resolve(p, true)?;
+        // The final component must exist.
+        self.stat_resolved(&r, p)?;
+        Ok(path::join(&r.guest))
+    }
+
+    pub(crate) fn exists(&self, p: &str) -> Result<bool> {
+        match self.stat(p) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) if e.message().ends_with("Not a directory") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn is_type(&self, p: &str, t: FileType) -> Result<bool> {
+        match self.stat(p) {
+            Ok(st) => Ok(st.file_type() == t),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) if e.message().ends_with("Not a directory") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn statvfs(&self, p: &str) -> Result<StatVfs> {
+        let r = self.resolve(p, true)?;
+        self.stat_resolved(&r, p)?;
+        self.fs(&r).statvfs()
+    }
+
+    pub(crate) fn case_sensitive_path(&self, p: &str) -> Result<String> {
+        let parts = components(p)?;
+        let mut cur = String::from("/");
+        for (i, c) in parts.iter().enumerate() {
+            if *c == ".." {
+                return Err(Error::invalid(format!(
+                    "{p}: case_sensitive_path: path must not contain '..'"
+                )));
+            }
+            let entries = match self.read_dir(&cur) {
+                Ok(e) => e,
+                Err(e) if e.kind() == ErrorKind::NotFound && i + 1 == parts.len() => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            let exact = entries.iter().find(|e| e.name == *c);
+            let found = exact.or_else(|| {
+                let lc = c.to_lowercase();
+                entries.iter().find(|e| e.name.to_lowercase() == lc)
+            });
+            match found {
+                Some(e) => cur = child(&cur, &e.name),
+                None if i + 1 == parts.len() => cur = child(&cur, c),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("{p}: No such file or directory"),
+                    ));
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    pub(crate) fn download(&self, p: &str, out: &mut dyn Write) -> Result<u64> {
+        let r = self.resolve(p, true)?;
+        let st = self.stat_resolved(&r, p)?;
+        match st.file_type() {
+            FileType::Regular => {}
+            FileType::Directory => {
+                return Err(Error::invalid(format!("{p}: Is a directory")));
+            }
+            _ => return Err(Error::invalid(format!("{p}: not a regular file"))),
+        }
+        let fs = self.fs(&r);
+        let mut buf = vec![0u8; CHUNK.min(usize::try_from(st.size).unwrap_or(CHUNK)).max(1)];
+        let mut offset = 0u64;
+        // Never read past the size the inode claims, whatever the parser returns.
+        while offset < st.size {
+            let want = usize::try_from(st.size - offset)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let n = fs
+                .read_at(&r.rel, offset, &mut buf[..want])
+                .map_err(|e| with_path(e, p))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io(format!("{p}: write"), e))?;
+            offset += n as u64;
+        }
+        Ok(offset)
+    }
+
+    pub(crate) fn pread(&self, p: &str, count: usize, offset: u64) -> Result<Vec<u8>> {
+        let r = self.resolve(p, true)?;
+        let st = self.stat_resolved(&r, p)?;
+        if st.file_type() != FileType::Regular {
+            return Err(Error::invalid(format!("{p}: not a regular file")));
+        }
+        // Bound the buffer by the file, not by what the caller asked for.
+        let avail = st.size.saturating_sub(offset);
+        let len = usize::try_from(avail).unwrap_or(usize::MAX).min(count);
+        let mut buf = vec![0u8; len];
+        let mut done = 0;
+        while done < len {
+            let n = self
+                .fs(&r)
+                .read_at(&r.rel, offset + done as u64, &mut buf[done..])
+                .map_err(|e| with_path(e, p))?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+
+    pub(crate) fn find(
+        &self,
+        dir: &str,
+        prefix: &str,
+        out: &mut Vec<String>,
+        visited: &mut HashSet<(u64, u64)>,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::corrupt(format!(
+                "{dir}: directory tree deeper than {MAX_DEPTH} levels (a loop?)"
+            )));
+        }
+        let here = self.stat(dir)?;
+        if here.ino != 0 && !visited.insert((here.dev, here.ino)) {
+            return Err(Error::corrupt(format!(
+                "{dir}: directory loop (inode {} seen twice)",
+                here.ino
+            )));
+        }
+        let entries = self.read_dir(dir)?;
+        for e in entries {
+            let rel = if prefix.is_empty() {
+                e.name.clone()
+            } else {
+                format!("{prefix}/{}", e.name)
+            };
+            out.push(rel.clone());
+            let full = child(dir, &e.name);
+            let is_dir = match e.file_type {
+                FileType::Directory => true,
+                FileType::Unknown => self.lstat(&full)?.file_type() == FileType::Directory,
+                _ => false,
+            };
+            if is_dir {
+                self.find(&full, &rel, out, visited, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn ll(&self, dir: &str) -> Result<String> {
+        let here = self.stat(dir)?;
+        if here.file_type() != FileType::Directory {
+            let st = self.lstat(dir)?;
+            let link = if st.file_type() == FileType::Symlink {
+                self.readlink(dir).ok()
+            } else {
+                None
+            };
+            return Ok(crate::lsla::format(&[(dir.to_string(), st, link)], false));
+        }
+        let mut names: Vec<String> = self.read_dir(dir)?.into_iter().map(|e| e.name).collect();
+        names.sort();
+        let stats = self.lstat_list(dir, &names)?;
+        let parent = self.stat(&child(dir, ".."))?;
+        let mut rows = vec![(".".to_string(), here, None), ("..".to_string(), parent, None)];
+        for (name, st) in names.into_iter().zip(stats) {
+            let link = if st.file_type() == FileType::Symlink {
+                self.readlink(&child(dir, &name)).ok()
+            } else {
+                None
+            };
+            rows.push((name, st, link));
+        }
+        Ok(crate::lsla::format(&rows, true))
+    }
+}
+
+/// libguestfs refuses to treat these partitions as filesystems: MBR extended
+/// containers, and GPT LDM metadata/data, Microsoft reserved and Windows
+/// snapshot partitions.
+fn can_hold_filesystem(p: &Part) -> bool {
+    if p.kind == PartitionKind::Extended {
+        return false;
+    }
+    if let Some(t) = &p.gpt_type {
+        let t = t.to_ascii_uppercase();
+        return !matches!(
+            t.as_str(),
+            "5808C8AA-7E8F-42E0-85D2-E1E90434CFB3"
+                | "AF9B60A0-1431-4F62-BC68-3311714A69AD"
+                | "E3C9E316-0B5C-4DB8-817D-F92DF00215AE"
+                | "CADDEBF1-4400-4DE8-B103-12117DCF3CCF"
+        );
+    }
+    true
+}
+
+/// Make sure an error names the guest path the user asked about.
+fn with_path(e: Error, p: &str) -> Error {
+    if e.message().contains(p) {
+        e
+    } else {
+        e.context(p)
+    }
+}

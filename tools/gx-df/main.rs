@@ -1,0 +1,190 @@
+//! gx-df: display free space on virtual filesystems, like virt-df (same
+//! options, same columns, same Use% rounding).
+
+use anyhow::{Result, bail};
+use clap::{Arg, ArgAction};
+use gx_cli::{Common, DriveArg, Features, Source, human::human, output::csv_field};
+use gx_guestfs::{Handle, StatVfs};
+use std::io::Write;
+
+fn main() {
+    gx_cli::run("gx-df", real_main)
+}
+
+struct Opts {
+    csv: bool,
+    human: bool,
+    inodes: bool,
+    uuid: bool,
+}
+
+fn real_main() -> Result<i32> {
+    let cmd = gx_cli::command("gx-df", "display free space on virtual filesystems", Features::default())
+        .arg(Arg::new("csv").long("csv").action(ArgAction::SetTrue).help("Output as Comma-Separated Values"))
+        .arg(
+            Arg::new("human")
+                .short('h')
+                .long("human-readable")
+                .action(ArgAction::SetTrue)
+                .help("Print sizes in human-readable format"),
+        )
+        .arg(
+            Arg::new("inodes")
+                .short('i')
+                .long("inodes")
+                .action(ArgAction::SetTrue)
+                .help("Display inodes"),
+        )
+        .arg(Arg::new("uuid").long("uuid").action(ArgAction::SetTrue).help("Print UUIDs instead of names"))
+        .arg(
+            Arg::new("one-per-guest")
+                .long("one-per-guest")
+                .action(ArgAction::SetTrue)
+                .help("Separate appliance per guest (no effect)"),
+        )
+        .arg(Arg::new("threads").short('P').value_name("nr_threads").help("Use at most nr_threads (no effect)"))
+        .arg(Arg::new("disks").num_args(0..).action(ArgAction::Append).hide(true));
+    let m = gx_cli::parse(cmd);
+    let mut common = Common::from_matches(&m)?;
+    // Old style: `gx-df disk.img` or `gx-df domname`.
+    if let Some(rest) = m.get_many::<String>("disks") {
+        if !common.drives.is_empty() {
+            bail!("extra parameter on the command line (give disks with -a or domains with -d)");
+        }
+        for a in rest {
+            let source = if gx_cli::domain::looks_like_image(a) {
+                Source::File(a.into())
+            } else {
+                Source::Domain(a.clone())
+            };
+            common.drives.push(DriveArg { source, format: None });
+        }
+    }
+    let o = Opts {
+        csv: m.get_flag("csv"),
+        human: m.get_flag("human"),
+        inodes: m.get_flag("inodes"),
+        uuid: m.get_flag("uuid"),
+    };
+    if o.human && o.csv {
+        bail!("you cannot use -h and --csv options together.");
+    }
+    if common.drives.is_empty() {
+        bail!(
+            "no -a or -d option given, and listing every libvirt domain is not supported yet: name the disks with -a or the domain with -d"
+        );
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    print_title(&o, &mut out)?;
+    let name = common.display_name();
+    let mut g = common.launch(true)?;
+    df_on_handle(&mut g, &name, &o, &mut out)?;
+    out.flush()?;
+    Ok(0)
+}
+
+fn print_title(o: &Opts, out: &mut dyn Write) -> Result<()> {
+    let cols: [&str; 6] = if !o.inodes {
+        [
+            "VirtualMachine",
+            "Filesystem",
+            if o.human { "Size" } else { "1K-blocks" },
+            "Used",
+            "Available",
+            "Use%",
+        ]
+    } else {
+        ["VirtualMachine", "Filesystem", "Inodes", "IUsed", "IFree", "IUse%"]
+    };
+    if !o.csv {
+        writeln!(out, "{:<36}{:>10} {:>10} {:>10} {:>5}", cols[1], cols[2], cols[3], cols[4], cols[5])?;
+    } else {
+        let line: Vec<String> = cols.iter().map(|c| csv_field(c)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+fn df_on_handle(g: &mut Handle, name: &str, o: &Opts, out: &mut dyn Write) -> Result<()> {
+    for (dev, fstype) in g.list_filesystems()? {
+        if fstype.is_empty() || fstype == "swap" || fstype == "unknown" {
+            continue;
+        }
+        let st = g.mount_ro(&dev, "/").and_then(|()| g.statvfs("/"));
+        g.umount_all()?;
+        match st {
+            Ok(st) => print_stat(out, name, &dev, &st, o)?,
+            // virt-df skips what it cannot mount, silently; say why on stderr.
+            Err(e) => eprintln!("gx-df: note: {dev} ({fstype}) skipped: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// `n` units of `from` bytes in units of `to` bytes, as virt-df's `scale`.
+fn scale(n: u64, from: u64, to: u64) -> u64 {
+    if from >= to {
+        n.saturating_mul(from / to.max(1))
+    } else {
+        n / (to / from.max(1))
+    }
+}
+
+fn print_stat(out: &mut dyn Write, name: &str, dev: &str, st: &StatVfs, o: &Opts) -> Result<()> {
+    let (cols, percent): ([String; 3], f32) = if !o.inodes {
+        let used = st.blocks.saturating_sub(st.bfree);
+        let cols = if !o.human {
+            [
+                scale(st.blocks, st.bsize, 1024).to_string(),
+                scale(used, st.bsize, 1024).to_string(),
+                scale(st.bavail, st.bsize, 1024).to_string(),
+            ]
+        } else {
+            [human(st.blocks, st.bsize), human(used, st.bsize), human(st.bavail, st.bsize)]
+        };
+        // virt-df computes in double and stores in a float: keep both steps.
+        let p = if st.blocks != 0 {
+            (100.0 - 100.0 * st.bfree as f64 / st.blocks as f64) as f32
+        } else {
+            0.0
+        };
+        (cols, p)
+    } else {
+        let cols = [
+            st.files.to_string(),
+            st.files.saturating_sub(st.ffree).to_string(),
+            st.ffree.to_string(),
+        ];
+        let p = if st.files != 0 {
+            (100.0 - 100.0 * st.ffree as f64 / st.files as f64) as f32
+        } else {
+            0.0
+        };
+        (cols, p)
+    };
+    if !o.csv {
+        let pct = format!("{:3.0}%", f64::from(percent).ceil());
+        let label = format!("{name}:{dev}");
+        if label.len() <= 36 {
+            write!(out, "{label:<36}")?;
+        } else {
+            write!(out, "{label}\n{:36}", "")?;
+        }
+        writeln!(out, "{:>10} {:>10} {:>10} {:>5}", cols[0], cols[1], cols[2], pct)?;
+    } else {
+        let pct = format!("{:.1}", f64::from(percent));
+        let _ = o.uuid;
+        writeln!(
+            out,
+            "{},{},{},{},{},{}",
+            csv_field(name),
+            csv_field(dev),
+            csv_field(&cols[0]),
+            csv_field(&cols[1]),
+            csv_field(&cols[2]),
+            csv_field(&pct)
+        )?;
+    }
+    Ok(())
+}
