@@ -1,0 +1,39 @@
+//! bytes -> Hive::open -> walk every key and value -> export to a sink.
+//! Any panic, hang or unbounded allocation is a bug.
+#![no_main]
+
+use gx_hive::{ExportOptions, Hive, Visit, WalkOptions, export, print_value};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(hive) = Hive::open(data.to_vec()) else {
+        return;
+    };
+    let _ = hive.walk(hive.root(), &WalkOptions::default(), |e| {
+        let _ = e.node.class_name();
+        let _ = e.node.security_descriptor();
+        let _ = e.node.timestamp();
+        for v in e.node.values()? {
+            let _ = v.data();
+            let _ = v.as_string();
+            let _ = v.as_multi_string();
+            let _ = v.as_dword();
+            let _ = v.as_qword();
+            let _ = print_value(&e.node, &v.name(), &mut std::io::sink());
+        }
+        if let Some(first) = e.names.last() {
+            let _ = e.node.child(first);
+        }
+        Ok(Visit::Continue)
+    });
+    for unsafe_printable_strings in [false, true] {
+        let opts = ExportOptions {
+            prefix: Some("HKEY_LOCAL_MACHINE\\SOFTWARE".into()),
+            unsafe_printable_strings,
+            header: true,
+            ..Default::default()
+        };
+        let _ = export(&hive, hive.root(), &opts, &mut std::io::sink());
+    }
+    let _ = hive.lookup("a\\b\\c");
+});
