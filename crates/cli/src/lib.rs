@@ -388,7 +388,23 @@ impl Common {
 /// `prog: error: ...` and exit 1; a broken pipe on stdout is success
 /// (`gx-cat big | head` is not an error).
 pub fn run(prog: &str, f: impl FnOnce() -> Result<i32>) -> ! {
-    let code = match f() {
+    // Parsers turn panics on hostile data into errors (gx_fs guards every
+    // call); silence the default report so those never reach the user, and
+    // report any other panic once, below, as the bug it is.
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("{prog}: internal error (please report this bug): {msg}");
+            std::process::exit(70)
+        }
+    };
+    let code = match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {

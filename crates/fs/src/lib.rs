@@ -1,22 +1,35 @@
 //! Read-only filesystems for the direct engine, behind one trait.
 //!
-//! This crate owns parsing filesystems in our own process: ext2/3/4 (ext4-view
-//! for the tree and data, our own superblock/inode reading for inode numbers,
-//! link counts, block counts and free counts), FAT12/16/32 with long names
-//! (fatfs, on a device that refuses writes) and NTFS (the ntfs crate, with
-//! case-insensitive lookup).
+//! This crate owns parsing filesystems in our own process:
+//! - ext2/3/4 ([`Ext4Fs`]): ext4-view checks the filesystem at open and reads
+//!   symlink targets; superblock, inodes, directories, extent/indirect maps and
+//!   file data are our own code (ext4-view lacks inode numbers, link and block
+//!   counts, and panics on some sparse ext2/3 files);
+//! - FAT12/16/32 with long names: our own parser (fatfs 0.3 cannot bound a
+//!   cyclic directory chain, wants a writable device and re-walks chains on
+//!   every seek);
+//! - NTFS: the ntfs crate, every call behind `catch_unwind`, with our own
+//!   bounded index walk and case-insensitive lookup through `$UpCase`.
 //!
-//! It must not: write to the device (every filesystem is opened through a
-//! [`gx_disk::DeviceIo`] that refuses writes), follow symlinks across the
-//! filesystem (the Handle resolves paths across mountpoints: paths given to a
-//! [`Filesystem`] have no symlinks in their directory components), or trust any
-//! on-disk number. What a parser cannot do is an [`ErrorKind::Unsupported`]
-//! error naming the feature, so the Handle can fall back to the appliance.
+//! Every filesystem [`open`] returns is wrapped so that a panic in any parser
+//! becomes a `Corrupt` error.
+//!
+//! It must not: write to the device (parsers only call `BlockDevice::read_at`),
+//! follow symlinks across the filesystem (the Handle resolves paths across
+//! mountpoints: paths given to a [`Filesystem`] have no symlinks in their
+//! directory components), or trust any on-disk number. What a parser cannot do
+//! is an [`ErrorKind::Unsupported`] error naming the feature, so the Handle can
+//! fall back to the appliance.
 #![forbid(unsafe_code)]
 
 pub use gx_disk::{Error, ErrorKind, Result};
 
 use gx_disk::Device;
+
+mod ext4;
+pub use ext4::Ext4Fs;
+mod fat;
+mod ntfs;
 
 /// File type, as the `S_IFMT` bits say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,9 +169,67 @@ pub trait Filesystem {
 /// Open `dev` as the filesystem `fs_type` (as probed: `ext2`, `ext3`, `ext4`,
 /// `vfat`, `ntfs`), read-only.
 pub fn open(dev: Device, fs_type: &str) -> Result<Box<dyn Filesystem>> {
-    let _ = &dev;
-    Err(Error::unsupported(format!(
-        "{}: the direct engine cannot read {fs_type} filesystems",
-        dev.describe()
-    )))
+    let what = dev.describe();
+    let fs: Box<dyn Filesystem> = guard(&what, || {
+        Ok::<Box<dyn Filesystem>, Error>(match fs_type {
+            "ext2" | "ext3" | "ext4" => Box::new(ext4::Ext4Fs::open(dev.clone())?),
+            "vfat" => Box::new(fat::FatFs::open(dev.clone())?),
+            "ntfs" => Box::new(ntfs::NtfsFs::open(dev.clone())?),
+            _ => {
+                return Err(Error::unsupported(format!(
+                    "{what}: the direct engine cannot read {fs_type} filesystems"
+                )));
+            }
+        })
+    })?;
+    Ok(Box::new(Guarded { inner: fs, what }))
+}
+
+/// Run a parser call, turning a panic inside it (our code or a crate's, on
+/// data nobody anticipated) into a `Corrupt` error: a hostile image must give
+/// an error, never bring the process down.
+fn guard<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(Error::corrupt(format!(
+                "{what}: the filesystem parser failed on this data ({msg})"
+            )))
+        }
+    }
+}
+
+/// Every call of a filesystem behind [`guard`].
+struct Guarded {
+    inner: Box<dyn Filesystem>,
+    what: String,
+}
+
+impl Filesystem for Guarded {
+    fn fs_type(&self) -> &'static str {
+        self.inner.fs_type()
+    }
+    fn lstat(&self, path: &str) -> Result<Stat> {
+        guard(&self.what, || self.inner.lstat(path))
+    }
+    fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        guard(&self.what, || self.inner.read_dir(path))
+    }
+    fn readlink(&self, path: &str) -> Result<String> {
+        guard(&self.what, || self.inner.readlink(path))
+    }
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        guard(&self.what, || self.inner.read_at(path, offset, buf))
+    }
+    fn statvfs(&self) -> Result<StatVfs> {
+        guard(&self.what, || self.inner.statvfs())
+    }
+    fn case_insensitive(&self) -> bool {
+        self.inner.case_insensitive()
+    }
 }

@@ -1,0 +1,40 @@
+//! gx-vmm: guestx's own KVM virtual machine monitor, in the line of
+//! Firecracker and Cloud Hypervisor, sized for one job: booting the guestx
+//! appliance (a stock x86_64 Linux kernel + initramfs) fast, with its disks
+//! on virtio-blk, its host channel on a named virtio-serial port and entropy
+//! from virtio-rng, all on virtio-mmio described by ACPI.
+//!
+//! This crate owns: KVM setup (memory, irqchip, PIT, vCPUs with filtered
+//! CPUID and host-supported MSRs), loading an ELF vmlinux (PVH entry where
+//! present) or a bzImage with initrd and command line, the e820 map and ACPI
+//! tables, the 8250 serial console, i8042 reset, ACPI power-off, the
+//! virtio-mmio transport and the blk/console/rng device models, and the
+//! `gx-vmm` binary. Callers describe a VM with [`VmConfig`]; the CLI only
+//! builds one.
+//!
+//! It must not: trust anything the guest writes (every guest address, length
+//! and descriptor chain is checked; a misbehaving guest gets an error status
+//! or a device reset, never a VMM panic, hang or host access outside guest
+//! memory), write to a disk the caller opened read-only, or pretend to boot a
+//! stock kernel on a PVM host (see [`pvm`]).
+//!
+//! `unsafe` is allowed here (and only here in the workspace besides the
+//! agent) for the KVM memory mapping, signals and raw syscalls; every block
+//! says why it is sound.
+#![allow(unsafe_code)]
+
+pub mod acpi;
+pub mod arch;
+pub mod devices;
+pub mod error;
+pub mod layout;
+pub mod pvm;
+pub mod virtio;
+pub mod vm;
+
+pub use devices::ExitReason;
+pub use error::{Error, Result};
+pub use vm::{
+    ChannelConfig, ChannelEndpoint, DiskConfig, DiskMode, NotifyMode, PvmPolicy, RunningVm,
+    SerialOutput, VmConfig, VmInfo, run, start,
+};

@@ -1,0 +1,144 @@
+//! Boots the real appliance kernel (Debian's cloud kernel, or `GX_KERNEL`)
+//! with a one-file initramfs whose /init reports over the serial console and
+//! powers off through ACPI. Needs hardware KVM: on a PVM host (or without
+//! /dev/kvm, or without a kernel) it prints why and skips.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gx_vmm::{ExitReason, PvmPolicy, SerialOutput, VmConfig};
+
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+fn find_kernel() -> Option<PathBuf> {
+    if let Some(k) = std::env::var_os("GX_KERNEL") {
+        return Some(PathBuf::from(k));
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// A cpio "newc" archive holding one executable, /init.
+fn cpio_with_init(init: &[u8]) -> Vec<u8> {
+    fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
+        let hdr = format!(
+            "070701{ino:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+            0,
+            0,
+            1,
+            0,
+            data.len(),
+            0,
+            0,
+            0,
+            0,
+            name.len() + 1,
+            0
+        );
+        out.extend_from_slice(hdr.as_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+    let mut out = Vec::new();
+    entry(&mut out, 1, 0o100755, "init", init);
+    entry(&mut out, 2, 0, "TRAILER!!!", &[]);
+    out
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+impl Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn stock_kernel_boots_to_init_and_powers_off() {
+    if let Some(why) = common::kvm_unavailable() {
+        common::skip(&format!("booting a stock kernel needs hardware KVM: {why}"));
+        return;
+    }
+    if common::is_pvm() {
+        common::skip(
+            "stock_kernel_boots_to_init_and_powers_off: needs hardware KVM; this host's /dev/kvm \
+             is PVM (/sys/module/kvm_pvm), where ring 0 is emulated and stock kernels die during boot",
+        );
+        return;
+    }
+    let Some(kernel) = find_kernel() else {
+        common::skip("no kernel: set GX_KERNEL or install linux-image-cloud-amd64");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let init = tmp.path().join("init");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testguest/init.c");
+    let st = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&init)
+        .arg(&src)
+        .status()
+        .expect("gcc");
+    assert!(st.success(), "building the static /init");
+    let initrd = tmp.path().join("initrd.cpio");
+    std::fs::write(
+        &initrd,
+        cpio_with_init(&std::fs::read(&init).expect("init")),
+    )
+    .expect("initrd");
+
+    let serial = Capture::default();
+    let mut cfg = VmConfig::new(&kernel);
+    cfg.initrd = Some(initrd);
+    cfg.cmdline =
+        "console=ttyS0 reboot=k panic=1 quiet loglevel=4 8250.nr_uarts=1 rdinit=/init".into();
+    cfg.memory_mib = 512;
+    cfg.pvm = PvmPolicy::Refuse;
+    cfg.serial = SerialOutput::Writer(Box::new(serial.clone()));
+    let t0 = Instant::now();
+    let vm = gx_vmm::start(cfg).expect("VM starts");
+    let reason = vm.wait_timeout(WATCHDOG);
+    let out = String::from_utf8_lossy(&serial.0.lock().expect("serial").clone()).into_owned();
+    println!("--- serial ---\n{out}--- end ({:?}) ---", t0.elapsed());
+    assert_ne!(
+        reason,
+        ExitReason::Stopped,
+        "watchdog: no power-off within {WATCHDOG:?}"
+    );
+    assert!(
+        out.contains("GX-INIT started"),
+        "the kernel did not reach /init"
+    );
+    assert!(
+        out.contains("GX-INIT acpi-virtio found"),
+        "ACPI did not enumerate LNRO0005"
+    );
+    assert_eq!(reason, ExitReason::PowerOff);
+}
