@@ -1,0 +1,65 @@
+//! Shared by the filesystem fuzz targets: open an image held in memory and
+//! touch everything in it through the `Filesystem` trait, with bounds so one
+//! input cannot run for long (a hostile tree may be huge or cyclic).
+
+use gx_disk::MemDevice;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+const MAX_ENTRIES: usize = 4096;
+const MAX_DEPTH: usize = 32;
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+pub fn open_and_walk(data: &[u8], fs_type: &str) {
+    let dev = Arc::new(MemDevice::new(data.to_vec(), false, "fuzz"));
+    let Ok(fs) = gx_fs::open(dev, fs_type) else {
+        return;
+    };
+    let _ = fs.statvfs();
+    let _ = fs.lstat("/");
+    let mut seen = HashSet::new();
+    let mut stack = vec![("/".to_string(), 0usize)];
+    let mut budget = MAX_ENTRIES;
+    let mut buf = vec![0u8; 65536];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = fs.read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            if budget == 0 {
+                return;
+            }
+            budget -= 1;
+            let path = if dir == "/" {
+                format!("/{}", e.name)
+            } else {
+                format!("{dir}/{}", e.name)
+            };
+            let Ok(st) = fs.lstat(&path) else {
+                continue;
+            };
+            match st.file_type() {
+                gx_fs::FileType::Directory => {
+                    if depth < MAX_DEPTH && seen.insert(st.ino) {
+                        stack.push((path, depth + 1));
+                    }
+                }
+                gx_fs::FileType::Symlink => {
+                    let _ = fs.readlink(&path);
+                }
+                gx_fs::FileType::Regular => {
+                    let mut off = 0u64;
+                    while off < MAX_FILE_BYTES {
+                        match fs.read_at(&path, off, &mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => off += n as u64,
+                        }
+                    }
+                    // A read far into the file, as a seek would do.
+                    let _ = fs.read_at(&path, st.size.saturating_sub(10), &mut buf[..100]);
+                }
+                _ => {}
+            }
+        }
+    }
+}
