@@ -2,12 +2,14 @@
 //!
 //! This crate owns:
 //! - [`BlockDevice`], the one `read_at`-style trait every parser above reads through;
-//! - opening images (raw, qcow2 via imago) with format detection that never
-//!   probes when the user named the format (CVE-2010-3851), read-only opens that
-//!   cannot write, and backing files opened only as the image names them;
-//! - a copy-on-write overlay that makes a read-only image writable in memory;
+//! - opening images ([`open_image`]: [`raw`] files, [`qcow2`] via imago) with
+//!   format detection only when the user named no format (CVE-2010-3851),
+//!   read-only opens (`O_RDONLY`) that cannot write, and backing files opened
+//!   only as the image names them, depth-limited and loop-free;
+//! - a copy-on-write [`Overlay`] that makes a read-only image writable in memory;
 //! - [`Slice`], a window onto part of a device (a partition);
-//! - partition tables (GPT, MBR with logical partitions) and libguestfs device names;
+//! - [`partition`] tables (GPT with CRCs and backup header, MBR with logical
+//!   partitions), parsed by our own code, and libguestfs device names;
 //! - filesystem probing (type, label, UUID) from superblocks.
 //!
 //! It must not: write to an image opened read-only, trust any number read from an
@@ -16,9 +18,23 @@
 
 mod error;
 mod io;
+pub mod open;
+pub mod overlay;
+pub mod partition;
+pub mod probe;
+pub mod qcow2;
+pub mod raw;
 
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use io::DeviceIo;
+pub use open::{Format, OpenOptions, detect_format, open_image};
+pub use overlay::Overlay;
+pub use partition::{
+    DiskId, Guid, Partition, PartitionKind, PartitionTable, TableKind, device_name,
+    partition_device, partition_name, read_partitions,
+};
+pub use qcow2::Qcow2Device;
+pub use raw::RawDevice;
 
 use std::sync::Arc;
 
