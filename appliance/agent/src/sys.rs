@@ -1,0 +1,115 @@
+//! The few system calls std does not wrap. Every `unsafe` block of the agent
+//! lives here, each with its reason.
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn cstr(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn mount(
+    source: &str,
+    target: &Path,
+    fstype: &str,
+    flags: libc::c_ulong,
+    data: &str,
+) -> io::Result<()> {
+    let source = cstr(OsStr::new(source))?;
+    let target = cstr(target.as_os_str())?;
+    let fstype = cstr(OsStr::new(fstype))?;
+    let data = cstr(OsStr::new(data))?;
+    // SAFETY: all pointers are valid NUL-terminated strings that outlive the call.
+    check(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data.as_ptr().cast(),
+        )
+    })
+}
+
+pub fn umount(target: &Path) -> io::Result<()> {
+    let target = cstr(target.as_os_str())?;
+    // SAFETY: valid NUL-terminated path.
+    check(unsafe { libc::umount2(target.as_ptr(), 0) })
+}
+
+/// Loads an uncompressed kernel module from an open file.
+pub fn finit_module(f: &std::fs::File) -> io::Result<()> {
+    let empty = c"";
+    // SAFETY: the fd is open for the duration; params is a valid empty C string.
+    let r = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), empty.as_ptr(), 0) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn sync() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() }
+}
+
+pub fn power_off() -> ! {
+    sync();
+    // SAFETY: reboot(2) with a valid command; as PID 1 this ends the VM.
+    unsafe {
+        libc::reboot(libc::RB_POWER_OFF);
+    }
+    // Only reached when not PID 1 (tests on the host): just leave.
+    std::process::exit(0)
+}
+
+pub fn statvfs(path: &Path) -> io::Result<libc::statvfs> {
+    let p = cstr(path.as_os_str())?;
+    // SAFETY: statvfs is plain old data, so all-zero is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path and a pointer to a properly sized, writable struct.
+    check(unsafe { libc::statvfs(p.as_ptr(), &mut st) })?;
+    Ok(st)
+}
+
+/// Whether `fd` has data to read right now (poll with zero timeout).
+pub fn readable_now(fd: &impl AsRawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r > 0 && (p.revents & libc::POLLIN) != 0
+}
+
+/// Logical sector size of a block device (BLKSSZGET).
+pub fn blk_sector_size(f: &std::fs::File) -> io::Result<i32> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: BLKSSZGET writes one int through the pointer, which is valid.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), 0x1268, &mut v) })?;
+    Ok(v)
+}
+
+/// Re-read the partition table (BLKRRPART).
+pub fn blk_reread_pt(f: &std::fs::File) -> io::Result<()> {
+    // SAFETY: BLKRRPART takes no argument.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), 0x125f, 0) })
+}
+
+pub fn is_pid1() -> bool {
+    std::process::id() == 1
+}

@@ -1,0 +1,88 @@
+//! Appliance benchmark: median launch time (launch() entry to the agent's hello)
+//! over N runs, whole launch+shutdown, and upload/download throughput through the
+//! protocol into the appliance's RAM (nothing mounted: /sysroot is in rootfs).
+//!
+//! `cargo run --release -p gx-appliance --example bench` after
+//! `cargo build --release -p gx-agent` (the agent is found next to target/release).
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use gx_appliance::{Appliance, Config};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow_free::Result {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
+    let mb: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100);
+    // Warm the cache (builds the appliance the first time).
+    let a = Appliance::launch(Config::default())?;
+    a.shutdown()?;
+
+    let mut launch = Vec::new();
+    let mut whole = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let a = Appliance::launch(Config::default())?;
+        launch.push(a.launch_time());
+        eprintln!("  {:?}: {}", a.launch_time(), a.agent_info());
+        a.shutdown()?;
+        whole.push(t.elapsed());
+    }
+    println!(
+        "launch (to agent ready): median {:?} of {runs}: {:?}",
+        median(launch.clone()),
+        launch
+    );
+    println!("launch + shutdown: median {:?}", median(whole));
+
+    let mut a = Appliance::launch(Config::default())?;
+    let size = mb << 20;
+    let mut up = Vec::new();
+    let mut down = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        a.upload("/bench.bin", &mut std::io::repeat(0x5a).take(size as u64))?;
+        up.push(t.elapsed());
+        let mut sink = Counting(0);
+        let t = Instant::now();
+        a.download("/bench.bin", &mut sink)?;
+        down.push(t.elapsed());
+        assert_eq!(sink.0, size);
+        a.rm("/bench.bin")?;
+    }
+    let rate = |d: Duration| size as f64 / d.as_secs_f64() / 1e6;
+    println!("upload {mb} MiB: median {:.0} MB/s", rate(median(up)));
+    println!("download {mb} MiB: median {:.0} MB/s", rate(median(down)));
+    let t = Instant::now();
+    for _ in 0..200 {
+        a.ping()?;
+    }
+    println!("round trip (ping): {:?}", t.elapsed() / 200);
+    a.shutdown()?;
+    Ok(())
+}
+
+struct Counting(usize);
+impl std::io::Write for Counting {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+mod anyhow_free {
+    pub type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+}

@@ -1,0 +1,721 @@
+//! gx-appliance: the host side of the guestx appliance.
+//!
+//! Owns: finding the kernel ([`kernel`]), building and caching the initramfs
+//! ([`image`]), launching the VM ([`qemu`]) and the typed client
+//! ([`Appliance`]), whose methods are generated from gx-protocol's API table and
+//! carry libguestfs names (`appliance.mount_ro("/dev/sda1", "/")`).
+//!
+//! Must not: trust the agent (frames are size-checked by gx-protocol, every wait
+//! is bounded by a timeout), leave a VM running after the [`Appliance`] is gone,
+//! or write to a drive marked read-only (QEMU `snapshot=on` overlays it).
+//!
+//! Our own VMM (crates/vmm) can be added as a second launcher behind
+//! [`Config::backend`]; today only QEMU is wired in.
+
+pub mod image;
+pub mod kernel;
+pub mod qemu;
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gx_protocol::{
+    CHUNK_SIZE, Call, CallError, HELLO_MAGIC, Hello, Kind, PROTOCOL_VERSION, Progress, ProtoError,
+    StreamKind, read_frame, wire, write_frame,
+};
+
+pub use gx_protocol::{Partition, StatNs, StatVfs};
+
+/// Lines of console shown in launch and disconnect errors.
+const CONSOLE_LINES: usize = 30;
+
+/// Every failure of the appliance, with what and why.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The call ran and failed in the guest: `errno` as the guest's libc has it.
+    #[error("{call}: {message}")]
+    Call {
+        call: &'static str,
+        errno: i32,
+        message: String,
+    },
+    #[error("appliance kernel: {0}")]
+    Kernel(String),
+    #[error("building the appliance: {0}")]
+    Build(String),
+    #[error("launching the appliance: {reason}\n--- last console lines ---\n{console}")]
+    Launch { reason: String, console: String },
+    #[error(
+        "the appliance went away during {call}: {reason}\n--- last console lines ---\n{console}"
+    )]
+    Disconnected {
+        call: &'static str,
+        reason: String,
+        console: String,
+    },
+    #[error("{call}: no answer from the appliance within {secs} s")]
+    Timeout { call: &'static str, secs: u64 },
+    #[error("{call}: protocol error: {source}")]
+    Protocol {
+        call: &'static str,
+        source: ProtoError,
+    },
+    /// The host side of a stream failed (reading the upload source, writing the
+    /// download destination); the call was cancelled.
+    #[error("{call}: local I/O: {source}")]
+    Local {
+        call: &'static str,
+        source: io::Error,
+    },
+    #[error("the appliance is unusable after an earlier failure; launch a new one")]
+    Broken,
+    #[error("I/O: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The guest's errno, when the call failed inside the guest.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Call { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One disk given to the appliance, in order: the first is `/dev/sda`.
+#[derive(Debug, Clone)]
+pub struct Drive {
+    pub path: PathBuf,
+    /// `raw` or `qcow2`; `None` means raw. Never probed: a guest could write a
+    /// qcow2 header into a raw disk to make us open files it names.
+    pub format: Option<String>,
+    /// Writes go to a throw-away overlay; the file is never modified.
+    pub readonly: bool,
+}
+
+impl Drive {
+    pub fn new(path: impl Into<PathBuf>, format: Option<&str>, readonly: bool) -> Self {
+        Drive {
+            path: path.into(),
+            format: format.map(str::to_string),
+            readonly,
+        }
+    }
+}
+
+/// Which program runs the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Qemu,
+}
+
+/// How to launch. `Config::default()` plus drives is the usual start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub drives: Vec<Drive>,
+    pub memory_mib: u32,
+    /// From process start to the agent's hello; covers a hung or panicking boot.
+    pub launch_timeout: Duration,
+    /// For each call's next frame (a streamed call resets it per chunk).
+    pub call_timeout: Duration,
+    /// Echo the serial console to stderr.
+    pub verbose: bool,
+    /// Extra kernel command line options.
+    pub append: Option<String>,
+    pub backend: Backend,
+    /// The agent binary; `None`: `GX_AGENT`, else next to the current executable.
+    pub agent: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            drives: Vec::new(),
+            memory_mib: 512,
+            launch_timeout: Duration::from_secs(120),
+            call_timeout: Duration::from_secs(600),
+            verbose: std::env::var_os("GX_VERBOSE").is_some(),
+            append: None,
+            backend: Backend::Qemu,
+            agent: None,
+        }
+    }
+}
+
+/// A temporary directory removed on drop (the socket lives there).
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> io::Result<TempDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        for i in 0..100u32 {
+            let t = Instant::now().elapsed().subsec_nanos() ^ i.wrapping_mul(2_654_435_761);
+            let p = base.join(format!("gx-{}-{:08x}", std::process::id(), t));
+            match std::fs::DirBuilder::new().mode(0o700).create(&p) {
+                Ok(()) => return Ok(TempDir(p)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("cannot create a temporary directory"))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Called for each progress message of a long call.
+pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
+
+/// A running appliance and its channel. Calls are sequential (`&mut self`).
+pub struct Appliance {
+    vm: qemu::Vm,
+    sock: UnixStream,
+    rx: Rx,
+    buf: Vec<u8>,
+    serial: u32,
+    config: Config,
+    hello: Hello,
+    broken: bool,
+    closed: bool,
+    progress: Option<ProgressFn>,
+    launch_time: Duration,
+    _tmp: TempDir,
+}
+
+impl std::fmt::Debug for Appliance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appliance")
+            .field("vm", &self.vm)
+            .field("agent", &self.hello.agent)
+            .finish()
+    }
+}
+
+/// Where streamed data comes from or goes to.
+enum HostStream<'a> {
+    None,
+    In(&'a mut dyn Read),
+    Out(&'a mut dyn Write),
+}
+
+impl Appliance {
+    /// Builds (or finds in the cache) the appliance, boots it with the drives,
+    /// and waits for the agent's hello.
+    pub fn launch(config: Config) -> Result<Appliance> {
+        let start = Instant::now();
+        for d in &config.drives {
+            if let Err(e) = std::fs::metadata(&d.path) {
+                return Err(Error::Launch {
+                    reason: format!("drive {}: {e}", d.path.display()),
+                    console: String::new(),
+                });
+            }
+        }
+        let k = kernel::find_kernel()?;
+        let agent = match &config.agent {
+            Some(a) => a.clone(),
+            None => image::find_agent()?,
+        };
+        let files = image::ensure_appliance(&k, &agent)?;
+        let qemu_bin = qemu::find_qemu()?;
+        let tmp = TempDir::new()?;
+        let sock_path = tmp.0.join("channel.sock");
+        let listener = UnixListener::bind(&sock_path)?;
+        listener.set_nonblocking(true)?;
+        let mut append = qemu::KERNEL_APPEND.to_string();
+        if qemu::accel() == "tcg" {
+            append.push(' ');
+            append.push_str(&qemu::tcg_append());
+        }
+        if let Some(a) = &config.append {
+            append.push(' ');
+            append.push_str(a);
+        }
+        let spec = qemu::VmSpec {
+            qemu: &qemu_bin,
+            kernel: &files.kernel,
+            initrd: &files.initrd,
+            append,
+            memory_mib: config.memory_mib,
+            socket: &sock_path,
+            drives: &config.drives,
+            verbose: config.verbose,
+        };
+        let mut vm = qemu::Vm::start(&spec)?;
+        let deadline = start + config.launch_timeout;
+        let fail = |vm: &mut qemu::Vm, reason: String| {
+            vm.kill();
+            // Give the console pumps a moment to drain what QEMU printed last.
+            std::thread::sleep(Duration::from_millis(50));
+            Error::Launch {
+                reason,
+                console: vm.console.tail(CONSOLE_LINES),
+            }
+        };
+        // QEMU connects to us as soon as it has parsed its options.
+        let sock = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(fail(&mut vm, format!("accepting the channel: {e}"))),
+            }
+            if let Some(st) = vm.exited() {
+                return Err(fail(&mut vm, format!("QEMU exited early ({st})")));
+            }
+            if Instant::now() > deadline {
+                return Err(fail(&mut vm, "QEMU never connected the channel".into()));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        sock.set_nonblocking(false)?;
+        let mut buf = Vec::new();
+        // Wait for the hello, in slices so an early QEMU exit is noticed.
+        let hello = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(fail(
+                    &mut vm,
+                    format!(
+                        "the agent did not answer within {} s (guest hung or panicked?)",
+                        config.launch_timeout.as_secs()
+                    ),
+                ));
+            }
+            sock.set_read_timeout(Some(left.min(Duration::from_millis(250))))?;
+            match read_frame(&mut &sock, &mut buf) {
+                Ok(f) if f.kind == Kind::Hello => match wire::from_slice::<Hello>(f.payload) {
+                    Ok(h) => break h,
+                    Err(e) => return Err(fail(&mut vm, format!("bad hello: {e}"))),
+                },
+                Ok(f) => return Err(fail(&mut vm, format!("expected hello, got {:?}", f.kind))),
+                Err(ProtoError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if let Some(st) = vm.exited() {
+                        return Err(fail(&mut vm, format!("the VM stopped during boot ({st})")));
+                    }
+                }
+                Err(e) => return Err(fail(&mut vm, format!("channel: {e}"))),
+            }
+        };
+        if hello.magic != HELLO_MAGIC || hello.version != PROTOCOL_VERSION {
+            return Err(fail(
+                &mut vm,
+                format!(
+                    "agent speaks protocol {} (magic {:#x}), we speak {PROTOCOL_VERSION}: \
+                     rebuild gx-agent with this library",
+                    hello.version, hello.magic
+                ),
+            ));
+        }
+        sock.set_read_timeout(Some(config.call_timeout))?;
+        sock.set_write_timeout(Some(config.call_timeout))?;
+        let rx = Rx {
+            pre: Vec::new(),
+            pos: 0,
+            sock: sock.try_clone()?,
+        };
+        Ok(Appliance {
+            vm,
+            sock,
+            rx,
+            buf,
+            serial: 0,
+            config,
+            hello,
+            broken: false,
+            closed: false,
+            progress: None,
+            launch_time: start.elapsed(),
+            _tmp: tmp,
+        })
+    }
+
+    /// The agent's self-description from its hello.
+    pub fn agent_info(&self) -> &str {
+        &self.hello.agent
+    }
+
+    /// From `launch()` entry to the agent's hello.
+    pub fn launch_time(&self) -> Duration {
+        self.launch_time
+    }
+
+    /// QEMU's process id (for diagnostics and fault tests).
+    pub fn pid(&self) -> u32 {
+        self.vm.pid
+    }
+
+    /// The last lines of the serial console.
+    pub fn console_tail(&self, lines: usize) -> String {
+        self.vm.console.tail(lines)
+    }
+
+    pub fn drives(&self) -> &[Drive] {
+        &self.config.drives
+    }
+
+    pub fn set_progress_callback(&mut self, f: Option<ProgressFn>) {
+        self.progress = f;
+    }
+
+    /// Unmounts, syncs and powers the VM off; waits for QEMU to exit (killing it
+    /// after 10 s). Errors from the guest's unmount are returned after the VM
+    /// is gone. Dropping an [`Appliance`] does the same, ignoring errors.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.close()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        let r = if self.broken {
+            Ok(())
+        } else {
+            // Bounded: a wedged agent must not hold up a drop for the full
+            // call timeout.
+            let _ = self.sock.set_read_timeout(Some(Duration::from_secs(30)));
+            self.call_unit(Call::Shutdown {})
+        };
+        self.vm.wait_or_kill(Duration::from_secs(10));
+        r
+    }
+
+    fn call_unit(&mut self, call: Call) -> Result<()> {
+        let v = self.call_raw(call, HostStream::None)?;
+        self.decode(v, "internal_shutdown")
+    }
+
+    fn decode<T: wire::Wire>(&mut self, payload: Vec<u8>, call: &'static str) -> Result<T> {
+        gx_protocol::decode_reply(&payload).map_err(|source| {
+            self.broken = true;
+            Error::Protocol { call, source }
+        })
+    }
+
+    fn gone(&mut self, call: &'static str, reason: String) -> Error {
+        self.broken = true;
+        // The VM may still be printing its last words (a panic): wait briefly.
+        self.vm.wait_or_kill(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(20));
+        Error::Disconnected {
+            call,
+            reason,
+            console: self.vm.console.tail(CONSOLE_LINES),
+        }
+    }
+
+    fn proto_fail(&mut self, call: &'static str, e: ProtoError) -> Error {
+        self.broken = true;
+        match e {
+            ProtoError::Closed => self.gone(call, "channel closed".into()),
+            ProtoError::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                // The agent may be stuck in the call: the channel is out of step,
+                // so the VM is of no further use.
+                self.vm.kill();
+                Error::Timeout {
+                    call,
+                    secs: self.config.call_timeout.as_secs(),
+                }
+            }
+            ProtoError::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                self.gone(call, e.to_string())
+            }
+            source => {
+                self.vm.kill();
+                Error::Protocol { call, source }
+            }
+        }
+    }
+
+    fn send(&mut self, kind: Kind, serial: u32, parts: &[&[u8]], call: &'static str) -> Result<()> {
+        write_frame(&mut &self.sock, kind, serial, parts).map_err(|e| self.proto_fail(call, e))
+    }
+
+    /// Whether the agent sent something we have not read (used between upload
+    /// chunks to notice its Cancel without blocking).
+    fn pending(&mut self) -> bool {
+        self.rx.pending()
+    }
+
+    /// Sends one call, streams its data, and returns the Reply payload.
+    fn call_raw(&mut self, call: Call, mut stream: HostStream<'_>) -> Result<Vec<u8>> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let name = call.name();
+        self.serial = self.serial.wrapping_add(1).max(1);
+        let serial = self.serial;
+        let payload = call.encode();
+        self.send(Kind::Call, serial, &[&payload], name)?;
+        let mut local_err: Option<io::Error> = None;
+        let mut agent_cancelled = false;
+
+        if let (StreamKind::FileIn, HostStream::In(src)) = (call.stream(), &mut stream) {
+            let mut chunk = vec![0u8; CHUNK_SIZE];
+            loop {
+                if self.pending() {
+                    // Only the agent's Cancel (or an early answer) can be here:
+                    // stop sending and end our side of the stream.
+                    agent_cancelled = true;
+                    self.send(Kind::Cancel, serial, &[], name)?;
+                    break;
+                }
+                let n = match read_full(*src, &mut chunk) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        local_err = Some(e);
+                        self.send(Kind::Cancel, serial, &[], name)?;
+                        break;
+                    }
+                };
+                if n == 0 {
+                    self.send(Kind::Chunk, serial, &[], name)?;
+                    break;
+                }
+                self.send(Kind::Chunk, serial, &[&chunk[..n]], name)?;
+            }
+        }
+
+        loop {
+            let mut buf = std::mem::take(&mut self.buf);
+            let r = read_frame(&mut self.rx, &mut buf);
+            let f = match r {
+                Ok(f) => f,
+                Err(e) => {
+                    self.buf = buf;
+                    return Err(self.proto_fail(name, e));
+                }
+            };
+            let (kind, fserial) = (f.kind, f.serial);
+            if fserial != serial {
+                // Leftovers of an earlier, abandoned exchange.
+                self.buf = buf;
+                continue;
+            }
+            let out = match kind {
+                Kind::Chunk => {
+                    if let HostStream::Out(dst) = &mut stream {
+                        if !f.payload.is_empty() && local_err.is_none() {
+                            if let Err(e) = dst.write_all(f.payload) {
+                                local_err = Some(e);
+                                self.buf = buf;
+                                self.send(Kind::Cancel, serial, &[], name)?;
+                                continue;
+                            }
+                        }
+                    }
+                    None
+                }
+                Kind::Cancel => {
+                    agent_cancelled = true;
+                    None
+                }
+                Kind::Progress => {
+                    if let (Some(cb), Ok(p)) = (
+                        self.progress.as_mut(),
+                        wire::from_slice::<Progress>(f.payload),
+                    ) {
+                        cb(&p);
+                    }
+                    None
+                }
+                Kind::Reply => Some(Ok(f.payload.to_vec())),
+                Kind::Error => Some(Err(wire::from_slice::<CallError>(f.payload))),
+                Kind::Hello | Kind::Call => None,
+            };
+            self.buf = buf;
+            match out {
+                None => continue,
+                Some(Ok(v)) => {
+                    return match local_err {
+                        Some(source) => Err(Error::Local { call: name, source }),
+                        None => Ok(v),
+                    };
+                }
+                Some(Err(Ok(ce))) => {
+                    // Our own stream failure is the real cause of a cancel.
+                    if let Some(source) = local_err {
+                        return Err(Error::Local { call: name, source });
+                    }
+                    let _ = agent_cancelled;
+                    return Err(Error::Call {
+                        call: name,
+                        errno: ce.errno,
+                        message: ce.message,
+                    });
+                }
+                Some(Err(Err(source))) => {
+                    self.broken = true;
+                    return Err(Error::Protocol { call: name, source });
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Appliance {
+    fn drop(&mut self) {
+        // Sync and unmount so writes in the guest's page cache are not lost
+        // when the caller forgot shutdown(); the Vm's own drop kills QEMU.
+        let _ = self.close();
+    }
+}
+
+/// The channel's read side, with a small read-ahead so we can look for a
+/// waiting frame without blocking and without losing its first bytes.
+struct Rx {
+    pre: Vec<u8>,
+    pos: usize,
+    sock: UnixStream,
+}
+
+impl Rx {
+    fn pending(&mut self) -> bool {
+        if self.pos < self.pre.len() {
+            return true;
+        }
+        if self.sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut b = [0u8; 64];
+        let r = self.sock.read(&mut b);
+        let _ = self.sock.set_nonblocking(false);
+        match r {
+            Ok(n) if n > 0 => {
+                self.pre.clear();
+                self.pre.extend_from_slice(&b[..n]);
+                self.pos = 0;
+                true
+            }
+            // EOF also counts: the next read reports it properly.
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+impl Read for Rx {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.pre.len() {
+            let n = out.len().min(self.pre.len() - self.pos);
+            out[..n].copy_from_slice(&self.pre[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        self.sock.read(out)
+    }
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __client_method {
+    (none; $doc:literal; $P:ident; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
+        #[doc = $doc]
+        pub fn $name(&mut self, $($arg: gx_protocol::arg_ref!($ty)),*) -> Result<$ret> {
+            let call = Call::$P { $($arg: gx_protocol::arg_into!($ty, $arg)),* };
+            let v = self.call_raw(call, HostStream::None)?;
+            self.decode(v, stringify!($name))
+        }
+    };
+    (file_in; $doc:literal; $P:ident; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
+        #[doc = $doc]
+        #[doc = ""]
+        #[doc = "The data is read from `data` until its end."]
+        pub fn $name(&mut self, $($arg: gx_protocol::arg_ref!($ty),)* data: &mut dyn Read) -> Result<$ret> {
+            let call = Call::$P { $($arg: gx_protocol::arg_into!($ty, $arg)),* };
+            let v = self.call_raw(call, HostStream::In(data))?;
+            self.decode(v, stringify!($name))
+        }
+    };
+    (file_out; $doc:literal; $P:ident; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
+        #[doc = $doc]
+        #[doc = ""]
+        #[doc = "The data is written to `out`; a failing `out` cancels the transfer."]
+        pub fn $name(&mut self, $($arg: gx_protocol::arg_ref!($ty),)* out: &mut dyn Write) -> Result<$ret> {
+            let call = Call::$P { $($arg: gx_protocol::arg_into!($ty, $arg)),* };
+            let v = self.call_raw(call, HostStream::Out(out))?;
+            self.decode(v, stringify!($name))
+        }
+    };
+}
+
+macro_rules! gen_client {
+    ($( $nr:literal $P:ident $name:ident ( $($arg:ident : $ty:ident),* ) -> $ret:ty , $stream:ident , $doc:literal ; )*) => {
+        /// The API, one method per row of gx-protocol's table.
+        impl Appliance {
+            $( __client_method!($stream; $doc; $P; $name; ($($arg: $ty),*); $ret); )*
+        }
+    };
+}
+
+gx_protocol::with_api!(gen_client);
+
+impl Appliance {
+    /// Upload a local file (libguestfs `upload` takes a filename).
+    pub fn upload_file(&mut self, local: &Path, remote: &str) -> Result<()> {
+        let mut f = std::fs::File::open(local)?;
+        self.upload(remote, &mut f)
+    }
+
+    /// Download into a local file.
+    pub fn download_file(&mut self, remote: &str, local: &Path) -> Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(local)?);
+        self.download(remote, &mut f)?;
+        f.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appliance_is_send() {
+        fn send<T: Send>() {}
+        send::<Appliance>();
+        send::<Error>();
+    }
+}

@@ -1,0 +1,288 @@
+//! Launching the appliance under QEMU `microvm` (virtio-mmio devices found via
+//! ACPI), with KVM when it is real hardware virtualisation and TCG otherwise.
+//!
+//! The VM dies with us: QEMU is started through `setpriv --pdeathsig KILL` from
+//! a thread that lives exactly as long as the VM (the death signal follows the
+//! *thread* that forked), and it is killed when the [`Vm`] is dropped.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::{Drive, Error};
+
+/// The kernel command line: quiet, and every option measured to shorten the boot.
+pub const KERNEL_APPEND: &str = "console=ttyS0 quiet loglevel=4 mitigations=off nokaslr audit=0 \
+8250.nr_uarts=1 random.trust_cpu=on no_timer_check tsc=reliable cryptomgr.notests \
+noreplace-smp panic=-1 rdinit=/init";
+
+/// Last bytes of the serial console (kernel messages, agent log), for errors.
+#[derive(Debug, Clone, Default)]
+pub struct Console(Arc<Mutex<VecDeque<u8>>>);
+
+const CONSOLE_KEEP: usize = 64 << 10;
+
+impl Console {
+    fn push(&self, b: &[u8]) {
+        if let Ok(mut q) = self.0.lock() {
+            q.extend(b);
+            let over = q.len().saturating_sub(CONSOLE_KEEP);
+            q.drain(..over);
+        }
+    }
+
+    /// The last `lines` lines.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = match self.0.lock() {
+            Ok(q) => String::from_utf8_lossy(&q.iter().copied().collect::<Vec<u8>>()).into_owned(),
+            Err(_) => String::new(),
+        };
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    fn pump(&self, mut r: impl Read + Send + 'static, verbose: bool) {
+        let c = self.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if verbose {
+                    eprint!("{}", String::from_utf8_lossy(&buf[..n]));
+                }
+                c.push(&buf[..n]);
+            }
+        });
+    }
+}
+
+/// Which accelerator QEMU gets: `GX_QEMU_ACCEL` (kvm|tcg), else KVM when
+/// `/dev/kvm` is usable real hardware virtualisation. On PVM hosts (no VT-x,
+/// `kvm_pvm` loaded) KVM cannot boot a stock kernel, so TCG.
+pub fn accel() -> &'static str {
+    match std::env::var("GX_QEMU_ACCEL").as_deref() {
+        Ok("kvm") => return "kvm",
+        Ok("tcg") => return "tcg",
+        _ => {}
+    }
+    let kvm_ok = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if kvm_ok && !Path::new("/sys/module/kvm_pvm").exists() {
+        "kvm"
+    } else {
+        "tcg"
+    }
+}
+
+/// Extra kernel options for TCG. The kernel calibrates the TSC against the PIT,
+/// which fails on a busy host (the vCPU thread is descheduled mid-measurement)
+/// and then hangs at boot; under TCG the guest TSC runs at the host's rate, so
+/// tell it that rate (from the host's BogoMIPS, which Linux derives from the TSC).
+pub fn tcg_append() -> String {
+    let khz = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines()
+            .find(|l| l.starts_with("bogomips"))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|b| (b * 500.0) as u64)
+    });
+    match khz {
+        Some(k) if k > 0 => format!("tsc_early_khz={k}"),
+        _ => String::new(),
+    }
+}
+
+pub struct VmSpec<'a> {
+    pub qemu: &'a Path,
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    pub append: String,
+    pub memory_mib: u32,
+    pub socket: &'a Path,
+    pub drives: &'a [Drive],
+    pub verbose: bool,
+}
+
+/// A running QEMU process.
+pub struct Vm {
+    child: Option<Child>,
+    /// Dropping this ends the thread that forked QEMU (arming its death signal
+    /// only if QEMU is somehow still alive).
+    _keepalive: mpsc::Sender<()>,
+    pub console: Console,
+    pub pid: u32,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm").field("pid", &self.pid).finish()
+    }
+}
+
+fn drive_arg(i: usize, d: &Drive) -> String {
+    // Commas in a path must be doubled for QEMU's option parser.
+    let path = d.path.to_string_lossy().replace(',', ",,");
+    let format = d.format.as_deref().unwrap_or("raw");
+    // snapshot=on: writes go to a temporary overlay QEMU discards, so read-only
+    // drives stay byte-identical even when the guest replays a journal.
+    let ro = if d.readonly { ",snapshot=on" } else { "" };
+    format!("file={path},format={format},if=none,id=hd{i},cache=writeback,aio=threads{ro}")
+}
+
+pub fn command(spec: &VmSpec<'_>) -> Command {
+    let accel = accel();
+    let use_setpriv = Path::new("/usr/bin/setpriv").exists();
+    let mut c = if use_setpriv {
+        let mut c = Command::new("/usr/bin/setpriv");
+        c.args(["--pdeathsig", "KILL", "--"]).arg(spec.qemu);
+        c
+    } else {
+        Command::new(spec.qemu)
+    };
+    c.args(["-M", &format!("microvm,accel={accel},acpi=on")]);
+    // Under TCG, hide ERMS/FSRM: with them glibc and the kernel copy with
+    // `rep movsb`, which TCG emulates slowly (measured here, noisy host: upload
+    // 21-32 -> 44-51 MB/s, download 39-96 -> 77-215 MB/s).
+    let cpu = std::env::var("GX_QEMU_CPU").unwrap_or_else(|_| {
+        if accel == "kvm" {
+            "host"
+        } else {
+            "max,-erms,-fsrm"
+        }
+        .into()
+    });
+    c.args(["-cpu", &cpu]);
+    c.args([
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+    ]);
+    c.args(["-m", &spec.memory_mib.to_string(), "-smp", "1"]);
+    c.arg("-kernel").arg(spec.kernel);
+    c.arg("-initrd").arg(spec.initrd);
+    c.args(["-append", &spec.append]);
+    c.args(["-serial", "stdio"]);
+    c.args(["-device", "virtio-serial-device"]);
+    let sock = spec.socket.to_string_lossy().replace(',', ",,");
+    c.args(["-chardev", &format!("socket,id=gxch,path={sock}")]);
+    c.args([
+        "-device",
+        &format!(
+            "virtserialport,chardev=gxch,name={}",
+            gx_protocol::CHANNEL_NAME
+        ),
+    ]);
+    c.args(["-object", "rng-random,filename=/dev/urandom,id=rng0"]);
+    c.args(["-device", "virtio-rng-device,rng=rng0"]);
+    for (i, d) in spec.drives.iter().enumerate() {
+        c.args(["-drive", &drive_arg(i, d)]);
+        c.args(["-device", &format!("virtio-blk-device,drive=hd{i}")]);
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+impl Vm {
+    pub fn start(spec: &VmSpec<'_>) -> Result<Vm, Error> {
+        let mut cmd = command(spec);
+        let (tx_child, rx_child) = mpsc::channel();
+        let (keepalive, wait_for_drop) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let r = cmd.spawn();
+            let ok = r.is_ok();
+            let _ = tx_child.send(r);
+            if ok {
+                // Returns when the Vm (the only sender) is dropped.
+                let _ = wait_for_drop.recv();
+            }
+        });
+        let mut child = rx_child
+            .recv()
+            .map_err(|_| Error::Launch {
+                reason: "the launcher thread died".into(),
+                console: String::new(),
+            })?
+            .map_err(|e| Error::Launch {
+                reason: format!("cannot run {}: {e}", spec.qemu.display()),
+                console: String::new(),
+            })?;
+        let console = Console::default();
+        if let Some(o) = child.stdout.take() {
+            console.pump(o, spec.verbose);
+        }
+        if let Some(e) = child.stderr.take() {
+            console.pump(e, spec.verbose);
+        }
+        let pid = child.id();
+        Ok(Vm {
+            child: Some(child),
+            _keepalive: keepalive,
+            console,
+            pid,
+        })
+    }
+
+    /// `Some(status)` once QEMU has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Waits up to `t` for QEMU to exit by itself, then kills it.
+    pub fn wait_or_kill(&mut self, t: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + t;
+        while std::time::Instant::now() < deadline {
+            if let Some(s) = self.exited() {
+                self.child = None;
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.kill();
+        None
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `GX_QEMU`, else qemu-system-x86_64 on PATH.
+pub fn find_qemu() -> Result<PathBuf, Error> {
+    if let Some(q) = std::env::var_os("GX_QEMU") {
+        return Ok(PathBuf::from(q));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("qemu-system-x86_64"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::Launch {
+            reason: "qemu-system-x86_64 not found: install it (Debian: `apt-get install \
+                     --no-install-recommends qemu-system-x86`, or run scripts/setup) or set GX_QEMU"
+                .into(),
+            console: String::new(),
+        })
+}
