@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""Byte-level helpers for images/build.sh: generated files and patches that no
+stock tool makes. Everything here is deterministic (no clock, no randomness).
+
+Usage: helpers.py COMMAND ARGS...  (see the functions below; build.sh is the
+only caller). Standard library only.
+"""
+import hashlib
+import json
+import os
+import struct
+import sys
+import zlib
+
+EPOCH = int(os.environ.get("SOURCE_DATE_EPOCH", "1704164645"))
+
+
+def elf(path, payload_len="0"):
+    """A minimal static x86-64 ELF executable that exits 0 when run: ELF
+    header, one PT_LOAD program header, 12 bytes of code, then PAYLOAD_LEN
+    bytes of filler so distinct programs have distinct sizes and checksums."""
+    code = bytes.fromhex("b83c000000" "31ff" "0f05" "90909090")  # exit(0)
+    base = 0x400000
+    ehsize, phsize = 64, 56
+    entry = base + ehsize + phsize
+    filler = bytes((i * 7 + 3) & 0xFF for i in range(int(payload_len)))
+    size = ehsize + phsize + len(code) + len(filler)
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    eh = ident + struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, entry, ehsize, 0,
+                             0, ehsize, phsize, 1, 64, 0, 0)
+    ph = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
+    with open(path, "wb") as f:
+        f.write(eh + ph + code + filler)
+
+
+def pe(path, machine="x86_64"):
+    """A small valid PE32+ console executable (what file(1) calls 'PE32+
+    executable (console) x86-64, for MS Windows'): DOS header and stub, PE
+    signature, COFF header, PE32+ optional header with 16 data directories,
+    one .text section holding `xor eax,eax; ret`."""
+    mach = {"x86_64": 0x8664, "i386": 0x14C}[machine]
+    dos = bytearray(0x80)
+    dos[0:2] = b"MZ"
+    struct.pack_into("<HHHHHHHHHHHHH", dos, 2,
+                     0x90, 3, 0, 4, 0, 0xFFFF, 0, 0xB8, 0, 0, 0, 0x40, 0)
+    struct.pack_into("<I", dos, 0x3C, 0x80)
+    stub = b"\x0e\x1f\xba\x0e\x00\xb4\x09\xcd\x21\xb8\x01\x4c\xcd\x21" \
+           b"This program cannot be run in DOS mode.\r\r\n$"
+    dos[0x40:0x40 + len(stub)] = stub
+    coff = struct.pack("<HHIIIHH", mach, 1, EPOCH, 0, 0, 0xF0, 0x0022)
+    opt = struct.pack("<HBBIIIII", 0x20B, 14, 0, 0x200, 0, 0, 0x1000, 0x1000)
+    opt += struct.pack("<QIIHHHHHHIIIIHH", 0x140000000, 0x1000, 0x200,
+                       10, 0, 10, 0, 6, 0, 0, 0x2000, 0x200, 0, 3, 0x8160)
+    opt += struct.pack("<QQQQII", 0x100000, 0x1000, 0x100000, 0x1000, 0, 16)
+    opt += bytes(16 * 8)
+    assert len(opt) == 0xF0
+    sect = struct.pack("<8sIIIIIIHHI", b".text", 3, 0x1000, 0x200, 0x200,
+                       0, 0, 0, 0, 0x60000020)
+    hdr = bytes(dos) + b"PE\0\0" + coff + opt + sect
+    hdr += bytes(0x200 - len(hdr))
+    text = b"\x31\xc0\xc3" + bytes(0x200 - 3)
+    with open(path, "wb") as f:
+        f.write(hdr + text)
+
+
+def blob(path, size, seed="guestx"):
+    """SIZE bytes of incompressible but reproducible data: the concatenation
+    of sha256(SEED + ':' + str(i)) for i = 0, 1, 2, ..."""
+    size = int(size)
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{i}".encode()).digest()
+        i += 1
+    with open(path, "wb") as f:
+        f.write(out[:size])
+
+
+def manyfiles(root, ndirs, nfiles):
+    """ROOT/dNNN/fNNN for a directory tree of NDIRS*(NFILES+1) entries; file
+    j of a directory holds j bytes ('x' repeated)."""
+    for d in range(int(ndirs)):
+        dp = os.path.join(root, f"d{d:03}")
+        os.makedirs(dp, exist_ok=True)
+        for j in range(int(nfiles)):
+            with open(os.path.join(dp, f"f{j:03}"), "wb") as f:
+                f.write(b"x" * j)
+
+
+def debugfs_ctime(root, stamp):
+    """debugfs commands setting ctime of every inode under ROOT (as it will be
+    inside the filesystem) to STAMP; mkfs -d copies the source's ctime, which
+    no tool can set."""
+    lines = [f"sif / ctime @{stamp}"]
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for n in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, n)[len(root):]
+            p = p.replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'sif "{p}" ctime @{stamp}')
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def utf16(s):
+    return (s + "\0").encode("utf-16-le")
+
+
+def hexs(b):
+    return ",".join(f"{x:02x}" for x in b)
+
+
+def reg_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_reg(path, text):
+    """Writes a .reg file, adding every missing ancestor key (hivexregedit
+    --merge cannot create a key whose parent does not exist). The first two
+    path components (e.g. HKEY_LOCAL_MACHINE\\SOFTWARE) are the --prefix."""
+    seen = set()
+    out = []
+    for line in text.split("\n"):
+        if line.startswith("[") and line.endswith("]"):
+            parts = line[1:-1].split("\\")
+            for n in range(3, len(parts)):
+                anc = "\\".join(parts[:n])
+                if anc.lower() not in seen:
+                    seen.add(anc.lower())
+                    out += [f"[{anc}]", ""]
+            seen.add(line[1:-1].lower())
+        out.append(line)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out).rstrip("\n") + "\n")
+
+
+def reg_software(path):
+    """The SOFTWARE hive's additions (hivexregedit --merge format, strings
+    UTF-16LE). A Windows 10 Pro client with four applications (three 64-bit,
+    one under WOW6432Node), a profile for user 'test', and
+    HKLM\\SOFTWARE\\Guestx\\AllTypes holding one value of every type."""
+    cv = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+    un = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
+    w6 = (r"HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows"
+          r"\CurrentVersion\Uninstall")
+    out = []
+
+    def key(name, values=()):
+        out.append(f"[{name}]")
+        for n, v in values:
+            out.append(("@" if n is None else reg_str(n)) + "=" + v)
+        out.append("")
+
+    def sz(s):
+        return "str(1):" + reg_str(s)
+
+    def dword(n):
+        return f"dword:{n:08x}"
+
+    key(cv, [
+        ("ProductName", sz("Windows 10 Pro")),
+        ("EditionID", sz("Professional")),
+        ("InstallationType", sz("Client")),
+        ("CurrentVersion", sz("6.3")),
+        ("CurrentMajorVersionNumber", dword(10)),
+        ("CurrentMinorVersionNumber", dword(0)),
+        ("CurrentBuild", sz("19045")),
+        ("CurrentBuildNumber", sz("19045")),
+        ("DisplayVersion", sz("22H2")),
+        ("SystemRoot", sz(r"C:\Windows")),
+        ("RegisteredOwner", sz("Test User")),
+        ("InstallDate", dword(EPOCH)),
+    ])
+    pl = cv + r"\ProfileList"
+    key(pl, [("ProfilesDirectory", "hex(2):" + hexs(utf16(r"%SystemDrive%\Users")))])
+    key(pl + r"\S-1-5-18", [("ProfileImagePath", "hex(2):" + hexs(utf16(
+        r"%systemroot%\system32\config\systemprofile")))])
+    key(pl + r"\S-1-5-21-1004336348-1177238915-682003330-1001", [
+        ("ProfileImagePath", "hex(2):" + hexs(utf16(r"C:\Users\test")))])
+    key(un + r"\{6A3F1C55-1B0E-4C3D-9C7F-2E5D0B8A9F10}", [
+        ("DisplayName", sz("Guestx Test Suite")),
+        ("DisplayVersion", sz("1.0.0")),
+        ("Publisher", sz("Guestx Project")),
+        ("InstallLocation", sz(r"C:\Program Files\Guestx")),
+        ("URLInfoAbout", sz("https://example.invalid/guestx")),
+        ("Comments", sz("A test application with every common field")),
+        ("VersionMajor", dword(1)),
+        ("VersionMinor", dword(0)),
+    ])
+    key(un + r"\7-Zip", [
+        ("DisplayName", sz("7-Zip 23.01 (x64)")),
+        ("DisplayVersion", sz("23.01")),
+        ("Publisher", sz("Igor Pavlov")),
+        ("InstallLocation", sz("C:\\Program Files\\7-Zip\\")),
+    ])
+    key(un + r"\NoDisplayName", [("DisplayVersion", sz("0.1"))])
+    key(w6 + r"\OldApp32", [
+        ("DisplayName", sz("Old 32-bit App")),
+        ("DisplayVersion", sz("2.5.1")),
+        ("Publisher", sz("Legacy Software Inc.")),
+        ("InstallLocation", sz(r"C:\Program Files (x86)\OldApp")),
+    ])
+    big = bytes((i * 31 + 7) & 0xFF for i in range(20000))
+    key(r"HKEY_LOCAL_MACHINE\SOFTWARE\Guestx\AllTypes", [
+        (None, sz("default value")),
+        ("none", "hex(0):01,02,03"),
+        ("sz", sz("Hello, world")),
+        ("sz-ascii", "hex(1):" + hexs(b"ascii bytes\0")),
+        ("sz-empty", sz("")),
+        ("expand_sz", "hex(2):" + hexs(utf16(r"%SystemRoot%\system32"))),
+        ("binary", "hex:de,ad,be,ef,00,ff"),
+        ("binary-big", "hex:" + hexs(big)),
+        ("dword", dword(0x12345678)),
+        ("dword_be", "hex(5):12,34,56,78"),
+        ("link", "hex(6):" + hexs(r"\Registry\Machine\SOFTWARE\Guestx".encode("utf-16-le"))),
+        ("multi_sz", "hex(7):" + hexs("one\0two\0three\0\0".encode("utf-16-le"))),
+        ("resource_list", "hex(8):01,00,00,00,00,00,00,00"),
+        ("full_resource_descriptor", "hex(9):00,00,00,00,01,00,01,00"),
+        ("resource_requirements_list", "hex(a):20,00,00,00,00,00,00,00"),
+        ("qword", "hex(b):" + hexs(struct.pack("<Q", 0x0123456789ABCDEF))),
+        ("Ünïcödé name", sz("Ünïcödé value ☃")),
+    ])
+    key(r"HKEY_LOCAL_MACHINE\SOFTWARE\Guestx\Ünïcödé key", [("x", dword(1))])
+    write_reg(path, "\n".join(out))
+
+
+def reg_system(path, disk_id, part_offset):
+    """The SYSTEM hive's additions: ControlSet001 current, computer name,
+    TCP/IP host and domain, and C: mapped to the NTFS partition the way
+    Windows records an MBR volume in MountedDevices (4-byte disk signature,
+    8-byte byte offset, both little-endian)."""
+    mnt = struct.pack("<IQ", int(disk_id, 16), int(part_offset))
+    cs = r"HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001"
+    text = f"""[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]
+"Current"=dword:00000001
+"Default"=dword:00000001
+"Failed"=dword:00000000
+"LastKnownGood"=dword:00000001
+
+[HKEY_LOCAL_MACHINE\\SYSTEM\\MountedDevices]
+"\\\\DosDevices\\\\C:"=hex:{hexs(mnt)}
+
+[{cs}\\Control\\ComputerName\\ComputerName]
+"ComputerName"=str(1):"WIN10-TEST"
+
+[{cs}\\Control\\ComputerName\\ActiveComputerName]
+"ComputerName"=str(1):"WIN10-TEST"
+
+[{cs}\\Services\\Tcpip\\Parameters]
+"Hostname"=str(1):"win10-test"
+"Domain"=str(1):"example.test"
+"NV Hostname"=str(1):"win10-test"
+
+[{cs}\\Control\\Session Manager\\Environment]
+"PROCESSOR_ARCHITECTURE"=str(1):"AMD64"
+"""
+    write_reg(path, text)
+
+
+def reg_user(path, name):
+    text = f"""[HKEY_USERS\\{name}\\Environment]
+"TEMP"=hex(2):{hexs(utf16('%USERPROFILE%' + chr(92) + 'AppData' + chr(92) + 'Local' + chr(92) + 'Temp'))}
+
+[HKEY_USERS\\{name}\\Software\\Guestx]
+"User"=str(1):"{name}"
+"""
+    write_reg(path, text)
+
+
+def ntfs_serial(path, serial):
+    """Sets the NTFS volume serial (boot sector offset 0x48, 8 bytes LE) in
+    the boot sector and in the backup boot sector (the volume's last sector,
+    where mkntfs puts it)."""
+    val = struct.pack("<Q", int(serial, 16))
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        for off in (0, size - 512):
+            f.seek(off)
+            bs = f.read(512)
+            if bs[3:11] != b"NTFS    ":
+                sys.exit(f"ntfs_serial: no NTFS boot sector at {off} in {path}")
+            f.seek(off + 0x48)
+            f.write(val)
+
+
+def exfat_serial(path, serial):
+    """Sets the exFAT volume serial (offset 0x64, 4 bytes LE) in the main and
+    backup boot regions and recomputes each region's boot checksum sector
+    (sector 11, the checksum of sectors 0-10 skipping VolumeFlags and
+    PercentInUse, repeated to fill the sector)."""
+    with open(path, "r+b") as f:
+        bs = f.read(512)
+        if bs[3:11] != b"EXFAT   ":
+            sys.exit(f"exfat_serial: {path} is not exFAT")
+        ssz = 1 << bs[108]
+        for region in (0, 12):
+            base = region * ssz
+            f.seek(base)
+            data = bytearray(f.read(11 * ssz))
+            struct.pack_into("<I", data, 0x64, int(serial, 16))
+            csum = 0
+            for i, b in enumerate(data):
+                if i in (106, 107, 112):
+                    continue
+                csum = (((csum << 31) | (csum >> 1)) + b) & 0xFFFFFFFF
+            f.seek(base)
+            f.write(data)
+            f.write(struct.pack("<I", csum) * (ssz // 4))
+
+
+def gpt_corrupt(path, which):
+    """Breaks the header CRC of the primary ('primary') or backup ('backup')
+    GPT header by flipping every bit of its stored CRC32."""
+    size = os.path.getsize(path)
+    off = 512 if which == "primary" else size - 512
+    with open(path, "r+b") as f:
+        f.seek(off)
+        hdr = f.read(92)
+        if hdr[:8] != b"EFI PART":
+            sys.exit(f"gpt_corrupt: no GPT header at {off} in {path}")
+        crc = struct.unpack_from("<I", hdr, 16)[0]
+        f.seek(off + 16)
+        f.write(struct.pack("<I", crc ^ 0xFFFFFFFF))
+
+
+def mbr_entry(path, index, ptype, start, nsect):
+    """Writes MBR partition entry INDEX (1-4) by hand (sfdisk refuses what we
+    want here): type PTYPE (hex), START and NSECT in sectors, CHS fields set
+    to the LBA-only marker."""
+    i = int(index) - 1
+    ent = struct.pack("<B3sB3sII", 0, b"\xfe\xff\xff", int(ptype, 16),
+                      b"\xfe\xff\xff", int(start), int(nsect))
+    with open(path, "r+b") as f:
+        f.seek(446 + 16 * i)
+        f.write(ent)
+        f.seek(510)
+        f.write(b"\x55\xaa")
+
+
+def ebr_loop(path):
+    """Makes the extended partition's chain of EBRs cycle: the second EBR's
+    link entry is pointed back at the first EBR."""
+    with open(path, "r+b") as f:
+        mbr = f.read(512)
+        ext = None
+        for i in range(4):
+            e = mbr[446 + 16 * i:462 + 16 * i]
+            if e[4] in (0x05, 0x0F, 0x85):
+                ext = struct.unpack_from("<I", e, 8)[0]
+        if ext is None:
+            sys.exit("ebr_loop: no extended partition")
+        f.seek(ext * 512)
+        ebr1 = f.read(512)
+        link = struct.unpack_from("<I", ebr1, 446 + 16 + 8)[0]
+        if link == 0:
+            sys.exit("ebr_loop: only one logical partition")
+        ebr2 = ext + link
+        # Link entry of EBR 2: relative start 0 = the first EBR again.
+        f.seek(ebr2 * 512 + 446 + 16)
+        f.write(struct.pack("<B3sB3sII", 0, b"\xfe\xff\xff", 0x05,
+                            b"\xfe\xff\xff", 0, 2048))
+
+
+def sfdisk_starts(path):
+    """Partition number and start sector of every partition, one 'N START'
+    line each, from `sfdisk --json` output on stdin."""
+    data = json.load(sys.stdin)
+    for p in data["partitiontable"]["partitions"]:
+        node = p["node"]
+        n = int(node[len(path):].lstrip("p"))
+        print(n, p["start"], p["size"])
+
+
+def crc_check(path):
+    """Prints the CRC32 of a file (used to document qcow2 contents)."""
+    with open(path, "rb") as f:
+        print(f"{zlib.crc32(f.read()):08x}")
+
+
+COMMANDS = {
+    "elf": elf, "pe": pe, "blob": blob, "manyfiles": manyfiles,
+    "debugfs-ctime": debugfs_ctime, "reg-software": reg_software,
+    "reg-system": reg_system, "reg-user": reg_user,
+    "ntfs-serial": ntfs_serial, "exfat-serial": exfat_serial,
+    "gpt-corrupt": gpt_corrupt, "mbr-entry": mbr_entry, "ebr-loop": ebr_loop,
+    "sfdisk-starts": sfdisk_starts, "crc": crc_check,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit("usage: helpers.py " + "|".join(COMMANDS) + " ARGS...")
+    COMMANDS[sys.argv[1]](*sys.argv[2:])
