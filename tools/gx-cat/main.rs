@@ -3,9 +3,8 @@
 
 use anyhow::{Result, bail};
 use clap::{Arg, ArgAction};
-use gx_cli::{Common, DriveArg, Features, Source};
+use gx_cli::{Common, Features};
 use std::io::Write;
-use std::path::PathBuf;
 
 fn main() {
     gx_cli::run("gx-cat", real_main)
@@ -20,47 +19,54 @@ fn real_main() -> Result<i32> {
             ..Default::default()
         },
     )
-    .arg(Arg::new("files").value_name("file").num_args(0..).action(ArgAction::Append));
+    .arg(
+        Arg::new("files")
+            .value_name("file")
+            .num_args(0..)
+            .action(ArgAction::Append),
+    );
     let m = gx_cli::parse(cmd);
     let mut common = Common::from_matches(&m)?;
     let mut files: Vec<String> = m
         .get_many::<String>("files")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
-    if common.drives.is_empty() {
-        while files.len() > 1 {
-            let a = files.remove(0);
-            let source = if gx_cli::domain::looks_like_image(&a) {
-                Source::File(PathBuf::from(a))
-            } else {
-                Source::Domain(a)
-            };
-            common.drives.push(DriveArg {
-                source,
-                format: None,
-            });
-        }
-    }
+    // Old-style `tool disk.img file`: leading arguments name the drives.
+    common.take_positional_drives(&mut files, 1);
     if files.is_empty() {
         bail!("you must give at least one file to display (try --help)");
     }
     if common.drives.is_empty() {
         bail!("you must specify at least one -a or -d option.");
     }
+    let mut g = common.launch(true)?;
+    // No -m: inspect and mount the guest; on Windows, paths may use drive
+    // letters and any case (C:\Users\...), as with virt-cat.
+    let mut windows_root = None;
     if common.mounts.is_empty() {
-        bail!(
-            "no -m option given: say which filesystem holds the file with -m DEVICE (automatic inspection is not implemented yet; gx-filesystems lists the candidates)"
-        );
+        gx_cli::inspect::inspect_and_mount(&mut g)?;
+        windows_root = gx_cli::inspect::root(&g).filter(|r| gx_cli::inspect::is_windows(&g, r));
     }
-    let g = common.launch(true)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut errors = 0;
     for f in &files {
-        if let Err(e) = g.download(f, &mut out) {
+        let path = match &windows_root {
+            Some(root) => match gx_cli::inspect::windows_path(&mut g, root, f) {
+                Ok(p) => p,
+                Err(e) => {
+                    out.flush()?;
+                    eprintln!("gx-cat: error: {f}: {e:#}");
+                    errors += 1;
+                    continue;
+                }
+            },
+            None => f.clone(),
+        };
+        if let Err(e) = g.download(&path, &mut out) {
             if e.kind() == gx_guestfs::ErrorKind::Io {
-                if let Some(io) = std::error::Error::source(&e)
-                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                if let Some(io) =
+                    std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>())
                 {
                     if io.kind() == std::io::ErrorKind::BrokenPipe {
                         return Ok(0);

@@ -1,0 +1,230 @@
+//! gx-inspector: display the operating systems in a disk image as XML, like
+//! virt-inspector (same elements, same order, same values), or run an XPath
+//! query over such XML read on stdin (`--xpath`).
+//!
+//! Icons (`<icon>`) are not extracted: `--no-icon` is accepted and is what
+//! every run does.
+
+mod xml;
+mod xpath;
+
+use anyhow::{Result, bail};
+use clap::{Arg, ArgAction};
+use gx_cli::{Common, Features};
+use gx_guestfs::Handle;
+use std::io::{Read, Write};
+use xml::Element;
+
+fn main() {
+    gx_cli::run("gx-inspector", real_main)
+}
+
+const NO_OS: &str = "no operating system could be detected inside this disk image.\n\nThis may be because the file is not a disk image, or is not a virtual machine\nimage, or because the OS type is not understood by guestx.\n\nIf you feel this is an error, please file a bug report including as much\ninformation about the disk image as possible.";
+
+fn real_main() -> Result<i32> {
+    let cmd = gx_cli::command(
+        "gx-inspector",
+        "display information about a virtual machine",
+        Features::default(),
+    )
+    .arg(
+        Arg::new("no-applications")
+            .long("no-applications")
+            .action(ArgAction::SetTrue)
+            .help("Do not output the installed applications"),
+    )
+    .arg(
+        Arg::new("no-icon")
+            .long("no-icon")
+            .action(ArgAction::SetTrue)
+            .help("Do not output the guest icon (icons are never extracted yet)"),
+    )
+    .arg(
+        Arg::new("xpath")
+            .long("xpath")
+            .value_name("query")
+            .help("Run an XPath query over XML read on stdin"),
+    )
+    .arg(
+        Arg::new("images")
+            .value_name("image")
+            .num_args(0..)
+            .action(ArgAction::Append),
+    );
+    let m = gx_cli::parse(cmd);
+    let mut common = Common::from_matches(&m)?;
+    let apps = !m.get_flag("no-applications");
+
+    if let Some(q) = m.get_one::<String>("xpath") {
+        if !common.drives.is_empty() {
+            bail!("cannot use --xpath together with other options.");
+        }
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        let root = xml::parse(&input)?;
+        let out = xpath::run(&root, q)?;
+        std::io::stdout().lock().write_all(out.as_bytes())?;
+        return Ok(0);
+    }
+
+    // Old virt-inspector style: bare image names (or domain names).
+    if let Some(images) = m.get_many::<String>("images") {
+        for a in images {
+            let source = if gx_cli::domain::looks_like_image(a) {
+                gx_cli::Source::File(a.into())
+            } else {
+                gx_cli::Source::Domain(a.clone())
+            };
+            common.drives.push(gx_cli::DriveArg {
+                source,
+                format: None,
+            });
+        }
+    }
+    if common.drives.is_empty() {
+        bail!("you must specify at least one -a or -d option.");
+    }
+    let mut g = common.launch(true)?;
+    let roots = g.inspect_os()?;
+    if roots.is_empty() {
+        bail!(NO_OS);
+    }
+    let mut oses = Element::new("operatingsystems");
+    for root in &roots {
+        oses.push(output_root(&mut g, root, apps)?);
+    }
+    let doc = xml::document(&oses);
+    std::io::stdout().lock().write_all(doc.as_bytes())?;
+    Ok(0)
+}
+
+fn output_root(g: &mut Handle, root: &str, apps: bool) -> Result<Element> {
+    let mut os = Element::new("operatingsystem");
+    os.push(Element::leaf("root", g.canonical_device_name(root)));
+    let opt = |os: &mut Element, name: &str, v: String| {
+        if v != "unknown" {
+            os.push(Element::leaf(name, v));
+        }
+    };
+    opt(&mut os, "name", g.inspect_get_type(root)?);
+    opt(&mut os, "arch", g.inspect_get_arch(root)?);
+    opt(&mut os, "distro", g.inspect_get_distro(root)?);
+    opt(&mut os, "product_name", g.inspect_get_product_name(root)?);
+    opt(
+        &mut os,
+        "product_variant",
+        g.inspect_get_product_variant(root)?,
+    );
+    os.push(Element::leaf(
+        "major_version",
+        g.inspect_get_major_version(root)?.to_string(),
+    ));
+    os.push(Element::leaf(
+        "minor_version",
+        g.inspect_get_minor_version(root)?.to_string(),
+    ));
+    opt(
+        &mut os,
+        "package_format",
+        g.inspect_get_package_format(root)?,
+    );
+    opt(
+        &mut os,
+        "package_management",
+        g.inspect_get_package_management(root)?,
+    );
+    if let Ok(s) = g.inspect_get_windows_systemroot(root) {
+        os.push(Element::leaf("windows_systemroot", s));
+    }
+    if let Ok(s) = g.inspect_get_windows_current_control_set(root) {
+        os.push(Element::leaf("windows_current_control_set", s));
+    }
+    opt(&mut os, "hostname", g.inspect_get_hostname(root)?);
+    opt(&mut os, "osinfo", g.inspect_get_osinfo(root)?);
+
+    let mut mps = g.inspect_get_mountpoints(root)?;
+    // Shortest mountpoint first, then by name: a stable order.
+    mps.sort_by(|a, b| {
+        a.0.len()
+            .cmp(&b.0.len())
+            .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
+    });
+    let mut e = Element::new("mountpoints");
+    for (mp, dev) in &mps {
+        let mut m = Element::leaf("mountpoint", mp.clone());
+        m.attrs.push(("dev".into(), g.canonical_device_name(dev)));
+        e.push(m);
+    }
+    os.push(e);
+
+    let mut fses = g.inspect_get_filesystems(root)?;
+    fses.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut e = Element::new("filesystems");
+    for fs in &fses {
+        let mut f = Element::new("filesystem").attr("dev", g.canonical_device_name(fs));
+        for (name, v) in [
+            ("type", g.vfs_type(fs)),
+            ("label", g.vfs_label(fs)),
+            ("uuid", g.vfs_uuid(fs)),
+        ] {
+            if let Ok(v) = v {
+                if !v.is_empty() {
+                    f.push(Element::leaf(name, v));
+                }
+            }
+        }
+        e.push(f);
+    }
+    os.push(e);
+
+    if let Ok(mut dm) = g.inspect_get_drive_mappings(root) {
+        if !dm.is_empty() {
+            dm.sort_by_key(|a| a.0.to_lowercase());
+            let mut e = Element::new("drive_mappings");
+            for (letter, dev) in dm {
+                e.push(
+                    Element::leaf("drive_mapping", g.canonical_device_name(&dev))
+                        .attr("name", letter),
+                );
+            }
+            os.push(e);
+        }
+    }
+
+    if apps {
+        gx_cli::inspect::mount_root(g, root, "gx-inspector")?;
+        let list = g.inspect_list_applications2(root)?;
+        let mut e = Element::new("applications");
+        for a in list {
+            let mut x = Element::new("application");
+            x.push(Element::leaf("name", a.name));
+            let mut opt = |n: &str, v: String| {
+                if !v.is_empty() {
+                    x.push(Element::leaf(n, v));
+                }
+            };
+            opt("display_name", a.display_name);
+            opt(
+                "epoch",
+                if a.epoch != 0 {
+                    a.epoch.to_string()
+                } else {
+                    String::new()
+                },
+            );
+            opt("version", a.version);
+            opt("release", a.release);
+            opt("arch", a.arch);
+            opt("install_path", a.install_path);
+            opt("publisher", a.publisher);
+            opt("url", a.url);
+            opt("source_package", a.source_package);
+            opt("summary", a.summary);
+            opt("description", a.description);
+            e.push(x);
+        }
+        os.push(e);
+        g.umount_all()?;
+    }
+    Ok(os)
+}
