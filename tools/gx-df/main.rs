@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Arg, ArgAction};
-use gx_cli::{Common, DriveArg, Features, Source, human::human, output::csv_field};
+use gx_cli::{Common, Features, human::human, output::csv_field};
 use gx_guestfs::{Handle, StatVfs};
 use std::io::Write;
 
@@ -19,31 +19,55 @@ struct Opts {
 }
 
 fn real_main() -> Result<i32> {
-    let cmd = gx_cli::command("gx-df", "display free space on virtual filesystems", Features::default())
-        .arg(Arg::new("csv").long("csv").action(ArgAction::SetTrue).help("Output as Comma-Separated Values"))
-        .arg(
-            Arg::new("human")
-                .short('h')
-                .long("human-readable")
-                .action(ArgAction::SetTrue)
-                .help("Print sizes in human-readable format"),
-        )
-        .arg(
-            Arg::new("inodes")
-                .short('i')
-                .long("inodes")
-                .action(ArgAction::SetTrue)
-                .help("Display inodes"),
-        )
-        .arg(Arg::new("uuid").long("uuid").action(ArgAction::SetTrue).help("Print UUIDs instead of names"))
-        .arg(
-            Arg::new("one-per-guest")
-                .long("one-per-guest")
-                .action(ArgAction::SetTrue)
-                .help("Separate appliance per guest (no effect)"),
-        )
-        .arg(Arg::new("threads").short('P').value_name("nr_threads").help("Use at most nr_threads (no effect)"))
-        .arg(Arg::new("disks").num_args(0..).action(ArgAction::Append).hide(true));
+    let cmd = gx_cli::command(
+        "gx-df",
+        "display free space on virtual filesystems",
+        Features::default(),
+    )
+    .arg(
+        Arg::new("csv")
+            .long("csv")
+            .action(ArgAction::SetTrue)
+            .help("Output as Comma-Separated Values"),
+    )
+    .arg(
+        Arg::new("human")
+            .short('h')
+            .long("human-readable")
+            .action(ArgAction::SetTrue)
+            .help("Print sizes in human-readable format"),
+    )
+    .arg(
+        Arg::new("inodes")
+            .short('i')
+            .long("inodes")
+            .action(ArgAction::SetTrue)
+            .help("Display inodes"),
+    )
+    .arg(
+        Arg::new("uuid")
+            .long("uuid")
+            .action(ArgAction::SetTrue)
+            .help("Print UUIDs instead of names"),
+    )
+    .arg(
+        Arg::new("one-per-guest")
+            .long("one-per-guest")
+            .action(ArgAction::SetTrue)
+            .help("Separate appliance per guest (no effect)"),
+    )
+    .arg(
+        Arg::new("threads")
+            .short('P')
+            .value_name("nr_threads")
+            .help("Use at most nr_threads (no effect)"),
+    )
+    .arg(
+        Arg::new("disks")
+            .num_args(0..)
+            .action(ArgAction::Append)
+            .hide(true),
+    );
     let m = gx_cli::parse(cmd);
     let mut common = Common::from_matches(&m)?;
     // Old style: `gx-df disk.img` or `gx-df domname`.
@@ -51,14 +75,8 @@ fn real_main() -> Result<i32> {
         if !common.drives.is_empty() {
             bail!("extra parameter on the command line (give disks with -a or domains with -d)");
         }
-        for a in rest {
-            let source = if gx_cli::domain::looks_like_image(a) {
-                Source::File(a.into())
-            } else {
-                Source::Domain(a.clone())
-            };
-            common.drives.push(DriveArg { source, format: None });
-        }
+        let mut rest: Vec<String> = rest.cloned().collect();
+        common.take_positional_drives(&mut rest, 0);
     }
     let o = Opts {
         csv: m.get_flag("csv"),
@@ -95,10 +113,21 @@ fn print_title(o: &Opts, out: &mut dyn Write) -> Result<()> {
             "Use%",
         ]
     } else {
-        ["VirtualMachine", "Filesystem", "Inodes", "IUsed", "IFree", "IUse%"]
+        [
+            "VirtualMachine",
+            "Filesystem",
+            "Inodes",
+            "IUsed",
+            "IFree",
+            "IUse%",
+        ]
     };
     if !o.csv {
-        writeln!(out, "{:<36}{:>10} {:>10} {:>10} {:>5}", cols[1], cols[2], cols[3], cols[4], cols[5])?;
+        writeln!(
+            out,
+            "{:<36}{:>10} {:>10} {:>10} {:>5}",
+            cols[1], cols[2], cols[3], cols[4], cols[5]
+        )?;
     } else {
         let line: Vec<String> = cols.iter().map(|c| csv_field(c)).collect();
         writeln!(out, "{}", line.join(","))?;
@@ -141,7 +170,11 @@ fn print_stat(out: &mut dyn Write, name: &str, dev: &str, st: &StatVfs, o: &Opts
                 scale(st.bavail, st.bsize, 1024).to_string(),
             ]
         } else {
-            [human(st.blocks, st.bsize), human(used, st.bsize), human(st.bavail, st.bsize)]
+            [
+                human(st.blocks, st.bsize),
+                human(used, st.bsize),
+                human(st.bavail, st.bsize),
+            ]
         };
         // virt-df computes in double and stores in a float: keep both steps.
         let p = if st.blocks != 0 {
@@ -171,7 +204,11 @@ fn print_stat(out: &mut dyn Write, name: &str, dev: &str, st: &StatVfs, o: &Opts
         } else {
             write!(out, "{label}\n{:36}", "")?;
         }
-        writeln!(out, "{:>10} {:>10} {:>10} {:>5}", cols[0], cols[1], cols[2], pct)?;
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>10} {:>5}",
+            cols[0], cols[1], cols[2], pct
+        )?;
     } else {
         let pct = format!("{:.1}", f64::from(percent));
         let _ = o.uuid;

@@ -42,20 +42,59 @@ fn flag(name: &'static str) -> Arg {
 }
 
 fn real_main() -> Result<i32> {
-    let cmd = gx_cli::command("gx-filesystems", "list filesystems, partitions, block devices in a VM", Features::default())
-        .arg(flag("all").help("Display everything"))
-        .arg(flag("blkdevs").alias("block-devices").help("Display block devices"))
-        .arg(flag("csv").help("Output as Comma-Separated Values"))
-        .arg(flag("extra").help("Display swap and data filesystems"))
-        .arg(flag("filesystems").help("Display mountable filesystems"))
-        .arg(Arg::new("human").short('h').long("human-readable").action(ArgAction::SetTrue).help("Human-readable sizes in --long output"))
-        .arg(Arg::new("long").short('l').long("long").action(ArgAction::SetTrue).help("Long output"))
-        .arg(flag("lvs").alias("logvols").alias("logical-volumes").help("Display LVM logical volumes"))
-        .arg(flag("no-title").help("No title in --long output"))
-        .arg(flag("parts").alias("partitions").help("Display partitions"))
-        .arg(flag("pvs").alias("physvols").alias("physical-volumes").help("Display LVM physical volumes"))
-        .arg(flag("uuid").alias("uuids").help("Add UUIDs to --long output"))
-        .arg(flag("vgs").alias("volgroups").alias("volume-groups").help("Display LVM volume groups"));
+    let cmd = gx_cli::command(
+        "gx-filesystems",
+        "list filesystems, partitions, block devices in a VM",
+        Features::default(),
+    )
+    .arg(flag("all").help("Display everything"))
+    .arg(
+        flag("blkdevs")
+            .alias("block-devices")
+            .help("Display block devices"),
+    )
+    .arg(flag("csv").help("Output as Comma-Separated Values"))
+    .arg(flag("extra").help("Display swap and data filesystems"))
+    .arg(flag("filesystems").help("Display mountable filesystems"))
+    .arg(
+        Arg::new("human")
+            .short('h')
+            .long("human-readable")
+            .action(ArgAction::SetTrue)
+            .help("Human-readable sizes in --long output"),
+    )
+    .arg(
+        Arg::new("long")
+            .short('l')
+            .long("long")
+            .action(ArgAction::SetTrue)
+            .help("Long output"),
+    )
+    .arg(
+        flag("lvs")
+            .alias("logvols")
+            .alias("logical-volumes")
+            .help("Display LVM logical volumes"),
+    )
+    .arg(flag("no-title").help("No title in --long output"))
+    .arg(flag("parts").alias("partitions").help("Display partitions"))
+    .arg(
+        flag("pvs")
+            .alias("physvols")
+            .alias("physical-volumes")
+            .help("Display LVM physical volumes"),
+    )
+    .arg(
+        flag("uuid")
+            .alias("uuids")
+            .help("Add UUIDs to --long output"),
+    )
+    .arg(
+        flag("vgs")
+            .alias("volgroups")
+            .alias("volume-groups")
+            .help("Display LVM volume groups"),
+    );
     let m = gx_cli::parse(cmd);
     let common = Common::from_matches(&m)?;
     let csv = m.get_flag("csv");
@@ -134,7 +173,10 @@ fn real_main() -> Result<i32> {
         for p in g.list_partitions()? {
             let (parent, size, mbr) = match g.device_kind(&p)? {
                 DeviceKind::Partition {
-                    parent, size, mbr_id, ..
+                    parent,
+                    size,
+                    mbr_id,
+                    ..
                 } => (parent, size, mbr_id),
                 DeviceKind::Device { size, .. } => (String::new(), size, None),
             };
@@ -172,7 +214,16 @@ fn filesystems(g: &mut Handle, out: &mut Out, extra: bool) -> Result<()> {
         } else {
             None
         };
-        out.row(&dev, "filesystem", Some(&fstype), label.as_deref(), None, size, "", uuid.as_deref());
+        out.row(
+            &dev,
+            "filesystem",
+            Some(&fstype),
+            label.as_deref(),
+            None,
+            size,
+            "",
+            uuid.as_deref(),
+        );
     }
     Ok(())
 }
@@ -200,7 +251,13 @@ impl Out {
                 Col::Vfs => vfs.map(str::to_string),
                 Col::Label => label.map(str::to_string),
                 Col::Mbr => mbr.map(|m| format!("{m:02x}")),
-                Col::Size => size.map(|s| if human_sizes { human(s, 1) } else { s.to_string() }),
+                Col::Size => size.map(|s| {
+                    if human_sizes {
+                        human(s, 1)
+                    } else {
+                        s.to_string()
+                    }
+                }),
                 Col::Parent => Some(parent.to_string()),
                 Col::Uuid => uuid.map(str::to_string),
             })

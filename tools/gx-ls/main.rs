@@ -4,10 +4,9 @@
 
 use anyhow::{Result, bail};
 use clap::{Arg, ArgAction};
-use gx_cli::{Common, DriveArg, Features, Source, human::human, output};
+use gx_cli::{Common, Features, human::human, output};
 use gx_guestfs::{FileType, Handle, Stat};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
 fn main() {
     gx_cli::run("gx-ls", real_main)
@@ -39,7 +38,13 @@ fn real_main() -> Result<i32> {
             ..Default::default()
         },
     )
-    .arg(Arg::new("long").short('l').long("long").action(ArgAction::SetTrue).help("Long listing"))
+    .arg(
+        Arg::new("long")
+            .short('l')
+            .long("long")
+            .action(ArgAction::SetTrue)
+            .help("Long listing"),
+    )
     .arg(
         Arg::new("recursive")
             .short('R')
@@ -60,7 +65,11 @@ fn real_main() -> Result<i32> {
     .arg(flag("time-t").help("Display file times as time_t's"))
     .arg(flag("time-relative").help("Display file times as seconds before now"))
     .arg(flag("time-days").help("Display file times as days before now"))
-    .arg(flag("extra-stats").alias("extra-stat").help("Display extra stats"))
+    .arg(
+        flag("extra-stats")
+            .alias("extra-stat")
+            .help("Display extra stats"),
+    )
     .arg(
         Arg::new("checksum")
             .long("checksum")
@@ -71,7 +80,12 @@ fn real_main() -> Result<i32> {
             .default_missing_value("md5")
             .help("Display file checksums"),
     )
-    .arg(Arg::new("dirs").value_name("dir").num_args(0..).action(ArgAction::Append));
+    .arg(
+        Arg::new("dirs")
+            .value_name("dir")
+            .num_args(0..)
+            .action(ArgAction::Append),
+    );
     let m = gx_cli::parse(cmd);
     let mut common = Common::from_matches(&m)?;
     let mut dirs: Vec<String> = m
@@ -79,22 +93,8 @@ fn real_main() -> Result<i32> {
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
 
-    // Old-style `gx-ls disk.img dir`: with no -a or -d, leading arguments
-    // naming an image (or a domain) are the drives.
-    if common.drives.is_empty() {
-        while dirs.len() > 1 {
-            let a = dirs.remove(0);
-            let source = if gx_cli::domain::looks_like_image(&a) {
-                Source::File(PathBuf::from(a))
-            } else {
-                Source::Domain(a)
-            };
-            common.drives.push(DriveArg {
-                source,
-                format: None,
-            });
-        }
-    }
+    // Old-style `tool disk.img dir`: leading arguments name the drives.
+    common.take_positional_drives(&mut dirs, 1);
 
     let long = m.get_flag("long");
     let recursive = m.get_flag("recursive");
@@ -121,7 +121,8 @@ fn real_main() -> Result<i32> {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
     };
-    let lr_only = opts.csv || opts.human || opts.uids || opts.times || opts.extra || opts.checksum.is_some();
+    let lr_only =
+        opts.csv || opts.human || opts.uids || opts.times || opts.extra || opts.checksum.is_some();
     if !(long && recursive) && lr_only {
         bail!(
             "used a flag which can only be combined with -lR mode\nFor more information, read the virt-ls(1) man page."
@@ -136,12 +137,11 @@ fn real_main() -> Result<i32> {
     if common.drives.is_empty() {
         bail!("you must specify at least one -a or -d option.");
     }
+    let mut g = common.launch(true)?;
     if common.mounts.is_empty() {
-        bail!(
-            "no -m option given: say which filesystem to list with -m DEVICE (automatic inspection is not implemented yet; gx-filesystems lists the candidates)"
-        );
+        // No -m: inspect and mount the guest as it would mount itself.
+        gx_cli::inspect::inspect_and_mount(&mut g)?;
     }
-    let g = common.launch(true)?;
 
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -154,7 +154,9 @@ fn real_main() -> Result<i32> {
                 }
                 Ok(())
             }),
-            (true, false) => g.ll(dir).and_then(|s| out.write_all(s.as_bytes()).map_err(io_err)),
+            (true, false) => g
+                .ll(dir)
+                .and_then(|s| out.write_all(s.as_bytes()).map_err(io_err)),
             (false, true) => g.find(dir).and_then(|names| {
                 for n in names {
                     writeln!(out, "{n}").map_err(io_err)?;
@@ -199,7 +201,9 @@ fn walk(
     depth: usize,
 ) -> gx_guestfs::Result<()> {
     if depth > 4096 {
-        return Err(gx_guestfs::Error::corrupt(format!("{dir}: directory tree too deep (a loop?)")));
+        return Err(gx_guestfs::Error::corrupt(format!(
+            "{dir}: directory tree too deep (a loop?)"
+        )));
     }
     let names = g.ls(dir)?;
     let stats = g.lstatnslist(dir, &names)?;
@@ -213,7 +217,14 @@ fn walk(
                     st.ino
                 )));
             }
-            walk(g, &gx_guestfs::path::child(dir, name), o, out, seen, depth + 1)?;
+            walk(
+                g,
+                &gx_guestfs::path::child(dir, name),
+                o,
+                out,
+                seen,
+                depth + 1,
+            )?;
         }
     }
     Ok(())
@@ -241,9 +252,14 @@ fn show(
     };
     fields.push(t.to_string());
     fields.push(format!("{:04o}", st.mode & 0o7777));
-    let size = if o.human { human(st.size, 1) } else { st.size.to_string() };
+    let size = if o.human {
+        human(st.size, 1)
+    } else {
+        st.size.to_string()
+    };
     fields.push(if o.csv { size } else { format!("{size:>10}") });
-    let pad = |s: String, w: usize| if o.csv { s } else { format!("{s:>w$}") };
+    // virt-ls pads uids and time_t values to fixed widths in CSV output too.
+    let pad = |s: String, w: usize| format!("{s:>w$}");
     if o.uids {
         fields.push(pad(st.uid.to_string(), 4));
         fields.push(pad(st.gid.to_string(), 4));
@@ -289,7 +305,11 @@ fn show(
     fields.push(quote(&path, o));
     if ft == FileType::Symlink {
         if let Ok(link) = g.readlink(&path) {
-            fields.push(if o.csv { quote(&link, o) } else { format!("-> {link}") });
+            fields.push(if o.csv {
+                quote(&link, o)
+            } else {
+                format!("-> {link}")
+            });
         }
     }
     let sep = if o.csv { "," } else { " " };
@@ -297,5 +317,9 @@ fn show(
 }
 
 fn quote(s: &str, o: &Opts) -> String {
-    if o.csv { output::csv_field(s) } else { s.to_string() }
+    if o.csv {
+        output::csv_field(s)
+    } else {
+        s.to_string()
+    }
 }

@@ -2,6 +2,8 @@
 //! libguestfs reads on, an answer), a non-zero exit when it fails, never a
 //! panic or a hang, and the image is byte-identical afterwards.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -37,7 +39,10 @@ fn check_no_panic(what: &str, out: &Output) {
     assert_ne!(out.status.code(), Some(101), "{what}: exited like a panic");
     if !out.status.success() {
         assert_eq!(out.status.code(), Some(1), "{what}: exit status");
-        assert!(err.contains(": error: "), "{what}: no clear error message: {err:?}");
+        assert!(
+            err.contains(": error: "),
+            "{what}: no clear error message: {err:?}"
+        );
     }
 }
 
@@ -54,7 +59,10 @@ fn damaged_images_give_clear_errors_and_stay_unchanged() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert!(names.len() >= 8, "expected the damaged image set, found {names:?}");
+    assert!(
+        names.len() >= 8,
+        "expected the damaged image set, found {names:?}"
+    );
     for name in &names {
         let path = dir.join(name);
         let before = gx_testdata::file_digest(&path);
@@ -70,7 +78,11 @@ fn damaged_images_give_clear_errors_and_stay_unchanged() {
             let out = run_bounded(bin, &args, &dir);
             check_no_panic(&format!("{bin} {args:?}"), &out);
         }
-        assert_eq!(before, gx_testdata::file_digest(&path), "{name} was modified");
+        assert_eq!(
+            before,
+            gx_testdata::file_digest(&path),
+            "{name} was modified"
+        );
     }
 }
 
@@ -80,18 +92,37 @@ fn specific_damage_is_reported_as_such() {
     let out = run_bounded(FS, &["-a", "both-gpt-bad.img"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("both-gpt-bad.img") && err.contains("CRC"), "{err}");
+    assert!(
+        err.contains("both-gpt-bad.img") && err.contains("CRC"),
+        "{err}"
+    );
 
     let out = run_bounded(FS, &["-a", "truncated-header.qcow2"], &dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
 
     // A directory that contains itself: listing recursively stops with an error.
-    let out = run_bounded(LS, &["-a", "loop-ext4.img", "-m", "/dev/sda", "-lR", "/"], &dir);
+    let out = run_bounded(
+        LS,
+        &["-a", "loop-ext4.img", "-m", "/dev/sda", "-lR", "/"],
+        &dir,
+    );
     check_no_panic("loop-ext4", &out);
-    assert_eq!(out.status.code(), Some(1), "a directory loop must be an error");
-    let out = run_bounded(LS, &["-a", "loop-ext4.img", "-m", "/dev/sda", "-R", "/"], &dir);
-    assert_eq!(out.status.code(), Some(1), "a directory loop must be an error");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a directory loop must be an error"
+    );
+    let out = run_bounded(
+        LS,
+        &["-a", "loop-ext4.img", "-m", "/dev/sda", "-R", "/"],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a directory loop must be an error"
+    );
 }
 
 #[test]
@@ -99,9 +130,21 @@ fn a_raw_image_with_a_qcow2_header_is_raw_when_told() {
     // CVE-2010-3851: with --format=raw the header must never be interpreted
     // (it names a host file as its backing file).
     let dir = gx_testdata::images().join("damaged");
-    let out = run_bounded(FS, &["--format=raw", "-a", "raw-with-qcow2-header.img", "--blkdevs", "--long"], &dir);
+    let out = run_bounded(
+        FS,
+        &[
+            "--format=raw",
+            "-a",
+            "raw-with-qcow2-header.img",
+            "--blkdevs",
+            "--long",
+        ],
+        &dir,
+    );
     assert!(out.status.success());
-    let size = std::fs::metadata(dir.join("raw-with-qcow2-header.img")).unwrap().len();
+    let size = std::fs::metadata(dir.join("raw-with-qcow2-header.img"))
+        .unwrap()
+        .len();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&format!(" {size} ")),
         "device size must be the file size: {}",
@@ -115,7 +158,10 @@ fn usage_errors_exit_1() {
     let img = img.to_str().unwrap();
     for (bin, args) in [
         (LS, vec!["-a", img, "-m", "/dev/sda2", "--csv", "/etc"]),
-        (LS, vec!["-a", img, "-m", "/dev/sda2", "-lR", "-h", "--csv", "/etc"]),
+        (
+            LS,
+            vec!["-a", img, "-m", "/dev/sda2", "-lR", "-h", "--csv", "/etc"],
+        ),
         (DF, vec!["-a", img, "-h", "--csv"]),
         (LS, vec!["-a", img, "--format=vmdk", "/"]),
         (CAT, vec!["-a", img, "-m", "/dev/sdz9", "/etc/hostname"]),

@@ -5,6 +5,8 @@
 //! `gx-X` with the same arguments, in the images directory, and stdout and
 //! the exit status must match byte for byte.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -111,7 +113,9 @@ fn split_words(cmdline: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for w in cmdline.split(' ') {
         let continues = words.last().is_some_and(|prev| {
-            prev.starts_with('/') && !w.starts_with('-') && !w.starts_with('/')
+            prev.starts_with('/')
+                && !w.starts_with('-')
+                && !w.starts_with('/')
                 && words.len() >= 2
                 && words[words.len() - 2] != "-m"
                 && words[words.len() - 2] != "-a"

@@ -1,20 +1,20 @@
 //! gx-appliance: the host side of the guestx appliance.
 //!
 //! Owns: finding the kernel ([`kernel`]), building and caching the initramfs
-//! ([`image`]), launching the VM ([`qemu`]) and the typed client
+//! ([`image`]), launching the VM ([`qemu`], or our own VMM: [`vmm`], which also
+//! holds the rule that chooses between them) and the typed client
 //! ([`Appliance`]), whose methods are generated from gx-protocol's API table and
 //! carry libguestfs names (`appliance.mount_ro("/dev/sda1", "/")`).
 //!
 //! Must not: trust the agent (frames are size-checked by gx-protocol, every wait
 //! is bounded by a timeout), leave a VM running after the [`Appliance`] is gone,
-//! or write to a drive marked read-only (QEMU `snapshot=on` overlays it).
-//!
-//! Our own VMM (crates/vmm) can be added as a second launcher behind
-//! [`Config::backend`]; today only QEMU is wired in.
+//! or write to a drive marked read-only (QEMU `snapshot=on` and gx-vmm `cow`
+//! overlay it).
 
 pub mod image;
 pub mod kernel;
 pub mod qemu;
+pub mod vmm;
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -45,6 +45,10 @@ pub enum Error {
     Kernel(String),
     #[error("building the appliance: {0}")]
     Build(String),
+    /// Nothing on this host can run the appliance as asked (no launcher, a
+    /// bad `GX_BACKEND`, a drive path the launcher cannot take); says what to do.
+    #[error("{0}")]
+    Setup(String),
     #[error("launching the appliance: {reason}\n--- last console lines ---\n{console}")]
     Launch { reason: String, console: String },
     #[error(
@@ -108,9 +112,12 @@ impl Drive {
     }
 }
 
-/// Which program runs the VM.
+/// Which program runs the VM ([`Backend::choose`] picks one for this host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// Our VMM (`gx-vmm`): needs hardware KVM.
+    Vmm,
+    /// QEMU microvm, with KVM when it is hardware KVM, else TCG.
     Qemu,
 }
 
@@ -127,7 +134,8 @@ pub struct Config {
     pub verbose: bool,
     /// Extra kernel command line options.
     pub append: Option<String>,
-    pub backend: Backend,
+    /// `None`: [`Backend::choose`] (`GX_BACKEND`, else what the host can run).
+    pub backend: Option<Backend>,
     /// The agent binary; `None`: `GX_AGENT`, else next to the current executable.
     pub agent: Option<PathBuf>,
 }
@@ -141,7 +149,7 @@ impl Default for Config {
             call_timeout: Duration::from_secs(600),
             verbose: std::env::var_os("GX_VERBOSE").is_some(),
             append: None,
-            backend: Backend::Qemu,
+            backend: None,
             agent: None,
         }
     }
@@ -190,6 +198,7 @@ pub struct Appliance {
     closed: bool,
     progress: Option<ProgressFn>,
     launch_time: Duration,
+    backend: Backend,
     _tmp: TempDir,
 }
 
@@ -227,14 +236,18 @@ impl Appliance {
             Some(a) => a.clone(),
             None => image::find_agent()?,
         };
+        let backend = match config.backend {
+            Some(b) => b,
+            None => Backend::choose()?,
+        };
+        let prog = backend.program_name();
         let files = image::ensure_appliance(&k, &agent)?;
-        let qemu_bin = qemu::find_qemu()?;
         let tmp = TempDir::new()?;
         let sock_path = tmp.0.join("channel.sock");
         let listener = UnixListener::bind(&sock_path)?;
         listener.set_nonblocking(true)?;
         let mut append = qemu::KERNEL_APPEND.to_string();
-        if qemu::accel() == "tcg" {
+        if backend == Backend::Qemu && qemu::accel() == "tcg" {
             append.push(' ');
             append.push_str(&qemu::tcg_append());
         }
@@ -242,17 +255,34 @@ impl Appliance {
             append.push(' ');
             append.push_str(a);
         }
-        let spec = qemu::VmSpec {
-            qemu: &qemu_bin,
-            kernel: &files.kernel,
-            initrd: &files.initrd,
-            append,
-            memory_mib: config.memory_mib,
-            socket: &sock_path,
-            drives: &config.drives,
-            verbose: config.verbose,
+        let mut vm = match backend {
+            Backend::Qemu => {
+                let qemu_bin = qemu::find_qemu()?;
+                qemu::Vm::start(&qemu::VmSpec {
+                    qemu: &qemu_bin,
+                    kernel: &files.kernel,
+                    initrd: &files.initrd,
+                    append,
+                    memory_mib: config.memory_mib,
+                    socket: &sock_path,
+                    drives: &config.drives,
+                    verbose: config.verbose,
+                })?
+            }
+            Backend::Vmm => {
+                let vmm_bin = vmm::find_vmm()?;
+                let cmd = vmm::command(&vmm::VmmSpec {
+                    vmm: &vmm_bin,
+                    kernel: &files.kernel,
+                    initrd: &files.initrd,
+                    append,
+                    memory_mib: config.memory_mib,
+                    socket: &sock_path,
+                    drives: &config.drives,
+                })?;
+                qemu::Vm::spawn(cmd, &vmm_bin, config.verbose)?
+            }
         };
-        let mut vm = qemu::Vm::start(&spec)?;
         let deadline = start + config.launch_timeout;
         let fail = |vm: &mut qemu::Vm, reason: String| {
             vm.kill();
@@ -263,7 +293,7 @@ impl Appliance {
                 console: vm.console.tail(CONSOLE_LINES),
             }
         };
-        // QEMU connects to us as soon as it has parsed its options.
+        // QEMU and gx-vmm connect to us as soon as they have parsed their options.
         let sock = loop {
             match listener.accept() {
                 Ok((s, _)) => break s,
@@ -271,10 +301,10 @@ impl Appliance {
                 Err(e) => return Err(fail(&mut vm, format!("accepting the channel: {e}"))),
             }
             if let Some(st) = vm.exited() {
-                return Err(fail(&mut vm, format!("QEMU exited early ({st})")));
+                return Err(fail(&mut vm, format!("{prog} exited early ({st})")));
             }
             if Instant::now() > deadline {
-                return Err(fail(&mut vm, "QEMU never connected the channel".into()));
+                return Err(fail(&mut vm, format!("{prog} never connected the channel")));
             }
             std::thread::sleep(Duration::from_millis(2));
         };
@@ -341,6 +371,7 @@ impl Appliance {
             closed: false,
             progress: None,
             launch_time: start.elapsed(),
+            backend,
             _tmp: tmp,
         })
     }
@@ -355,7 +386,12 @@ impl Appliance {
         self.launch_time
     }
 
-    /// QEMU's process id (for diagnostics and fault tests).
+    /// Which launcher runs this appliance.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The VM process's id, QEMU's or gx-vmm's (for diagnostics and fault tests).
     pub fn pid(&self) -> u32 {
         self.vm.pid
     }

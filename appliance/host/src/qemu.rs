@@ -71,15 +71,9 @@ pub fn accel() -> &'static str {
         Ok("tcg") => return "tcg",
         _ => {}
     }
-    let kvm_ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if kvm_ok && !Path::new("/sys/module/kvm_pvm").exists() {
-        "kvm"
-    } else {
-        "tcg"
+    match crate::vmm::kvm_flavor() {
+        crate::vmm::KvmFlavor::Hardware => "kvm",
+        _ => "tcg",
     }
 }
 
@@ -138,16 +132,21 @@ fn drive_arg(i: usize, d: &Drive) -> String {
     format!("file={path},format={format},if=none,id=hd{i},cache=writeback,aio=threads{ro}")
 }
 
-pub fn command(spec: &VmSpec<'_>) -> Command {
-    let accel = accel();
-    let use_setpriv = Path::new("/usr/bin/setpriv").exists();
-    let mut c = if use_setpriv {
+/// A command for `program` that the kernel kills when the thread that forks
+/// it ends (`setpriv --pdeathsig KILL`, when util-linux has it).
+pub fn dies_with_parent(program: &Path) -> Command {
+    if Path::new("/usr/bin/setpriv").exists() {
         let mut c = Command::new("/usr/bin/setpriv");
-        c.args(["--pdeathsig", "KILL", "--"]).arg(spec.qemu);
+        c.args(["--pdeathsig", "KILL", "--"]).arg(program);
         c
     } else {
-        Command::new(spec.qemu)
-    };
+        Command::new(program)
+    }
+}
+
+pub fn command(spec: &VmSpec<'_>) -> Command {
+    let accel = accel();
+    let mut c = dies_with_parent(spec.qemu);
     c.args(["-M", &format!("microvm,accel={accel},acpi=on")]);
     // Under TCG, hide ERMS/FSRM: with them glibc and the kernel copy with
     // `rep movsb`, which TCG emulates slowly (measured here, noisy host: upload
@@ -197,7 +196,13 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
 
 impl Vm {
     pub fn start(spec: &VmSpec<'_>) -> Result<Vm, Error> {
-        let mut cmd = command(spec);
+        Vm::spawn(command(spec), spec.qemu, spec.verbose)
+    }
+
+    /// Runs a VM program (QEMU, gx-vmm) whose stdout/stderr are the console,
+    /// from a thread that lives as long as the [`Vm`] (see the module doc).
+    pub fn spawn(mut cmd: Command, program: &Path, verbose: bool) -> Result<Vm, Error> {
+        let program = program.to_path_buf();
         let (tx_child, rx_child) = mpsc::channel();
         let (keepalive, wait_for_drop) = mpsc::channel::<()>();
         std::thread::spawn(move || {
@@ -216,15 +221,15 @@ impl Vm {
                 console: String::new(),
             })?
             .map_err(|e| Error::Launch {
-                reason: format!("cannot run {}: {e}", spec.qemu.display()),
+                reason: format!("cannot run {}: {e}", program.display()),
                 console: String::new(),
             })?;
         let console = Console::default();
         if let Some(o) = child.stdout.take() {
-            console.pump(o, spec.verbose);
+            console.pump(o, verbose);
         }
         if let Some(e) = child.stderr.take() {
-            console.pump(e, spec.verbose);
+            console.pump(e, verbose);
         }
         let pid = child.id();
         Ok(Vm {

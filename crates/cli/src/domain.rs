@@ -37,10 +37,12 @@ fn virsh() -> Option<PathBuf> {
 
 /// libvirt's directories for a URI: (config dir, run dir).
 fn dirs(uri: Option<&str>) -> (PathBuf, PathBuf) {
-    let session = uri.is_some_and(|u| u.ends_with("/session"))
-        || (uri.is_none() && nix_is_not_root());
+    let session =
+        uri.is_some_and(|u| u.ends_with("/session")) || (uri.is_none() && nix_is_not_root());
     if session {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
         let run = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| home.join(".cache"));
@@ -220,7 +222,9 @@ fn finish_disk(
             }),
             // An empty CD-ROM drive has no source: nothing to add.
             ("file" | "block", None) => {}
-            (other, _) => bail!("libvirt disk of type '{other}' is not supported (only local files and block devices)"),
+            (other, _) => bail!(
+                "libvirt disk of type '{other}' is not supported (only local files and block devices)"
+            ),
         }
     }
     Ok(())
@@ -259,7 +263,10 @@ mod tests {
 </domain>"#;
         let d = parse(xml).unwrap();
         assert_eq!(d.name, "guest1");
-        assert_eq!(d.uuid.as_deref(), Some("0d8e3e2a-1111-2222-3333-444455556666"));
+        assert_eq!(
+            d.uuid.as_deref(),
+            Some("0d8e3e2a-1111-2222-3333-444455556666")
+        );
         assert_eq!(d.disks.len(), 2);
         assert_eq!(d.disks[0].format.as_deref(), Some("qcow2"));
         assert!(!d.disks[0].readonly);

@@ -4,7 +4,8 @@
 //! This crate owns: `-a FILE` (repeatable), `--format[=raw|qcow2]` (applies to
 //! the `-a` options after it; a bare `--format` goes back to autodetection),
 //! `-d DOMAIN` with `-c URI` (libvirt domain XML), `-m dev[:mnt[:opts[:fstype]]]`,
-//! `--ro`/`--rw`, `-v`, `-x`, `-V`, `--help`; turning them into a launched
+//! `--ro`/`--rw`, `-v`, `-x`, `-V`, `--help`, `--engine` (`GX_ENGINE`) and
+//! `--backend` (`GX_BACKEND`); turning them into a launched
 //! [`Handle`] with its mounts; the rule that an image a running VM holds open
 //! for writing is opened read-only (and `--rw` on it refused); and how a tool
 //! reports an error and exits.
@@ -15,12 +16,13 @@
 
 pub mod domain;
 pub mod human;
+pub mod inspect;
 pub mod lock;
 pub mod output;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use gx_guestfs::{DriveOptions, Format, Handle};
+use gx_guestfs::{Backend, DriveOptions, Engine, Format, Handle};
 use std::path::PathBuf;
 
 /// Which of the shared options a tool takes.
@@ -96,6 +98,10 @@ pub struct Common {
     pub rw: bool,
     /// `-i` given.
     pub inspector: bool,
+    /// `--engine`, else `GX_ENGINE`, else auto.
+    pub engine: Engine,
+    /// `--backend`; `None` lets the Handle choose (`GX_BACKEND`, else the host's best).
+    pub backend: Option<Backend>,
 }
 
 /// Add the shared options to a tool's command. Help is `--help` only (`-h`
@@ -158,6 +164,20 @@ pub fn command(name: &'static str, about: &'static str, features: Features) -> C
                 .long("version")
                 .action(ArgAction::Version)
                 .help("Display version and exit"),
+        )
+        .arg(
+            Arg::new("engine")
+                .long("engine")
+                .value_name("direct|appliance|auto")
+                .value_parser(["direct", "appliance", "auto"])
+                .help("Which engine answers: in-process (direct), the appliance VM, or direct with the appliance as fallback (auto, the default; or GX_ENGINE)"),
+        )
+        .arg(
+            Arg::new("backend")
+                .long("backend")
+                .value_name("vmm|qemu")
+                .value_parser(["vmm", "qemu"])
+                .help("How the appliance is run (default: GX_BACKEND, else our VMM on hardware KVM, else QEMU)"),
         )
         .arg(
             Arg::new("help")
@@ -255,7 +275,25 @@ impl Common {
             Ok(Some(v)) => v.map(|s| s.parse()).collect::<Result<Vec<_>>>()?,
             _ => Vec::new(),
         };
-        let flag = |id: &str| m.try_get_one::<bool>(id).ok().flatten().copied().unwrap_or(false);
+        let flag = |id: &str| {
+            m.try_get_one::<bool>(id)
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or(false)
+        };
+        let opt = |id: &str| m.try_get_one::<String>(id).ok().flatten().cloned();
+        let engine = match opt("engine") {
+            Some(e) => e.parse()?,
+            None => match std::env::var("GX_ENGINE") {
+                Ok(e) if !e.is_empty() => e.parse().context("GX_ENGINE")?,
+                _ => Engine::Auto,
+            },
+        };
+        let backend = match opt("backend") {
+            Some(b) => Some(b.parse()?),
+            None => None,
+        };
         Ok(Common {
             drives,
             mounts,
@@ -264,7 +302,30 @@ impl Common {
             trace: flag("trace"),
             rw: flag("rw"),
             inspector: flag("inspector"),
+            engine,
+            backend,
         })
+    }
+
+    /// Old-style `tool disk.img ... ARG`: with no `-a` or `-d`, the leading
+    /// positional arguments (all but the last `keep`) name the drives: an
+    /// existing file or a path is an image, anything else a libvirt domain.
+    pub fn take_positional_drives(&mut self, args: &mut Vec<String>, keep: usize) {
+        if !self.drives.is_empty() {
+            return;
+        }
+        while args.len() > keep {
+            let a = args.remove(0);
+            let source = if domain::looks_like_image(&a) {
+                Source::File(PathBuf::from(a))
+            } else {
+                Source::Domain(a)
+            };
+            self.drives.push(DriveArg {
+                source,
+                format: None,
+            });
+        }
     }
 
     /// A display name for the guest, as virt-df makes it: the first image's
@@ -297,6 +358,8 @@ impl Common {
         let mut g = Handle::new();
         g.set_trace(self.trace);
         g.set_verbose(self.verbose);
+        g.set_engine(self.engine)?;
+        g.set_backend(self.backend);
         for d in &self.drives {
             match &d.source {
                 Source::File(p) => {
@@ -312,8 +375,8 @@ impl Common {
                 Source::Domain(name) => {
                     let dom = domain::load(name, self.connect.as_deref())?;
                     for disk in &dom.disks {
-                        let ro = disk.readonly
-                            || self.readonly_for(&disk.path, readonly, Some(&dom))?;
+                        let ro =
+                            disk.readonly || self.readonly_for(&disk.path, readonly, Some(&dom))?;
                         let format = match &disk.format {
                             Some(f) => parse_format(f)?,
                             None => d.format,
@@ -475,7 +538,18 @@ mod tests {
 
     #[test]
     fn format_applies_to_later_drives() {
-        let c = parse_args(&["t", "-a", "x", "--format=raw", "-a", "y", "--format", "-a", "z"]);
+        let c = parse_args(&[
+            "t",
+            "-a",
+            "x",
+            "--format=raw",
+            "-a",
+            "y",
+            "--format",
+            "-a",
+            "z",
+        ]);
+        assert!(c.backend.is_none());
         let fmts: Vec<_> = c.drives.iter().map(|d| d.format).collect();
         assert_eq!(fmts, vec![None, Some(Format::Raw), None]);
         assert_eq!(c.display_name(), "x++");
@@ -493,9 +567,20 @@ mod tests {
     }
 
     #[test]
+    fn engine_and_backend_options() {
+        let c = parse_args(&["t", "--engine", "appliance", "--backend", "qemu", "-a", "x"]);
+        assert_eq!(c.engine, Engine::Appliance);
+        assert_eq!(c.backend, Some(Backend::Qemu));
+        let cmd = command("t", "test", Features::default());
+        assert!(cmd.try_get_matches_from(["t", "--engine", "fast"]).is_err());
+    }
+
+    #[test]
     fn unknown_format_is_an_error() {
         let cmd = command("t", "test", Features::default());
-        let m = cmd.try_get_matches_from(["t", "--format=vmdk", "-a", "x"]).unwrap();
+        let m = cmd
+            .try_get_matches_from(["t", "--format=vmdk", "-a", "x"])
+            .unwrap();
         assert!(Common::from_matches(&m).is_err());
     }
 }

@@ -79,10 +79,7 @@ struct Resolved {
 }
 
 fn makedev(major: u64, minor: u64) -> u64 {
-    ((major & 0xfff) << 8)
-        | (minor & 0xff)
-        | ((minor & !0xff) << 12)
-        | ((major & !0xfff) << 32)
+    ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
 }
 
 impl Direct {
@@ -96,8 +93,14 @@ impl Direct {
             };
             let dev = gx_disk::open_image(&drive.path, &opts)?;
             let name = partition::device_name(index);
-            let table = partition::read_partitions(dev.as_ref())
-                .map_err(|e| e.context(format!("{} ({})", drive.path.display(), name)))?;
+            let table = partition::read_partitions(dev.as_ref()).map_err(|e| {
+                let shown = drive.path.display().to_string();
+                if e.message().contains(&shown) {
+                    e.context(&name)
+                } else {
+                    e.context(format!("{shown} ({name})"))
+                }
+            })?;
             let mut parts = Vec::new();
             if let Some(t) = &table {
                 for p in &t.partitions {
@@ -226,8 +229,7 @@ impl Direct {
                 Err(_) => "unknown".to_string(),
             };
             // Volume members are containers, not filesystems (as libguestfs).
-            if fs_type.ends_with("_member") || fs_type == "crypto_LUKS" || fs_type == "BitLocker"
-            {
+            if fs_type.ends_with("_member") || fs_type == "crypto_LUKS" || fs_type == "BitLocker" {
                 continue;
             }
             let fs_type = if fs_type.is_empty() {
@@ -240,14 +242,21 @@ impl Direct {
         Ok(out)
     }
 
-    pub(crate) fn mount(&mut self, device: &str, mountpoint: &str, vfstype: Option<&str>) -> Result<()> {
+    pub(crate) fn mount(
+        &mut self,
+        device: &str,
+        mountpoint: &str,
+        vfstype: Option<&str>,
+    ) -> Result<()> {
         let at: Vec<String> = if mountpoint == "/" {
             Vec::new()
         } else {
             if self.mounts.is_empty() {
                 return Err(Error::new(
                     ErrorKind::NotFound,
-                    format!("mount: {mountpoint}: mount point does not exist (nothing is mounted on /)"),
+                    format!(
+                        "mount: {mountpoint}: mount point does not exist (nothing is mounted on /)"
+                    ),
                 ));
             }
             let r = self.resolve(mountpoint, true)?;
@@ -263,16 +272,19 @@ impl Direct {
         let dev = self.device(&canonical)?.clone();
         let fs_type = match vfstype {
             Some(t) => t.to_string(),
-            None => probe::probe(dev.as_ref())
-                .map_err(|e| e.context(format!("mount: {canonical}")))?
-                .fs_type,
+            None => {
+                probe::probe(dev.as_ref())
+                    .map_err(|e| e.context(format!("mount: {canonical}")))?
+                    .fs_type
+            }
         };
         if fs_type == "unknown" || fs_type.is_empty() {
             return Err(Error::invalid(format!(
                 "mount: {canonical}: wrong fs type: no filesystem recognised on this device"
             )));
         }
-        let fs = gx_fs::open(dev, &fs_type).map_err(|e| e.context(format!("mount: {canonical}")))?;
+        let fs =
+            gx_fs::open(dev, &fs_type).map_err(|e| e.context(format!("mount: {canonical}")))?;
         let dev_no = match path::parse_device(&canonical) {
             // Report st_dev as the appliance kernel would: SCSI disk major 8,
             // 16 minors per disk.
@@ -387,10 +399,7 @@ impl Direct {
     }
 
     fn stat_resolved(&self, r: &Resolved, shown: &str) -> Result<Stat> {
-        let mut st = self
-            .fs(r)
-            .lstat(&r.rel)
-            .map_err(|e| with_path(e, shown))?;
+        let mut st = self.fs(r).lstat(&r.rel).map_err(|e| with_path(e, shown))?;
         st.dev = self.mounts[r.mount].dev_no;
         Ok(st)
     }
@@ -579,11 +588,7 @@ impl Direct {
         }
         let entries = self.read_dir(dir)?;
         for e in entries {
-            let rel = if prefix.is_empty() {
-                e.name.clone()
-            } else {
-                format!("{prefix}/{}", e.name)
-            };
+            let rel = format!("{prefix}/{}", e.name);
             out.push(rel.clone());
             let full = child(dir, &e.name);
             let is_dir = match e.file_type {
@@ -613,7 +618,10 @@ impl Direct {
         names.sort();
         let stats = self.lstat_list(dir, &names)?;
         let parent = self.stat(&child(dir, ".."))?;
-        let mut rows = vec![(".".to_string(), here, None), ("..".to_string(), parent, None)];
+        let mut rows = vec![
+            (".".to_string(), here, None),
+            ("..".to_string(), parent, None),
+        ];
         for (name, st) in names.into_iter().zip(stats) {
             let link = if st.file_type() == FileType::Symlink {
                 self.readlink(&child(dir, &name)).ok()

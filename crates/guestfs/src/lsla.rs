@@ -1,6 +1,6 @@
 //! `ls -la` style listings (libguestfs's `ll` runs `ls -la` in the
-//! appliance, in the C locale and UTC). Owner and group show as `root` for 0
-//! and as numbers otherwise, as the appliance has no other users.
+//! appliance, in the C locale and UTC). Owner and group show as numbers,
+//! right-aligned as `ls` aligns numeric ids: the appliance has no user database.
 
 use crate::{FileType, Stat};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,13 +12,7 @@ pub fn format(rows: &[(String, Stat, Option<String>)], total: bool) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let owner = |id: u32| {
-        if id == 0 {
-            "root".to_string()
-        } else {
-            id.to_string()
-        }
-    };
+    let owner = |id: u32| id.to_string();
     struct Row<'a> {
         mode: String,
         nlink: String,
@@ -39,10 +33,9 @@ pub fn format(rows: &[(String, Stat, Option<String>)], total: bool) -> String {
         blocks = blocks.saturating_add(st.blocks);
         let ft = st.file_type();
         let size = match ft {
-            FileType::CharDevice | FileType::BlockDevice => SizeCol::Dev(
-                major(st.rdev).to_string(),
-                minor(st.rdev).to_string(),
-            ),
+            FileType::CharDevice | FileType::BlockDevice => {
+                SizeCol::Dev(major(st.rdev).to_string(), minor(st.rdev).to_string())
+            }
             _ => SizeCol::Size(st.size.to_string()),
         };
         out_rows.push(Row {
@@ -75,7 +68,11 @@ pub fn format(rows: &[(String, Stat, Option<String>)], total: bool) -> String {
         })
         .max()
         .unwrap_or(0);
-    let dev_width = if w_major > 0 { w_major + 2 + w_minor } else { 0 };
+    let dev_width = if w_major > 0 {
+        w_major + 2 + w_minor
+    } else {
+        0
+    };
     let w_size = out_rows
         .iter()
         .map(|r| match &r.size {
@@ -98,7 +95,7 @@ pub fn format(rows: &[(String, Stat, Option<String>)], total: bool) -> String {
             }
         };
         out.push_str(&format!(
-            "{} {:>w_nlink$} {:<w_user$} {:<w_group$} {} {} {}",
+            "{} {:>w_nlink$} {:>w_user$} {:>w_group$} {} {} {}",
             r.mode, r.nlink, r.user, r.group, size, r.date, r.name
         ));
         if let Some(l) = r.link {

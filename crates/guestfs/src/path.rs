@@ -60,7 +60,10 @@ pub fn canonical_device_name(device: &str) -> String {
 pub fn parse_device(device: &str) -> Option<(usize, Option<u32>)> {
     let canon = canonical_device_name(device);
     let rest = canon.strip_prefix("/dev/sd")?;
-    let letters: String = rest.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+    let letters: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
     if letters.is_empty() {
         return None;
     }
@@ -68,7 +71,9 @@ pub fn parse_device(device: &str) -> Option<(usize, Option<u32>)> {
     // sda=0 ... sdz=25, sdaa=26: bijective base 26.
     let mut index: usize = 0;
     for c in letters.chars() {
-        index = index.checked_mul(26)?.checked_add((c as u8 - b'a') as usize + 1)?;
+        index = index
+            .checked_mul(26)?
+            .checked_add((c as u8 - b'a') as usize + 1)?;
     }
     let index = index - 1;
     if digits.is_empty() {
