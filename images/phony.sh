@@ -19,8 +19,12 @@
 #                    phony debian-packages (test1..test3).
 # phony-fedora.img   whole-disk ext4 label ROOT (fstab LABEL=ROOT):
 #                    /etc/redhat-release "Fedora release 14 (Phony)",
-#                    /etc/sysconfig/network HOSTNAME=fedora.invalid. No rpm
-#                    database (gx-inspector does not read rpm yet).
+#                    /etc/sysconfig/network HOSTNAME=fedora.invalid.
+#                    /var/lib/rpm/rpmdb.sqlite: libguestfs's phony Fedora rpm
+#                    database (17 packages), made by sqlite3 from
+#                    images/phony-data/fedora-db.sql.xz; /usr/lib/rpm/macros
+#                    and rpmrc as libguestfs's make-fedora-img.pl writes them
+#                    (librpm in the peer's appliance needs the dbpath).
 # phony-centos.img   whole-disk ext4 (fstab UUID=): centos-release and
 #                    redhat-release "CentOS Linux release 7.9.2009 (Core)",
 #                    /etc/hostname.
@@ -44,10 +48,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:-$HERE/out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-PHONY=${GX_PHONY_DATA:-$HERE/../../shared/test-data/libguestfs-phony}
-[ -d "$PHONY" ] || PHONY=/work/shared/test-data/libguestfs-phony
+# Package databases from libguestfs's phony-guest test data, kept in the repo
+# so a clone builds on its own.
+PHONY=${GX_PHONY_DATA:-$HERE/phony-data}
 
-KEY=$(cat "$HERE/phony.sh" "$HERE/helpers.py" "$PHONY/debian-packages" "$PHONY/archlinux-package" | sha256sum | cut -d' ' -f1)
+KEY=$(cat "$HERE/phony.sh" "$HERE/helpers.py" "$PHONY/debian-packages" "$PHONY/archlinux-package" \
+  "$PHONY/fedora-db.sql.xz" | sha256sum | cut -d' ' -f1)
 STAMP=$OUT/.phony-stamp
 stamp_ok() { [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ]; }
 stamp_ok && exit 0
@@ -137,6 +143,13 @@ cp "$r/etc/redhat-release" "$r/etc/fedora-release"
 mkdir -p "$r/etc/sysconfig"
 printf 'NETWORKING=yes\nHOSTNAME=fedora.invalid\n' >"$r/etc/sysconfig/network"
 printf 'LABEL=ROOT / ext4 defaults 1 1\n' >"$r/etc/fstab"
+# The rpm database from its SQL dump (kept in the repo, not in shared/).
+# sqlite3 writes the same bytes for the same dump and sqlite version; the
+# dump is one transaction, so no -journal/-wal file is left beside it.
+mkdir -p "$r/var/lib/rpm" "$r/usr/lib/rpm"
+xz -dc "$PHONY/fedora-db.sql.xz" | sqlite3 "$r/var/lib/rpm/rpmdb.sqlite"
+: >"$r/usr/lib/rpm/rpmrc"
+printf '%%_dbpath /var/lib/rpm\n%%_db_backend sqlite\n' >"$r/usr/lib/rpm/macros"
 whole fedora "${U}1" ROOT
 
 # ---- centos

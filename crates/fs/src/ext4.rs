@@ -641,6 +641,10 @@ impl Ext4Fs {
         let mut node: Rc<Vec<u8>> = Rc::new(inode.i_block.to_vec());
         let mut node_block: Option<u64> = None;
         let mut expect_depth: Option<u16> = None;
+        // Where the subtree we are in ends: the next index entry's first
+        // block. A hole at the end of one leaf stops there, not at the
+        // next extent of the same leaf (the next leaf holds the data).
+        let mut subtree_end = u64::from(u32::MAX) + 1;
         // Each level's depth is one less than its parent's, so this ends.
         loop {
             let at = match node_block {
@@ -667,7 +671,7 @@ impl Ext4Fs {
             }
             if depth == 0 {
                 // Blocks up to the next extent, if lblk is in a hole.
-                let mut hole_end = u64::from(u32::MAX) + 1;
+                let mut hole_end = subtree_end;
                 for i in 0..entries {
                     let e = 12 + 12 * i;
                     let first = le32(&node, e);
@@ -701,9 +705,11 @@ impl Ext4Fs {
             let mut child = None;
             for i in 0..entries {
                 let e = 12 + 12 * i;
-                if le32(&node, e) <= lblk {
+                let first = le32(&node, e);
+                if first <= lblk {
                     child = Some(hilo(u32::from(le16(&node, e + 8)), le32(&node, e + 4)));
                 } else {
+                    subtree_end = subtree_end.min(u64::from(first));
                     break;
                 }
             }

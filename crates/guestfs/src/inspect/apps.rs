@@ -3,6 +3,8 @@
 //! installed database, rpm's sqlite database and the Windows Uninstall keys.
 //! The guest's filesystems must be mounted (as `-i` mounts them).
 
+mod rpm;
+
 use super::{bound, windows::get_node};
 use crate::{Error, FileType, Handle, Result};
 
@@ -96,10 +98,8 @@ impl Handle {
     }
 
     fn apps_rpm(&self) -> Result<Vec<Application>> {
-        // The rpm database is not read yet (sqlite rpmdb.sqlite and Berkeley
-        // DB Packages need header-blob parsing): report no applications
-        // rather than fail the whole inspection.
-        Ok(Vec::new())
+        // rpmdb.sqlite only; Berkeley DB databases are an error (rpm.rs).
+        self.apps_rpm_db()
     }
 
     fn apps_windows(&self, root: &str) -> Result<Vec<Application>> {
