@@ -264,32 +264,7 @@ impl ApplianceEngine {
     /// `ls -la` in the direct engine's format (the agent's own `ll` is
     /// busybox's, which differs in column widths and time format).
     pub(crate) fn ll(&mut self, dir: &str) -> Result<String> {
-        let here = self.stat(dir)?;
-        if here.file_type() != FileType::Directory {
-            let st = self.lstat(dir)?;
-            let link = if st.file_type() == FileType::Symlink {
-                self.readlink(dir).ok()
-            } else {
-                None
-            };
-            return Ok(crate::lsla::format(&[(dir.to_string(), st, link)], false));
-        }
-        let names = self.ls(dir)?;
-        let stats = self.lstat_list(dir, &names)?;
-        let parent = self.stat(&child(dir, ".."))?;
-        let mut rows = vec![
-            (".".to_string(), here, None),
-            ("..".to_string(), parent, None),
-        ];
-        for (name, st) in names.into_iter().zip(stats) {
-            let link = if st.file_type() == FileType::Symlink {
-                self.readlink(&child(dir, &name)).ok()
-            } else {
-                None
-            };
-            rows.push((name, st, link));
-        }
-        Ok(crate::lsla::format(&rows, true))
+        crate::lsla::ll(self, dir)
     }
 
     pub(crate) fn case_sensitive_path(&mut self, p: &str) -> Result<String> {
@@ -326,7 +301,7 @@ impl ApplianceEngine {
     }
 
     pub(crate) fn download(&mut self, p: &str, out: &mut dyn Write) -> Result<u64> {
-        let mut counted = Counted { inner: out, n: 0 };
+        let mut counted = crate::Counted { inner: out, n: 0 };
         self.app
             .download(p, &mut counted)
             .map_err(|e| convert("download", e))?;
@@ -406,23 +381,6 @@ pub(crate) struct MountReq {
     pub mountpoint: String,
 }
 
-/// Counts what a download wrote (the Handle's `download` returns the size).
-struct Counted<'a> {
-    inner: &'a mut dyn Write,
-    n: u64,
-}
-
-impl Write for Counted<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        self.n += k as u64;
-        Ok(k)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 fn parent_of(p: &str) -> String {
     match p.trim_end_matches('/').rfind('/') {
@@ -490,6 +448,24 @@ pub(crate) fn convert(call: &str, e: gx_appliance::Error) -> Error {
         A::Local { call, source } => Error::io(format!("{call}: local I/O"), source),
         A::Io(source) => Error::io(format!("{call}: appliance"), source),
         other => Error::new(ErrorKind::Io, format!("{call}: {other}")),
+    }
+}
+
+impl crate::lsla::ListSource for ApplianceEngine {
+    fn stat(&mut self, p: &str) -> Result<Stat> {
+        ApplianceEngine::stat(self, p)
+    }
+    fn lstat(&mut self, p: &str) -> Result<Stat> {
+        ApplianceEngine::lstat(self, p)
+    }
+    fn names(&mut self, dir: &str) -> Result<Vec<String>> {
+        self.ls(dir)
+    }
+    fn lstat_list(&mut self, dir: &str, names: &[String]) -> Result<Vec<Stat>> {
+        ApplianceEngine::lstat_list(self, dir, names)
+    }
+    fn readlink(&mut self, p: &str) -> Result<String> {
+        ApplianceEngine::readlink(self, p)
     }
 }
 

@@ -604,33 +604,27 @@ impl Direct {
     }
 
     pub(crate) fn ll(&self, dir: &str) -> Result<String> {
-        let here = self.stat(dir)?;
-        if here.file_type() != FileType::Directory {
-            let st = self.lstat(dir)?;
-            let link = if st.file_type() == FileType::Symlink {
-                self.readlink(dir).ok()
-            } else {
-                None
-            };
-            return Ok(crate::lsla::format(&[(dir.to_string(), st, link)], false));
-        }
+        crate::lsla::ll(&mut &*self, dir)
+    }
+}
+
+impl crate::lsla::ListSource for &Direct {
+    fn stat(&mut self, p: &str) -> Result<Stat> {
+        Direct::stat(self, p)
+    }
+    fn lstat(&mut self, p: &str) -> Result<Stat> {
+        Direct::lstat(self, p)
+    }
+    fn names(&mut self, dir: &str) -> Result<Vec<String>> {
         let mut names: Vec<String> = self.read_dir(dir)?.into_iter().map(|e| e.name).collect();
         names.sort();
-        let stats = self.lstat_list(dir, &names)?;
-        let parent = self.stat(&child(dir, ".."))?;
-        let mut rows = vec![
-            (".".to_string(), here, None),
-            ("..".to_string(), parent, None),
-        ];
-        for (name, st) in names.into_iter().zip(stats) {
-            let link = if st.file_type() == FileType::Symlink {
-                self.readlink(&child(dir, &name)).ok()
-            } else {
-                None
-            };
-            rows.push((name, st, link));
-        }
-        Ok(crate::lsla::format(&rows, true))
+        Ok(names)
+    }
+    fn lstat_list(&mut self, dir: &str, names: &[String]) -> Result<Vec<Stat>> {
+        Direct::lstat_list(self, dir, names)
+    }
+    fn readlink(&mut self, p: &str) -> Result<String> {
+        Direct::readlink(self, p)
     }
 }
 

@@ -874,11 +874,12 @@ fn busy() -> Error {
     Error::invalid("the handle is busy with another call (called from inside a download?)")
 }
 
-/// Counts what the direct engine wrote, so a failed stream is retried on
-/// the appliance only when nothing reached the caller yet.
-struct Counted<'a> {
-    inner: &'a mut dyn Write,
-    n: u64,
+/// Counts what a stream wrote: a failed direct-engine stream is retried on
+/// the appliance only when nothing reached the caller yet, and the
+/// appliance's `download` returns the size.
+pub(crate) struct Counted<'a> {
+    pub(crate) inner: &'a mut dyn Write,
+    pub(crate) n: u64,
 }
 
 impl Write for Counted<'_> {

@@ -2,8 +2,50 @@
 //! appliance, in the C locale and UTC). Owner and group show as numbers,
 //! right-aligned as `ls` aligns numeric ids: the appliance has no user database.
 
-use crate::{FileType, Stat};
+use crate::path::child;
+use crate::{FileType, Result, Stat};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What an engine offers to build an `ll` listing from.
+pub(crate) trait ListSource {
+    fn stat(&mut self, p: &str) -> Result<Stat>;
+    fn lstat(&mut self, p: &str) -> Result<Stat>;
+    /// Names in `dir`, sorted, without `.` and `..`.
+    fn names(&mut self, dir: &str) -> Result<Vec<String>>;
+    fn lstat_list(&mut self, dir: &str, names: &[String]) -> Result<Vec<Stat>>;
+    fn readlink(&mut self, p: &str) -> Result<String>;
+}
+
+/// libguestfs's `ll`: `ls -la` of a directory (with `.` and `..`), or the one
+/// line of a non-directory.
+pub(crate) fn ll(src: &mut impl ListSource, dir: &str) -> Result<String> {
+    let here = src.stat(dir)?;
+    if here.file_type() != FileType::Directory {
+        let st = src.lstat(dir)?;
+        let link = if st.file_type() == FileType::Symlink {
+            src.readlink(dir).ok()
+        } else {
+            None
+        };
+        return Ok(format(&[(dir.to_string(), st, link)], false));
+    }
+    let names = src.names(dir)?;
+    let stats = src.lstat_list(dir, &names)?;
+    let parent = src.stat(&child(dir, ".."))?;
+    let mut rows = vec![
+        (".".to_string(), here, None),
+        ("..".to_string(), parent, None),
+    ];
+    for (name, st) in names.into_iter().zip(stats) {
+        let link = if st.file_type() == FileType::Symlink {
+            src.readlink(&child(dir, &name)).ok()
+        } else {
+            None
+        };
+        rows.push((name, st, link));
+    }
+    Ok(format(&rows, true))
+}
 
 /// Format rows of (name, stat, symlink target). With `total`, start with the
 /// `total N` line (1 KiB blocks, rounded up) as `ls` does for a directory.
