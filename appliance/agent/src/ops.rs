@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use gx_protocol::{CallError, Handler, MAX_FRAME, Partition, StatNs, StatVfs};
 
@@ -16,6 +17,12 @@ use crate::{io_err, sys};
 
 const SYSROOT: &str = "/sysroot";
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+/// Written by the initramfs builder: the ext2 UUID (32 hex digits) of the
+/// helper image, a read-only disk attached after the user's drives that holds
+/// the helper programs, their libraries and the extra modules. Their usual
+/// paths in the initramfs are symlinks into [`HELPERS_MOUNT`].
+const HELPERS_ID: &str = "/gx/helpers.uuid";
+const HELPERS_MOUNT: &str = "/gx/helpers";
 type R<T> = Result<T, CallError>;
 
 pub struct Ops {
@@ -38,6 +45,66 @@ pub fn load_modules(list: &str) {
             Err(e) => crate::log(&format!("module {m}: {e}")),
         }
     }
+}
+
+/// The helper disk's kernel name (`vdc`), found once by its ext2 UUID; `None`
+/// when the appliance has no helper image (everything is in the initramfs).
+fn helper_disk() -> Option<&'static str> {
+    static DISK: OnceLock<Option<String>> = OnceLock::new();
+    DISK.get_or_init(|| {
+        let want = fs::read_to_string(HELPERS_ID).ok()?;
+        let want = want.trim().to_ascii_lowercase();
+        // Attached last, so look there first.
+        all_disks()
+            .into_iter()
+            .rev()
+            .find(|d| ext2_uuid(&format!("/dev/{d}")).as_deref() == Some(want.as_str()))
+    })
+    .as_deref()
+}
+
+/// The UUID of the ext2/3/4 filesystem on `dev`, as 32 hex digits.
+fn ext2_uuid(dev: &str) -> Option<String> {
+    let mut f = File::open(dev).ok()?;
+    let mut sb = [0u8; 1024];
+    f.seek(SeekFrom::Start(1024)).ok()?;
+    f.read_exact(&mut sb).ok()?;
+    if u16::from_le_bytes([sb[56], sb[57]]) != 0xef53 {
+        return None;
+    }
+    Some(sb[104..120].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether the guest device `g` (`/dev/vdc`, `/dev/vdc1`) is the helper disk.
+fn is_helper(g: &str) -> bool {
+    let (Some(h), Some(n)) = (helper_disk(), g.strip_prefix("/dev/")) else {
+        return false;
+    };
+    n.strip_prefix(h)
+        .is_some_and(|rest| rest.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Mounts the helper image (once) before anything runs a helper program or
+/// loads an extra module; the boot does not wait for it.
+pub fn ensure_helpers() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        if !Path::new(HELPERS_ID).exists() {
+            return;
+        }
+        let Some(d) = helper_disk() else {
+            crate::log("the helper disk is missing: helper programs are unavailable");
+            return;
+        };
+        let dev = format!("/dev/{d}");
+        let flags = libc::MS_RDONLY | libc::MS_NODEV | libc::MS_NOATIME;
+        let mp = Path::new(HELPERS_MOUNT);
+        let r = sys::mount(&dev, mp, "ext4", flags, "")
+            .or_else(|_| sys::mount(&dev, mp, "ext2", flags, ""));
+        if let Err(e) = r {
+            crate::log(&format!("mounting the helper disk {dev}: {e}"));
+        }
+    });
 }
 
 fn err(errno: i32, msg: impl Into<String>) -> CallError {
@@ -75,7 +142,7 @@ fn check_device(dev: &str) -> R<String> {
     if !g.starts_with("/dev/") {
         return Err(err(libc::EINVAL, format!("{dev}: not a device name")));
     }
-    if !Path::new(&g).exists() {
+    if !Path::new(&g).exists() || is_helper(&g) {
         return Err(err(libc::ENOENT, format!("{dev}: no such device")));
     }
     Ok(g)
@@ -159,6 +226,7 @@ fn resolve_parent(path: &str) -> R<PathBuf> {
 
 /// Runs a helper program; stdout on success, else an error with its stderr.
 fn run(prog: &str, args: &[&str]) -> R<String> {
+    ensure_helpers();
     let out = Command::new(prog)
         .args(args)
         .env("PATH", PATH)
@@ -199,11 +267,21 @@ fn tail(s: &str) -> String {
 }
 
 fn have(prog: &str) -> bool {
+    ensure_helpers();
     PATH.split(':').any(|d| Path::new(d).join(prog).exists())
 }
 
-/// Block devices in drive order: vda..vdz, vdaa...
+/// The user's block devices in drive order: vda..vdz, vdaa... (not the helper
+/// disk, which is attached last).
 fn disks() -> Vec<String> {
+    let helper = helper_disk();
+    all_disks()
+        .into_iter()
+        .filter(|d| Some(d.as_str()) != helper)
+        .collect()
+}
+
+fn all_disks() -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir("/sys/block")
         .map(|d| {
             d.flatten()
@@ -361,6 +439,7 @@ impl Ops {
     fn need_modules(&mut self) {
         if !self.extra_modules_loaded {
             self.extra_modules_loaded = true;
+            ensure_helpers();
             load_modules("/gx/modules.extra");
         }
     }
@@ -999,6 +1078,7 @@ impl Handler for Ops {
 
     fn e2fsck_f(&mut self, device: String) -> R<()> {
         let g = check_device(&device)?;
+        ensure_helpers();
         let out = Command::new("e2fsck")
             .args(["-f", "-y", &g])
             .env("PATH", PATH)
@@ -1049,6 +1129,7 @@ impl Handler for Ops {
     }
 
     fn sh(&mut self, command: String) -> R<String> {
+        ensure_helpers();
         let out = Command::new("busybox")
             .args(["sh", "-c", &command])
             .current_dir(SYSROOT)

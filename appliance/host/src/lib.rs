@@ -266,6 +266,7 @@ impl Appliance {
                     memory_mib: config.memory_mib,
                     socket: &sock_path,
                     drives: &config.drives,
+                    helpers: files.helpers.as_deref(),
                     verbose: config.verbose,
                 })?
             }
@@ -279,6 +280,7 @@ impl Appliance {
                     memory_mib: config.memory_mib,
                     socket: &sock_path,
                     drives: &config.drives,
+                    helpers: files.helpers.as_deref(),
                 })?;
                 qemu::Vm::spawn(cmd, &vmm_bin, config.verbose)?
             }

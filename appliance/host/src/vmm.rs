@@ -155,6 +155,8 @@ pub struct VmmSpec<'a> {
     pub memory_mib: u32,
     pub socket: &'a Path,
     pub drives: &'a [Drive],
+    /// The read-only helper image, attached after the drives.
+    pub helpers: Option<&'a Path>,
 }
 
 /// gx-vmm's `--disk` value for one drive. Its option syntax separates fields
@@ -194,6 +196,9 @@ pub fn command(spec: &VmmSpec<'_>) -> Result<Command, Error> {
     ]);
     for d in spec.drives {
         c.args(["--disk", &disk_arg(d)?]);
+    }
+    if let Some(h) = spec.helpers {
+        c.args(["--disk", &disk_arg(&Drive::new(h, Some("raw"), true))?]);
     }
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())

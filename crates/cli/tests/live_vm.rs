@@ -25,7 +25,9 @@ fn image_in_use_by_qemu_is_read_only() {
         .stderr(Stdio::null())
         .spawn()
     else {
-        eprintln!("SKIP: image_in_use_by_qemu_is_read_only: qemu-io not installed (package qemu-utils)");
+        eprintln!(
+            "SKIP: image_in_use_by_qemu_is_read_only: qemu-io not installed (package qemu-utils)"
+        );
         return;
     };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -41,9 +43,14 @@ fn image_in_use_by_qemu_is_read_only() {
         }],
         ..Default::default()
     };
-    let err = common.launch(false).err().expect("writing to a live image must be refused");
+    let err = common
+        .launch(false)
+        .err()
+        .expect("writing to a live image must be refused");
     assert!(err.to_string().contains("running virtual machine"), "{err}");
-    let g = common.launch(true).expect("read-only access to a live image works");
+    let g = common
+        .launch(true)
+        .expect("read-only access to a live image works");
     assert_eq!(g.list_devices().unwrap(), vec!["/dev/sda".to_string()]);
 
     drop(qemu.stdin.take());

@@ -829,7 +829,11 @@ fn sparse_file_spanning_several_extent_leaves() {
     mkfs("ext4", Some(&src), &img, 32, &[]);
     let depth = debugfs(&img, "ex /islands.bin");
     assert!(
-        depth.lines().filter(|l| l.trim_start().starts_with("0/")).count() >= 2,
+        depth
+            .lines()
+            .filter(|l| l.trim_start().starts_with("0/"))
+            .count()
+            >= 2,
         "expected an extent tree with several leaves:\n{depth}"
     );
     let fs = open(&img).unwrap();

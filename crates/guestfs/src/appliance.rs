@@ -381,7 +381,6 @@ pub(crate) struct MountReq {
     pub mountpoint: String,
 }
 
-
 fn parent_of(p: &str) -> String {
     match p.trim_end_matches('/').rfind('/') {
         Some(0) | None => "/".to_string(),
