@@ -436,3 +436,41 @@ fn fedora_rpm_applications_match_virt_inspector() {
     }
     assert_eq!(ours.len(), want.len());
 }
+
+/// Several operating systems on one disk set are each reported, with device
+/// names that follow drive order.
+#[test]
+fn two_guests_on_one_handle_are_both_reported() {
+    let mut g = Handle::new();
+    for img in ["linux.img", "windows.img"] {
+        g.add_drive_opts(
+            gx_testdata::image(img),
+            DriveOptions {
+                format: Some(Format::Raw),
+                readonly: true,
+            },
+        )
+        .unwrap();
+    }
+    g.launch().unwrap();
+    let mut roots = g.inspect_os().unwrap();
+    roots.sort();
+    assert_eq!(
+        roots,
+        vec!["/dev/sda2".to_string(), "/dev/sdb1".to_string()]
+    );
+    assert_eq!(g.inspect_get_type("/dev/sda2").unwrap(), "linux");
+    assert_eq!(
+        g.inspect_get_hostname("/dev/sda2").unwrap(),
+        "debian12.test"
+    );
+    assert_eq!(g.inspect_get_type("/dev/sdb1").unwrap(), "windows");
+    assert_eq!(g.inspect_get_hostname("/dev/sdb1").unwrap(), "win10-test");
+    let drives = g.inspect_get_drive_mappings("/dev/sdb1").unwrap();
+    assert!(
+        drives
+            .iter()
+            .any(|(letter, dev)| letter == "C" && dev == "/dev/sdb1"),
+        "{drives:?}"
+    );
+}
