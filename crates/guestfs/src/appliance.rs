@@ -23,8 +23,6 @@ use crate::path::{self, child, components};
 use crate::{Drive, Error, ErrorKind, FileType, Format, Result, Stat, StatVfs, Timespec};
 use gx_fs::DirEntry;
 
-/// Longest chain of symlinks followed in one lookup (Linux's MAXSYMLINKS).
-const MAX_SYMLINKS: usize = 40;
 /// The most one `pread` asks the agent for: well under its frame limit.
 const PREAD_CHUNK: usize = 1 << 20;
 
@@ -172,7 +170,7 @@ impl ApplianceEngine {
     /// guest; a final symlink is followed here, relative to its directory.
     pub(crate) fn stat(&mut self, p: &str) -> Result<Stat> {
         let mut cur = p.to_string();
-        for _ in 0..=MAX_SYMLINKS {
+        for _ in 0..=path::MAX_SYMLINKS {
             let st = self.lstat(&cur)?;
             if st.file_type() != FileType::Symlink {
                 return Ok(st);
@@ -194,46 +192,15 @@ impl ApplianceEngine {
     /// The canonical path: each component resolved in turn, as the direct
     /// engine does, with `lstatns` and `readlink` on the appliance.
     pub(crate) fn realpath(&mut self, p: &str) -> Result<String> {
-        let mut todo: std::collections::VecDeque<String> =
-            components(p)?.into_iter().map(str::to_string).collect();
-        let mut cur: Vec<String> = Vec::new();
-        let mut links = 0usize;
-        while let Some(c) = todo.pop_front() {
-            if c == ".." {
-                cur.pop();
-                continue;
-            }
-            cur.push(c);
-            let here = path::join(&cur);
-            let st = self.lstat(&here)?;
-            match st.file_type() {
-                FileType::Symlink => {
-                    links += 1;
-                    if links > MAX_SYMLINKS {
-                        return Err(Error::invalid(format!(
-                            "{p}: Too many levels of symbolic links"
-                        )));
-                    }
-                    let target = self.readlink(&here)?;
-                    cur.pop();
-                    if target.starts_with('/') {
-                        cur.clear();
-                    }
-                    for (i, t) in target
-                        .split('/')
-                        .filter(|s| !s.is_empty() && *s != ".")
-                        .enumerate()
-                    {
-                        todo.insert(i, t.to_string());
-                    }
-                }
-                FileType::Directory => {}
-                _ if !todo.is_empty() => {
-                    return Err(Error::invalid(format!("{p}: Not a directory")));
-                }
-                _ => {}
-            }
-        }
+        // Both lookups need `self` mutably; one cell lends it to each in turn.
+        let me = std::cell::RefCell::new(self);
+        let cur = path::resolve(
+            p,
+            true,
+            false,
+            |parts| Ok(me.borrow_mut().lstat(&path::join(parts))?.file_type()),
+            |parts| me.borrow_mut().readlink(&path::join(parts)),
+        )?;
         Ok(path::join(&cur))
     }
 

@@ -8,7 +8,7 @@ use gx_disk::partition::{self, PartitionKind, PartitionTable, TableKind};
 use gx_disk::probe::{self, Probe};
 use gx_disk::{Device, OpenOptions};
 use gx_fs::{DirEntry, Filesystem};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::io::Write;
 
 /// Where a device name points, for tools that describe devices.
@@ -58,8 +58,6 @@ struct Mount {
     dev_no: u64,
 }
 
-/// Longest chain of symlinks followed in one lookup (Linux's MAXSYMLINKS).
-const MAX_SYMLINKS: usize = 40;
 /// Deepest directory recursion for `find`; deeper trees are reported, not walked.
 const MAX_DEPTH: usize = 4096;
 /// Chunk size for streaming file data.
@@ -336,56 +334,23 @@ impl Direct {
     /// followed (across mountpoints); the final component is followed when
     /// `follow` is set. A missing final component is not an error here.
     fn resolve(&self, guest_path: &str, follow: bool) -> Result<Resolved> {
-        let mut todo: VecDeque<String> = components(guest_path)?
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        let mut cur: Vec<String> = Vec::new();
-        let mut links = 0usize;
-        while let Some(c) = todo.pop_front() {
-            if c == ".." {
-                cur.pop();
-                continue;
-            }
-            cur.push(c);
-            let last = todo.is_empty();
-            if last && !follow {
-                break;
-            }
-            let (m, rel) = self.locate(&cur)?;
-            let st = match self.mounts[m].fs.lstat(&rel) {
-                Ok(st) => st,
-                Err(e) if e.kind() == ErrorKind::NotFound && last => break,
-                Err(e) => return Err(e.context(guest_path)),
-            };
-            match st.file_type() {
-                FileType::Symlink => {
-                    links += 1;
-                    if links > MAX_SYMLINKS {
-                        return Err(Error::invalid(format!(
-                            "{guest_path}: Too many levels of symbolic links"
-                        )));
-                    }
-                    let target = self.mounts[m].fs.readlink(&rel)?;
-                    cur.pop();
-                    if target.starts_with('/') {
-                        cur.clear();
-                    }
-                    for (i, t) in target
-                        .split('/')
-                        .filter(|s| !s.is_empty() && *s != ".")
-                        .enumerate()
-                    {
-                        todo.insert(i, t.to_string());
-                    }
-                }
-                FileType::Directory => {}
-                _ if !last => {
-                    return Err(Error::invalid(format!("{guest_path}: Not a directory")));
-                }
-                _ => {}
-            }
-        }
+        let cur = path::resolve(
+            guest_path,
+            follow,
+            true,
+            |parts| {
+                let (m, rel) = self.locate(parts)?;
+                self.mounts[m]
+                    .fs
+                    .lstat(&rel)
+                    .map(|st| st.file_type())
+                    .map_err(|e| e.context(guest_path))
+            },
+            |parts| {
+                let (m, rel) = self.locate(parts)?;
+                self.mounts[m].fs.readlink(&rel)
+            },
+        )?;
         let (mount, rel) = self.locate(&cur)?;
         Ok(Resolved {
             mount,

@@ -1,6 +1,7 @@
 //! Guest path and device-name helpers.
 
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, FileType, Result};
+use std::collections::VecDeque;
 
 /// Split an absolute guest path into its components, dropping empty and `.`
 /// components. `..` is kept: resolving it needs the filesystem (symlinks).
@@ -85,6 +86,74 @@ pub fn parse_device(device: &str) -> Option<(usize, Option<u32>)> {
     }
 }
 
+/// Longest chain of symlinks followed in one lookup (Linux's MAXSYMLINKS).
+pub(crate) const MAX_SYMLINKS: usize = 40;
+
+/// Resolve a guest path component by component, as the kernel does: `..`
+/// pops the resolved prefix, a symlink's target is spliced in (an absolute
+/// one restarts from `/`), and a non-directory in the middle is an error.
+/// `file_type` and `readlink` look at one resolved prefix; each engine gives
+/// its own. The final component is followed only with `follow`; with
+/// `missing_last_ok`, a final component that does not exist is kept as is.
+pub(crate) fn resolve(
+    guest_path: &str,
+    follow: bool,
+    missing_last_ok: bool,
+    mut file_type: impl FnMut(&[String]) -> Result<FileType>,
+    mut readlink: impl FnMut(&[String]) -> Result<String>,
+) -> Result<Vec<String>> {
+    let mut todo: VecDeque<String> = components(guest_path)?
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let mut cur: Vec<String> = Vec::new();
+    let mut links = 0usize;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        cur.push(c);
+        let last = todo.is_empty();
+        if last && !follow {
+            break;
+        }
+        let t = match file_type(&cur) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound && last && missing_last_ok => break,
+            Err(e) => return Err(e),
+        };
+        match t {
+            FileType::Symlink => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Error::invalid(format!(
+                        "{guest_path}: Too many levels of symbolic links"
+                    )));
+                }
+                let target = readlink(&cur)?;
+                cur.pop();
+                if target.starts_with('/') {
+                    cur.clear();
+                }
+                for (i, t) in target
+                    .split('/')
+                    .filter(|s| !s.is_empty() && *s != ".")
+                    .enumerate()
+                {
+                    todo.insert(i, t.to_string());
+                }
+            }
+            FileType::Directory => {}
+            _ if !last => {
+                return Err(Error::invalid(format!("{guest_path}: Not a directory")));
+            }
+            _ => {}
+        }
+    }
+    Ok(cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +179,43 @@ mod tests {
         assert!(components("a/b").is_err());
         assert_eq!(child("/", "etc"), "/etc");
         assert_eq!(child("/etc", "passwd"), "/etc/passwd");
+    }
+
+    #[test]
+    fn resolve_follows_links_dotdot_and_refuses_loops() {
+        // /bin -> usr/bin, /loop -> /loop, /etc/hostname a file.
+        let kind = |parts: &[String]| -> Result<FileType> {
+            Ok(match join(parts).as_str() {
+                "/bin" | "/loop" => FileType::Symlink,
+                "/etc/hostname" => FileType::Regular,
+                "/nope" => return Err(Error::not_found("no")),
+                _ => FileType::Directory,
+            })
+        };
+        let link = |parts: &[String]| -> Result<String> {
+            Ok(if join(parts) == "/bin" {
+                "usr/bin".into()
+            } else {
+                "/loop".into()
+            })
+        };
+        let r = |p: &str, follow: bool| resolve(p, follow, true, kind, link).map(|c| join(&c));
+        assert_eq!(r("/bin/ls", true).unwrap(), "/usr/bin/ls");
+        assert_eq!(r("/bin/../etc", true).unwrap(), "/usr/etc");
+        assert_eq!(r("/bin", false).unwrap(), "/bin");
+        assert_eq!(r("/nope", true).unwrap(), "/nope");
+        assert!(
+            r("/loop", true)
+                .unwrap_err()
+                .message()
+                .contains("Too many levels")
+        );
+        assert!(
+            r("/etc/hostname/x", true)
+                .unwrap_err()
+                .message()
+                .contains("Not a directory")
+        );
+        assert!(resolve("/nope", true, false, kind, link).is_err());
     }
 }
