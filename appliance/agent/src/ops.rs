@@ -115,6 +115,28 @@ fn path_err(what: &str, path: &str, e: io::Error) -> CallError {
     io_err(&format!("{what}: {path}"), e)
 }
 
+/// Copy `from` to `to` in protocol-sized chunks; errors name `path` and
+/// which side failed (`read_what` / `write_what`).
+fn pump(
+    from: &mut dyn Read,
+    to: &mut dyn Write,
+    path: &str,
+    read_what: &str,
+    write_what: &str,
+) -> R<()> {
+    let mut buf = vec![0u8; gx_protocol::CHUNK_SIZE];
+    loop {
+        let n = from
+            .read(&mut buf)
+            .map_err(|e| path_err(read_what, path, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&buf[..n])
+            .map_err(|e| path_err(write_what, path, e))?;
+    }
+}
+
 /// `/dev/sdb3` (or hd/vd) -> `/dev/vdb3`; anything else unchanged.
 pub fn to_guest_dev(dev: &str) -> String {
     for p in ["/dev/sd", "/dev/hd", "/dev/vd"] {
@@ -658,33 +680,13 @@ impl Handler for Ops {
     fn download(&mut self, remotefilename: String, out: &mut dyn Write) -> R<()> {
         let p = resolve(&remotefilename, true)?;
         let mut f = File::open(&p).map_err(|e| path_err("open", &remotefilename, e))?;
-        let mut buf = vec![0u8; gx_protocol::CHUNK_SIZE];
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| path_err("read", &remotefilename, e))?;
-            if n == 0 {
-                return Ok(());
-            }
-            out.write_all(&buf[..n])
-                .map_err(|e| path_err("download", &remotefilename, e))?;
-        }
+        pump(&mut f, out, &remotefilename, "read", "download")
     }
 
     fn upload(&mut self, remotefilename: String, data: &mut dyn Read) -> R<()> {
         let p = resolve(&remotefilename, true)?;
         let mut f = File::create(&p).map_err(|e| path_err("create", &remotefilename, e))?;
-        let mut buf = vec![0u8; gx_protocol::CHUNK_SIZE];
-        loop {
-            let n = data
-                .read(&mut buf)
-                .map_err(|e| path_err("upload", &remotefilename, e))?;
-            if n == 0 {
-                return Ok(());
-            }
-            f.write_all(&buf[..n])
-                .map_err(|e| path_err("write", &remotefilename, e))?;
-        }
+        pump(data, &mut f, &remotefilename, "upload", "write")
     }
 
     fn write(&mut self, path: String, content: Vec<u8>) -> R<()> {
