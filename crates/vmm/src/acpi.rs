@@ -1,7 +1,9 @@
 //! ACPI tables for a hardware-reduced platform: RSDP, XSDT, FADT, MADT and a
-//! DSDT that describes COM1, every virtio-mmio device (`LNRO0005`, as
-//! Firecracker and QEMU microvm do, so stock kernels without
-//! `CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES` find them) and `\_S5` for power-off.
+//! DSDT that describes COM1, the pvpanic port (`QEMU0001`, as QEMU's ISA
+//! pvpanic describes it, so Linux's pvpanic-mmio driver binds), every
+//! virtio-mmio device (`LNRO0005`, as Firecracker and QEMU microvm do, so
+//! stock kernels without `CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES` find them) and
+//! `\_S5` for power-off.
 //!
 //! The fixed-layout tables are written field by field at the offsets of the
 //! ACPI 6.x spec; the AML comes from `acpi_tables::aml`.
@@ -57,6 +59,21 @@ pub fn build_dsdt(devices: &[MmioDeviceInfo]) -> Vec<u8> {
                     &aml::Interrupt::new(true, true, false, false, SERIAL_IRQ),
                 ]),
             ),
+        ],
+    )
+    .to_aml_bytes(&mut body);
+    // pvpanic: QEMU's hw/misc/pvpanic-isa.c names it PEVT with _HID
+    // "QEMU0001", one decoded I/O port and _STA 0xF (present, enabled, shown,
+    // functioning). Linux's pvpanic-mmio takes the port from _CRS.
+    aml::Device::new(
+        "_SB_.PEVT".into(),
+        vec![
+            &aml::Name::new("_HID".into(), &"QEMU0001"),
+            &aml::Name::new(
+                "_CRS".into(),
+                &aml::ResourceTemplate::new(vec![&aml::IO::new(PVPANIC_PORT, PVPANIC_PORT, 1, 1)]),
+            ),
+            &aml::Name::new("_STA".into(), &0x0fu8),
         ],
     )
     .to_aml_bytes(&mut body);
@@ -278,6 +295,39 @@ mod tests {
         }
         assert!(d.windows(4).any(|w| w == b"_S5_"));
         assert!(d.windows(4).any(|w| w == b"COM1"));
+    }
+
+    #[test]
+    fn dsdt_announces_pvpanic_with_its_port() {
+        let d = build_dsdt(&devs());
+        let hid = b"QEMU0001";
+        let at = d
+            .windows(hid.len())
+            .position(|w| w == hid)
+            .expect("QEMU0001 in the DSDT");
+        assert_eq!(
+            d.windows(hid.len()).filter(|w| w == hid).count(),
+            1,
+            "one pvpanic device"
+        );
+        // The device is PEVT and the _HID is a string (0x0D prefix).
+        let dev = d.windows(4).position(|w| w == b"PEVT").expect("PEVT");
+        assert!(dev < at);
+        assert_eq!(d[at - 1], 0x0d);
+        let rest = &d[at..];
+        // IO port descriptor: 0x47, decode16, min, max, alignment 1, length 1.
+        let io = rest.windows(2).position(|w| w == [0x47, 1]).expect("IO");
+        assert_eq!(&rest[io + 2..io + 8], &[0x05, 0x05, 0x05, 0x05, 1, 1]);
+        assert_eq!(
+            u16::from_le_bytes([rest[io + 2], rest[io + 3]]),
+            PVPANIC_PORT
+        );
+        // _STA follows: Name(_STA, 0x0F) as a byte constant (0x0A 0x0F).
+        let sta = rest.windows(4).position(|w| w == b"_STA").expect("_STA");
+        assert_eq!(&rest[sta + 4..sta + 6], &[0x0a, 0x0f]);
+        // Before the first virtio device, after COM1: inside the same DSDT body.
+        let first_virtio = d.windows(8).position(|w| w == b"LNRO0005").expect("virtio");
+        assert!(at < first_virtio);
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub const ACPI_SLEEP_CONTROL_PORT: u16 = 0x600;
 pub const ACPI_SLEEP_STATUS_PORT: u16 = 0x601;
 pub const ACPI_RESET_PORT: u16 = 0x602;
 pub const ACPI_RESET_VALUE: u8 = 0x1;
+/// QEMU's ISA pvpanic port (its default `ioport`), announced in the DSDT as `QEMU0001`.
+pub const PVPANIC_PORT: u16 = 0x505;
 /// The \_S5 sleep type the DSDT announces and the power-off device expects.
 pub const ACPI_S5_SLEEP_TYPE: u8 = 5;
 

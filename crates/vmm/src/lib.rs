@@ -7,10 +7,13 @@
 //! This crate owns: KVM setup (memory, irqchip, PIT, vCPUs with filtered
 //! CPUID and host-supported MSRs), loading an ELF vmlinux (PVH entry where
 //! present) or a bzImage with initrd and command line, the e820 map and ACPI
-//! tables, the 8250 serial console, i8042 reset, ACPI power-off, the
-//! virtio-mmio transport and the blk/console/rng device models, and the
-//! `gx-vmm` binary. Callers describe a VM with [`VmConfig`]; the CLI only
-//! builds one.
+//! tables, the 8250 serial console, i8042 reset, ACPI power-off, the pvpanic
+//! port (`QEMU0001` in the DSDT: a guest kernel panic ends the VM with
+//! [`ExitReason::Panic`], `gx-vmm` exit status 5), the virtio-mmio transport
+//! and the blk/console/rng device models (every one offers
+//! VIRTIO_F_INDIRECT_DESC and VIRTIO_F_EVENT_IDX, implemented once for all
+//! queues: see [`virtio`]), and the `gx-vmm` binary. Callers describe a VM
+//! with [`VmConfig`]; the CLI only builds one.
 //!
 //! It must not: trust anything the guest writes (every guest address, length
 //! and descriptor chain is checked; a misbehaving guest gets an error status

@@ -1,7 +1,9 @@
 //! `gx-vmm`: boot a kernel on the guestx VMM with disks, named channels and
 //! the serial console on stdio. The exit status is the guest's: 0 power-off,
-//! 2 reboot (a kernel with `panic=1` reboots on panic), 3 triple fault or
-//! crash, 1 a VMM error.
+//! 2 reboot, 3 triple fault or KVM-reported crash, 4 stopped by the host,
+//! 5 kernel panic (reported through pvpanic, which a kernel does before its
+//! `panic=N` reboot; without the pvpanic driver a panic shows as 2), 1 a VMM
+//! error. `--help` lists the same ([`gx_vmm::devices::EXIT_STATUS_HELP`]).
 #![allow(unsafe_code)]
 
 use std::path::PathBuf;
@@ -15,7 +17,11 @@ use gx_vmm::{
 };
 
 #[derive(Parser, Debug)]
-#[command(name = "gx-vmm", about = "Run a Linux kernel on guestx's KVM VMM")]
+#[command(
+    name = "gx-vmm",
+    about = "Run a Linux kernel on guestx's KVM VMM",
+    after_help = gx_vmm::devices::EXIT_STATUS_HELP
+)]
 struct Cli {
     /// Kernel: an uncompressed ELF vmlinux (PVH entry used when present) or a bzImage.
     #[arg(long)]
@@ -148,9 +154,11 @@ fn main() {
     let cli = Cli::parse();
     let report = cli.report_startup;
     let verbose = cli.verbose;
+    let mut crash_loaded = None;
     let result = (|| -> Result<ExitReason> {
         let cfg = config_from(cli)?;
         let vm = gx_vmm::start(cfg)?;
+        crash_loaded = Some(vm.crash_loaded_flag());
         if verbose {
             let i = vm.info();
             eprintln!(
@@ -185,8 +193,13 @@ fn main() {
     })();
     match result {
         Ok(reason) => {
-            if let ExitReason::Error(e) = &reason {
-                eprintln!("gx-vmm: {e}");
+            if crash_loaded.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+                eprintln!("gx-vmm: the guest reported a loaded crash kernel (pvpanic)");
+            }
+            match &reason {
+                ExitReason::Error(e) => eprintln!("gx-vmm: {e}"),
+                ExitReason::Panic => eprintln!("gx-vmm: the guest kernel panicked (pvpanic)"),
+                _ => {}
             }
             std::process::exit(reason.exit_code());
         }
@@ -209,6 +222,17 @@ mod tests {
         assert_eq!(parse_memory("65536k").expect("n"), 64);
         assert!(parse_memory("lots").is_err());
         assert!(parse_memory("99999999999999999G").is_err());
+    }
+
+    #[test]
+    fn help_lists_the_exit_statuses() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit status"), "{help}");
+        for r in [ExitReason::PowerOff, ExitReason::Panic, ExitReason::Stopped] {
+            assert!(help.contains(&format!("  {}  ", r.exit_code())), "{r:?}");
+        }
+        assert!(help.contains("pvpanic"));
     }
 
     #[test]

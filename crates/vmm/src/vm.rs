@@ -23,7 +23,7 @@ use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 use crate::acpi::{self, MmioDeviceInfo};
 use crate::arch::boot::{self, LinuxBoot};
 use crate::arch::cpu::{self, EntryMode};
-use crate::devices::legacy::{AcpiPm, I8042, Serial};
+use crate::devices::legacy::{AcpiPm, I8042, PvPanic, Serial};
 use crate::devices::{Bus, ExitReason, ExitState, Interrupt, IrqFd, IrqLine};
 use crate::error::{Error, Result};
 use crate::layout::*;
@@ -196,6 +196,13 @@ impl RunningVm {
     /// When the first vCPU first entered KVM_RUN.
     pub fn first_run(&self) -> Option<Instant> {
         self.first_run.get().copied()
+    }
+
+    /// A flag that turns true if the guest announces, through pvpanic, that a
+    /// crash kernel is loaded (it will kexec into it on a panic instead of
+    /// reporting [`ExitReason::Panic`]). It outlives the VM.
+    pub fn crash_loaded_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.exit.crash_loaded_flag()
     }
 
     /// Ask the VM to stop (it ends with [`ExitReason::Stopped`] unless it already ended).
@@ -467,6 +474,12 @@ impl Builder {
             u64::from(ACPI_SLEEP_CONTROL_PORT),
             3,
             Arc::new(Mutex::new(AcpiPm::new(exit.clone()))),
+        )
+        .map_err(Error::Device)?;
+        pio.insert(
+            u64::from(PVPANIC_PORT),
+            1,
+            Arc::new(Mutex::new(PvPanic::new(exit.clone()))),
         )
         .map_err(Error::Device)?;
 

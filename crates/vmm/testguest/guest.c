@@ -2,11 +2,16 @@
  * gx-vmm test guest: a tiny freestanding 64-bit program that checks, from
  * inside the VM, what the VMM promised: the zero page and e820 map, the ACPI
  * tables (signatures, checksums, one LNRO0005 DSDT entry per virtio-mmio
- * device), and the virtio-mmio devices themselves (blk read/write/flush/
- * get-id and a read-only disk refusing writes, the named virtio-console port,
- * rng). Every step prints one "GXTEST ..." line on COM1 for the host test to
- * check; on success it powers off through the FADT's sleep register, on
- * failure it resets through the i8042.
+ * device, the pvpanic QEMU0001 entry and its port), and the virtio-mmio
+ * devices themselves (blk read/write/flush/get-id, a read through an
+ * indirect descriptor table, a read-only disk refusing writes, the named
+ * virtio-console port, rng). Every step prints one "GXTEST ..." line on COM1
+ * for the host test to check; on success it powers off through the FADT's
+ * sleep register, on failure it resets through the i8042.
+ *
+ * With "gxtest=panic" on the command line it stops after the ACPI checks and
+ * reports a kernel panic through the pvpanic port the DSDT names, as Linux's
+ * pvpanic driver would.
  *
  * It must stay tiny: on PVM hosts ring 0 is emulated at ~1.7 M instr/s.
  * No SSE (-mgeneral-regs-only), no libc.
@@ -109,6 +114,7 @@ static u64 dev_base[MAXDEV];
 static u32 dev_gsi[MAXDEV];
 static int ndev;
 static u16 sleep_port;
+static u16 pvpanic_port;
 
 static const u8 *check_table(u64 addr, const char *sig)
 {
@@ -166,6 +172,17 @@ static void acpi(u64 rsdp_addr)
 		dev_base[ndev] = base;
 		dev_gsi[ndev] = gsi;
 		ndev++;
+	}
+	for (u32 o = 36; o + 8 <= len; o++) {
+		if (memcmp(dsdt + o, "QEMU0001", 8) != 0)
+			continue;
+		/* Its _CRS: an I/O port descriptor (0x47, decode16, min, max, align, length). */
+		for (u32 p = o + 8; p + 8 <= len && p < o + 64; p++) {
+			if (dsdt[p] == 0x47 && dsdt[p + 1] == 1 && dsdt[p + 7] == 1) {
+				pvpanic_port = *(const u16 *)(dsdt + p + 2);
+				break;
+			}
+		}
 	}
 	puts_("GXTEST acpi ok cpus=");
 	putdec(cpus);
@@ -257,6 +274,22 @@ static void vq_post(struct vq *q, int n, const u64 *addr, const u32 *len, const 
 	barrier();
 }
 
+/* Post one descriptor naming an indirect table of n entries (VIRTQ_DESC_F_INDIRECT). */
+static void vq_post_indirect(struct vq *q, const struct desc *table, u32 n)
+{
+	u16 d = q->next_desc;
+	q->next_desc = (u16)((q->next_desc + 1) % QSZ);
+	q->desc[d].addr = (u64)table;
+	q->desc[d].len = 16 * n;
+	q->desc[d].flags = 4;
+	q->desc[d].next = 0;
+	q->avail[2 + q->avail_idx % QSZ] = d;
+	barrier();
+	q->avail_idx++;
+	q->avail[1] = q->avail_idx;
+	barrier();
+}
+
 static void vq_kick(struct vq *q) { wr32(q->mmio + 0x050, q->index); }
 
 /* Wait for the next used element; returns its length. Bounded: a port read
@@ -282,6 +315,7 @@ struct blk_req { u32 type; u32 reserved; u64 sector; };
 static struct blk_req *breq = (struct blk_req *)0x500000;
 static volatile u8 *bstatus = (volatile u8 *)0x500100;
 static u8 *bbuf = (u8 *)0x501000;
+static struct desc *btable = (struct desc *)0x502000;
 
 static u8 blk_io(struct vq *q, u32 type, u64 sector, u32 len, int to_guest)
 {
@@ -309,8 +343,10 @@ static void blk(u64 b, int expect_ro)
 {
 	struct vq q;
 	u64 f = 1ul << 32 | 1u << 9; /* VERSION_1 | FLUSH */
-	u32 lo = dev_init(b, 2, f | (expect_ro ? 1u << 5 : 0));
+	u64 ring = 3u << 28;         /* INDIRECT_DESC | EVENT_IDX, on the writable disk */
+	u32 lo = dev_init(b, 2, f | (expect_ro ? 1u << 5 : ring));
 	check(!!(lo & (1u << 5)) == expect_ro, "VIRTIO_BLK_F_RO", lo);
+	check((lo & ring) == ring, "INDIRECT_DESC/EVENT_IDX not offered", lo);
 	vq_setup(&q, b, 0);
 	dev_ready(b);
 	u64 cap = (u64)rd32(b + 0x100) | ((u64)rd32(b + 0x104) << 32);
@@ -349,6 +385,28 @@ static void blk(u64 b, int expect_ro)
 	bbuf[20] = 0;
 	puts_("GXTEST blk0 write+flush+readback ok id=");
 	puts_((const char *)bbuf);
+	putc_('\n');
+	/* Read sector 1 again, the whole request in an indirect table. */
+	breq->type = 0;
+	breq->sector = 1;
+	*bstatus = 0xff;
+	memset(bbuf, 0, 512);
+	btable[0] = (struct desc){(u64)breq, 16, 1, 1};
+	btable[1] = (struct desc){(u64)bbuf, 512, 2 | 1, 2};
+	btable[2] = (struct desc){(u64)bstatus, 1, 2, 0};
+	vq_post_indirect(&q, btable, 3);
+	vq_kick(&q);
+	u32 got = vq_wait(&q, "indirect blk request timed out");
+	check(*bstatus == 0 && got == 513, "indirect read status", *bstatus);
+	check(memcmp(bbuf, "GUEST-WROTE-SECTOR-1", 20) == 0, "indirect read data", bbuf[0]);
+	/* EVENT_IDX: the device writes avail_event (after the used ring) = the
+	 * next avail index it will read, once it is done with the queue. */
+	volatile u16 *avail_event = (volatile u16 *)(q.used + 4 + 8 * QSZ);
+	for (u32 i = 0; i < 400000 && *avail_event != q.avail_idx; i++)
+		(void)inb(0x3fd);
+	check(*avail_event == q.avail_idx, "avail_event", *avail_event);
+	puts_("GXTEST blk0 indirect read ok avail_event=");
+	putdec(*avail_event);
 	putc_('\n');
 	/* Past the end of the disk must be an error, not a crash. */
 	check(blk_io(&q, 0, cap, 512, 1) == 1, "blk read past end", *bstatus);
@@ -485,6 +543,22 @@ void guest_main(u64 zero_page)
 	puthex(rsdp);
 	putc_('\n');
 	acpi(rsdp);
+	check(pvpanic_port != 0, "no pvpanic (QEMU0001) port in the DSDT", 0);
+	u8 events = inb(pvpanic_port);
+	check(events == 3, "pvpanic events (PANICKED|CRASH_LOADED)", events);
+	puts_("GXTEST pvpanic port=");
+	puthex(pvpanic_port);
+	puts_(" events=");
+	puthex(events);
+	putc_('\n');
+	const char *cmdline = (const char *)(u64) * (const u32 *)(zp + 0x228);
+	for (; *cmdline; cmdline++) {
+		if (memcmp(cmdline, "gxtest=panic", 12) == 0) {
+			puts_("GXTEST panicking\n");
+			outb(pvpanic_port, 1); /* PVPANIC_PANICKED: the VMM ends with Panic */
+			fail("still running after pvpanic", 0);
+		}
+	}
 	int blk_seen = 0;
 	for (int i = 0; i < ndev; i++) {
 		u64 b = dev_base[i];

@@ -119,9 +119,11 @@ fn run_guest(notify: NotifyMode) {
         "GXTEST start",
         "GXTEST zeropage e820=",
         "GXTEST acpi ok cpus=1 virtio=4 sleep_port=0x600",
+        "GXTEST pvpanic port=0x505 events=0x3",
         "GXTEST dev 0xd0000000 gsi=5 type=2",
         "GXTEST blk0 capacity=128 sector0=GXDISK0-SECTOR0!",
         "GXTEST blk0 write+flush+readback ok id=gx-disk-0",
+        "GXTEST blk0 indirect read ok avail_event=6",
         "GXTEST dev 0xd0001000 gsi=6 type=2",
         "GXTEST blk1 capacity=64 sector0=GXDISK1-READONLY",
         "GXTEST blk1 ro-write status=1",
@@ -157,4 +159,41 @@ fn test_guest_drives_every_device_with_ioeventfd_irqfd() {
 #[test]
 fn test_guest_drives_every_device_with_mmio_exits() {
     run_guest(NotifyMode::Exits);
+}
+
+/// The guest reports a kernel panic through the pvpanic port it found in the
+/// DSDT (QEMU0001); the VMM must end with `ExitReason::Panic` (gx-vmm exit
+/// status 5), not power-off or reset.
+#[test]
+fn test_guest_pvpanic_ends_the_vm_with_panic() {
+    if let Some(why) = common::kvm_unavailable() {
+        common::skip(&format!("test guest boot needs /dev/kvm: {why}"));
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let elf = common::build_guest(tmp.path(), &["start.S", "guest.c"]);
+    let serial = Capture::default();
+    let mut cfg = VmConfig::new(&elf);
+    cfg.memory_mib = 64;
+    cfg.pvm = PvmPolicy::Allow;
+    cfg.cmdline = "gxtest=panic".into();
+    cfg.rng = false;
+    cfg.serial = SerialOutput::Writer(Box::new(serial.clone()));
+    let reason = gx_vmm::start(cfg)
+        .expect("VM starts")
+        .wait_timeout(WATCHDOG);
+    let out = String::from_utf8_lossy(&serial.0.lock().expect("serial").clone()).into_owned();
+    println!("--- guest serial ---\n{out}--- end ---");
+    assert!(!out.contains("GXTEST FAIL"), "the guest reported a failure");
+    let mut rest = out.as_str();
+    for s in [
+        "GXTEST acpi ok cpus=1 virtio=0",
+        "GXTEST pvpanic port=0x505 events=0x3",
+        "GXTEST panicking",
+    ] {
+        let at = rest.find(s).unwrap_or_else(|| panic!("missing step {s:?}"));
+        rest = &rest[at + s.len()..];
+    }
+    assert_eq!(reason, ExitReason::Panic);
+    assert_eq!(reason.exit_code(), 5);
 }

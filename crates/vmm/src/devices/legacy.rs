@@ -1,6 +1,6 @@
 //! Legacy platform devices on port I/O: the 8250 UART (vm-superio), an i8042
-//! that only knows the CPU-reset command, and the ACPI hardware-reduced sleep
-//! and reset registers that the FADT points at.
+//! that only knows the CPU-reset command, the ACPI hardware-reduced sleep
+//! and reset registers that the FADT points at, and QEMU's ISA pvpanic port.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -119,6 +119,49 @@ impl BusDevice for AcpiPm {
     }
 }
 
+/// pvpanic events (QEMU docs/specs/pvpanic.rst; Linux include/uapi/misc/pvpanic.h).
+pub const PVPANIC_PANICKED: u8 = 1 << 0;
+pub const PVPANIC_CRASH_LOADED: u8 = 1 << 1;
+/// The events this device supports, which a read of its port returns.
+pub const PVPANIC_EVENTS: u8 = PVPANIC_PANICKED | PVPANIC_CRASH_LOADED;
+
+/// QEMU's ISA pvpanic device: one byte of port I/O (the DSDT announces it as
+/// `QEMU0001`, which Linux's pvpanic-mmio driver binds). A read returns the
+/// supported events; a write with PVPANIC_PANICKED ends the VM with
+/// [`ExitReason::Panic`]; PVPANIC_CRASH_LOADED (a crash kernel will take
+/// over) is only noted. Unknown bits are ignored, as QEMU does.
+pub struct PvPanic {
+    exit: Arc<ExitState>,
+}
+
+impl PvPanic {
+    pub fn new(exit: Arc<ExitState>) -> Self {
+        PvPanic { exit }
+    }
+}
+
+impl BusDevice for PvPanic {
+    fn read(&mut self, offset: u64, data: &mut [u8]) {
+        // Only the byte at the port is ours; a wider access sees the
+        // following (unclaimed) ports as zero.
+        data.fill(0);
+        if let (0, Some(b)) = (offset, data.first_mut()) {
+            *b = PVPANIC_EVENTS;
+        }
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) {
+        let (0, Some(&v)) = (offset, data.first()) else {
+            return;
+        };
+        if v & PVPANIC_PANICKED != 0 {
+            self.exit.request(ExitReason::Panic);
+        } else if v & PVPANIC_CRASH_LOADED != 0 {
+            self.exit.note_crash_loaded();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +230,56 @@ mod tests {
         let mut pm = AcpiPm::new(exit.clone());
         pm.write(2, &[ACPI_RESET_VALUE]);
         assert_eq!(exit.get(), Some(ExitReason::Reset));
+    }
+
+    #[test]
+    fn pvpanic_reads_capabilities_and_panics_on_bit_0() {
+        let exit = Arc::new(ExitState::default());
+        let crash = exit.crash_loaded_flag();
+        let mut p = PvPanic::new(exit.clone());
+        let mut b = [0xaau8];
+        p.read(0, &mut b);
+        assert_eq!(b[0], PVPANIC_PANICKED | PVPANIC_CRASH_LOADED);
+        assert_eq!(b[0], 3);
+        // A 16-bit read: our byte, then nothing.
+        let mut w = [0xaau8; 2];
+        p.read(0, &mut w);
+        assert_eq!(w, [3, 0]);
+        // Nothing, unknown bits, empty and misplaced writes do not end the VM.
+        p.write(0, &[0]);
+        p.write(0, &[0x80 | 0x04]);
+        p.write(0, &[]);
+        p.write(1, &[PVPANIC_PANICKED]);
+        assert!(!exit.is_set());
+        // Crash kernel loaded: noted, the VM goes on.
+        p.write(0, &[PVPANIC_CRASH_LOADED]);
+        assert!(!exit.is_set());
+        assert!(crash.load(std::sync::atomic::Ordering::Relaxed));
+        // Panicked (with other bits too): the VM ends with Panic.
+        p.write(0, &[PVPANIC_PANICKED | 0x80]);
+        assert_eq!(exit.get(), Some(ExitReason::Panic));
+        assert_eq!(ExitReason::Panic.exit_code(), 5);
+    }
+
+    #[test]
+    fn pvpanic_on_the_port_bus() {
+        use crate::devices::Bus;
+        use crate::layout::PVPANIC_PORT;
+        use std::sync::Mutex;
+        let exit = Arc::new(ExitState::default());
+        let mut bus = Bus::default();
+        bus.insert(
+            u64::from(PVPANIC_PORT),
+            1,
+            Arc::new(Mutex::new(PvPanic::new(exit.clone()))),
+        )
+        .expect("insert");
+        let mut b = [0u8];
+        assert!(bus.read(0x505, &mut b));
+        assert_eq!(b[0], PVPANIC_EVENTS);
+        assert!(!bus.write(0x506, &[1]), "only port 0x505 is pvpanic");
+        assert!(!exit.is_set());
+        assert!(bus.write(0x505, &[1]));
+        assert_eq!(exit.get(), Some(ExitReason::Panic));
     }
 }

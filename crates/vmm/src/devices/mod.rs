@@ -1,9 +1,10 @@
 //! Device plumbing: the port-I/O and MMIO buses the vCPU exits dispatch to,
-//! interrupt lines, and the VM-wide exit request that power-off/reset devices
-//! and vCPU errors raise.
+//! interrupt lines, and the VM-wide exit request that power-off/reset/panic
+//! devices and vCPU errors raise.
 
 pub mod legacy;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ pub enum ExitReason {
     TripleFault,
     /// KVM reported a guest crash (KVM_SYSTEM_EVENT_CRASH).
     Crash,
+    /// The guest kernel panicked and said so through the pvpanic device
+    /// (PVPANIC_PANICKED written to its port), before any `panic=N` reboot.
+    Panic,
     /// The host asked the VM to stop (watchdog, signal).
     Stopped,
     /// A vCPU failed: KVM error, emulation failure, unexpected exit.
@@ -26,26 +30,52 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
-    /// The process exit status `gx-vmm` reports for this reason.
+    /// The process exit status `gx-vmm` reports for this reason (listed in
+    /// [`EXIT_STATUS_HELP`]).
     pub fn exit_code(&self) -> i32 {
         match self {
             ExitReason::PowerOff => 0,
             ExitReason::Reset => 2,
             ExitReason::TripleFault | ExitReason::Crash => 3,
             ExitReason::Stopped => 4,
+            ExitReason::Panic => 5,
             ExitReason::Error(_) => 1,
         }
     }
 }
+
+/// The exit statuses of `gx-vmm`, as its `--help` shows them. Kept next to
+/// [`ExitReason::exit_code`] so the two cannot drift apart (a test checks).
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status (the guest's, when it ran):
+  0  the guest powered off (ACPI S5)
+  1  VMM error (bad arguments, KVM failure, vCPU emulation error)
+  2  the guest rebooted (i8042 or ACPI reset)
+  3  the guest triple-faulted, or KVM reported a guest crash
+  4  the VM was stopped from the host (signal, watchdog)
+  5  the guest kernel panicked (reported through pvpanic)";
 
 /// The first exit request wins; everyone can wait for it.
 #[derive(Default)]
 pub struct ExitState {
     reason: Mutex<Option<ExitReason>>,
     cond: Condvar,
+    crash_loaded: Arc<AtomicBool>,
 }
 
 impl ExitState {
+    /// The guest announced (pvpanic PVPANIC_CRASH_LOADED) that a crash
+    /// kernel is loaded: it will kexec into it rather than stop. Not an exit.
+    pub fn note_crash_loaded(&self) {
+        self.crash_loaded.store(true, Ordering::Relaxed);
+    }
+
+    /// A flag that turns true once the guest announced a loaded crash kernel;
+    /// it outlives the VM.
+    pub fn crash_loaded_flag(&self) -> Arc<AtomicBool> {
+        self.crash_loaded.clone()
+    }
+
     pub fn request(&self, reason: ExitReason) {
         let mut r = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
         if r.is_none() {
@@ -214,5 +244,41 @@ mod tests {
         s.request(ExitReason::Reset);
         assert_eq!(s.get(), Some(ExitReason::PowerOff));
         assert_eq!(ExitReason::PowerOff.exit_code(), 0);
+    }
+
+    #[test]
+    fn every_exit_status_is_distinct_where_it_must_be_and_documented() {
+        let all = [
+            ExitReason::PowerOff,
+            ExitReason::Reset,
+            ExitReason::TripleFault,
+            ExitReason::Crash,
+            ExitReason::Stopped,
+            ExitReason::Panic,
+            ExitReason::Error("x".into()),
+        ];
+        for r in &all {
+            let line = format!("\n  {}  ", r.exit_code());
+            assert!(
+                EXIT_STATUS_HELP.contains(&line),
+                "{r:?}: status {} is not in the help text",
+                r.exit_code()
+            );
+        }
+        let panic = ExitReason::Panic.exit_code();
+        assert_eq!(
+            all.iter().filter(|r| r.exit_code() == panic).count(),
+            1,
+            "a panic has a status of its own"
+        );
+        // Every status the help lists is one some reason produces.
+        for line in EXIT_STATUS_HELP.lines().skip(1) {
+            let code: i32 = line
+                .split_whitespace()
+                .next()
+                .and_then(|c| c.parse().ok())
+                .expect("code");
+            assert!(all.iter().any(|r| r.exit_code() == code), "{line}");
+        }
     }
 }

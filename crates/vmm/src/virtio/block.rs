@@ -5,8 +5,8 @@
 use virtio_queue::QueueT;
 
 use super::{
-    Chain, DeviceError, QueueCtx, TYPE_BLOCK, VIRTIO_F_VERSION_1, VirtioDevice, collect_chain,
-    read_bufs, read_config_bytes, write_bufs,
+    Chain, DeviceError, QueueCtx, RING_FEATURES, TYPE_BLOCK, VIRTIO_F_VERSION_1, VirtioDevice,
+    pop_chain, read_bufs, read_config_bytes, write_bufs,
 };
 
 pub const SECTOR_SIZE: u64 = 512;
@@ -134,7 +134,7 @@ impl VirtioDevice for Block {
     }
 
     fn features(&self) -> u64 {
-        let mut f = VIRTIO_F_VERSION_1 | F_SEG_MAX | F_BLK_SIZE | F_FLUSH;
+        let mut f = VIRTIO_F_VERSION_1 | RING_FEATURES | F_SEG_MAX | F_BLK_SIZE | F_FLUSH;
         if self.read_only {
             f |= F_RO;
         }
@@ -156,15 +156,15 @@ impl VirtioDevice for Block {
             return Ok(false);
         }
         let mem = ctx.mem;
+        let features = ctx.features;
         let mut used_any = false;
         loop {
             let Some(q) = ctx.queues.get_mut(0) else {
                 return Ok(used_any);
             };
-            let Some(c) = q.pop_descriptor_chain(mem) else {
+            let Some((head, chain)) = pop_chain(mem, q, features) else {
                 break;
             };
-            let (head, chain) = collect_chain(mem, c);
             let chain = chain.map_err(|e| DeviceError(format!("virtio-blk: {e}")))?;
             // Without a writable status byte there is nowhere to report an
             // error: that is a broken driver.
@@ -207,6 +207,7 @@ mod tests {
     const HDR: u64 = DATA;
     const BUF: u64 = DATA + 0x1000;
     const STATUS: u64 = DATA + 0x100;
+    const TABLE: u64 = DATA + 0x8000;
 
     fn disk(writable: bool) -> (gx_disk::Device, Arc<gx_disk::MemDevice>) {
         let mut data = vec![0u8; 8 * 512];
@@ -225,6 +226,11 @@ mod tests {
     }
 
     fn rig(writable: bool, read_only: bool) -> (Rig, Arc<gx_disk::MemDevice>) {
+        rig_with(writable, read_only, 0)
+    }
+
+    /// A rig whose driver also negotiates `extra` feature bits.
+    fn rig_with(writable: bool, read_only: bool, extra: u64) -> (Rig, Arc<gx_disk::MemDevice>) {
         let (d, raw) = disk(writable);
         let m = mem();
         let irq = Arc::new(CountIrq::default());
@@ -235,7 +241,8 @@ mod tests {
         )
         .expect("transport");
         let tq = TestQueue::new(0, 16);
-        let f = VIRTIO_F_VERSION_1 | F_FLUSH | if read_only || !writable { F_RO } else { 0 };
+        let f =
+            VIRTIO_F_VERSION_1 | F_FLUSH | extra | if read_only || !writable { F_RO } else { 0 };
         init(&mut t, f, &[(0, &tq)]);
         (
             Rig {
@@ -256,8 +263,21 @@ mod tests {
             self.m.write_obj(0xffu8, GuestAddress(STATUS)).expect("w");
         }
         fn submit(&mut self, bufs: &[(u64, u32, bool)]) -> (u8, u32) {
+            self.submit_indirect(bufs, &[])
+        }
+        /// Submit `direct` buffers then, if `indirect` is not empty, an
+        /// indirect table (at TABLE) holding those.
+        fn submit_indirect(
+            &mut self,
+            direct: &[(u64, u32, bool)],
+            indirect: &[(u64, u32, bool)],
+        ) -> (u8, u32) {
             let before = self.tq.used_idx(&self.m);
-            self.tq.add_chain(&self.m, bufs);
+            if indirect.is_empty() {
+                self.tq.add_chain(&self.m, direct);
+            } else {
+                self.tq.add_indirect(&self.m, direct, TABLE, indirect);
+            }
             wr(&mut self.t, REG_QUEUE_NOTIFY, 0);
             assert_eq!(
                 self.tq.used_idx(&self.m),
@@ -396,5 +416,163 @@ mod tests {
         wr(&mut r.t, REG_QUEUE_NOTIFY, 0);
         r.t.read(REG_STATUS, &mut s);
         assert_ne!(u32::from_le_bytes(s) & STATUS_NEEDS_RESET, 0);
+    }
+
+    fn needs_reset(t: &mut MmioTransport) -> bool {
+        let mut s = [0u8; 4];
+        t.read(REG_STATUS, &mut s);
+        u32::from_le_bytes(s) & STATUS_NEEDS_RESET != 0
+    }
+
+    #[test]
+    fn indirect_chains_read_and_write_through_blk() {
+        use crate::virtio::{RING_FEATURES, VIRTIO_RING_F_INDIRECT_DESC};
+        assert_eq!(
+            Block::new(disk(true).0, false, "x").features() & RING_FEATURES,
+            RING_FEATURES,
+            "offered"
+        );
+        let (mut r, raw) = rig_with(true, false, VIRTIO_RING_F_INDIRECT_DESC);
+        // Everything in the table.
+        r.header(T_IN, 2);
+        let (st, len) = r.submit_indirect(
+            &[],
+            &[(HDR, 16, false), (BUF, 1024, true), (STATUS, 1, true)],
+        );
+        assert_eq!((st, len), (S_OK, 1025));
+        let mut got = [0u8; 1024];
+        r.m.read_slice(&mut got, GuestAddress(BUF)).expect("r");
+        assert!(got[..512].iter().all(|&b| b == 0x42) && got[512..].iter().all(|&b| b == 0x43));
+        // The header direct, the data split in the table with the status.
+        r.m.write_slice(&[0xbb; 512], GuestAddress(BUF)).expect("w");
+        r.header(T_OUT, 5);
+        let (st, _) = r.submit_indirect(
+            &[(HDR, 16, false)],
+            &[
+                (BUF, 100, false),
+                (BUF + 100, 412, false),
+                (STATUS, 1, true),
+            ],
+        );
+        assert_eq!(st, S_OK);
+        let mut back = [0u8; 512];
+        gx_disk::BlockDevice::read_at(&*raw, &mut back, 5 * 512).expect("read");
+        assert!(back.iter().all(|&b| b == 0xbb));
+        // GET_ID with the id buffer and status split between table and queue.
+        r.header(T_GET_ID, 0);
+        let (st, len) =
+            r.submit_indirect(&[(HDR, 16, false)], &[(BUF, 20, true), (STATUS, 1, true)]);
+        assert_eq!((st, len), (S_OK, 21));
+        // Request errors inside a valid indirect chain are a status, not a reset.
+        r.header(T_IN, 1000);
+        let (st, _) = r.submit_indirect(
+            &[],
+            &[(HDR, 16, false), (BUF, 512, true), (STATUS, 1, true)],
+        );
+        assert_eq!(st, S_IOERR);
+        assert!(!needs_reset(&mut r.t));
+    }
+
+    #[test]
+    fn hostile_indirect_chains_reset_blk_without_touching_the_disk() {
+        use crate::virtio::VIRTIO_RING_F_INDIRECT_DESC as IND;
+        type Build = fn(&mut Rig);
+        let cases: Vec<(&str, u64, Build)> = vec![
+            ("not negotiated", 0, |r| {
+                r.tq.add_indirect(
+                    &r.m,
+                    &[],
+                    TABLE,
+                    &[(HDR, 16, false), (BUF, 512, false), (STATUS, 1, true)],
+                );
+            }),
+            ("loop in the table", IND, |r| {
+                r.tq.write_table(&r.m, TABLE, &[(HDR, 16, F_NEXT, 1), (BUF, 512, F_NEXT, 0)]);
+                r.tq.add_raw(&r.m, TABLE, 32, F_INDIRECT, 0);
+            }),
+            ("next outside the table", IND, |r| {
+                r.tq.write_table(
+                    &r.m,
+                    TABLE,
+                    &[(HDR, 16, F_NEXT, 7), (STATUS, 1, F_WRITE, 0)],
+                );
+                r.tq.add_raw(&r.m, TABLE, 32, F_INDIRECT, 0);
+            }),
+            ("nested indirect", IND, |r| {
+                r.tq.write_table(&r.m, TABLE + 0x100, &[(STATUS, 1, F_WRITE, 0)]);
+                r.tq.write_table(
+                    &r.m,
+                    TABLE,
+                    &[(HDR, 16, F_NEXT, 1), (TABLE + 0x100, 16, F_INDIRECT, 0)],
+                );
+                r.tq.add_raw(&r.m, TABLE, 32, F_INDIRECT, 0);
+            }),
+            ("indirect with next", IND, |r| {
+                r.tq.write_table(&r.m, TABLE, &[(HDR, 16, 0, 0)]);
+                r.tq.write_desc(&r.m, 9, STATUS, 1, F_WRITE, 0);
+                r.tq.add_raw(&r.m, TABLE, 16, F_INDIRECT | F_NEXT, 9);
+            }),
+            ("zero length", IND, |r| {
+                r.tq.add_raw(&r.m, TABLE, 0, F_INDIRECT, 0);
+            }),
+            ("odd length", IND, |r| {
+                r.tq.write_table(
+                    &r.m,
+                    TABLE,
+                    &[(HDR, 16, F_NEXT, 1), (STATUS, 1, F_WRITE, 0)],
+                );
+                r.tq.add_raw(&r.m, TABLE, 31, F_INDIRECT, 0);
+            }),
+            ("table outside memory", IND, |r| {
+                r.tq.add_raw(&r.m, 0x7fff_0000, 48, F_INDIRECT, 0);
+            }),
+            ("table past the end of memory", IND, |r| {
+                r.tq.add_raw(&r.m, (1 << 20) - 16, 48, F_INDIRECT, 0);
+            }),
+            ("buffer outside memory", IND, |r| {
+                r.tq.add_indirect(
+                    &r.m,
+                    &[],
+                    TABLE,
+                    &[
+                        (HDR, 16, false),
+                        (0x7000_0000, 512, true),
+                        (STATUS, 1, true),
+                    ],
+                );
+            }),
+            ("readable after writable", IND, |r| {
+                r.tq.add_indirect(&r.m, &[(STATUS, 1, true)], TABLE, &[(HDR, 16, false)]);
+            }),
+            ("too many buffers", IND, |r| {
+                let e: Vec<(u64, u32, u16, u16)> =
+                    (0..1100u16).map(|k| (BUF, 512, F_NEXT, k + 1)).collect();
+                r.tq.write_table(&r.m, TABLE, &e);
+                r.tq.add_raw(&r.m, TABLE, 16 * 1100, F_INDIRECT, 0);
+            }),
+        ];
+        for (what, extra, build) in cases {
+            let (mut r, raw) = rig_with(true, false, extra);
+            r.m.write_slice(&[0xcc; 512], GuestAddress(BUF)).expect("w");
+            r.header(T_OUT, 0);
+            build(&mut r);
+            wr(&mut r.t, REG_QUEUE_NOTIFY, 0);
+            assert!(needs_reset(&mut r.t), "{what}: device needs reset");
+            assert_eq!(r.tq.used_idx(&r.m), 0, "{what}: nothing completed");
+            let mut back = [0u8; 512];
+            gx_disk::BlockDevice::read_at(&*raw, &mut back, 0).expect("read");
+            assert!(back.iter().all(|&b| b == 0x40), "{what}: image unchanged");
+            // Further notifications are ignored; a reset brings the device back.
+            wr(&mut r.t, REG_QUEUE_NOTIFY, 0);
+            let tq = TestQueue::new(0, 16);
+            for a in [AVAIL, USED] {
+                r.m.write_slice(&[0u8; 0x200], GuestAddress(a)).expect("w");
+            }
+            init(&mut r.t, VIRTIO_F_VERSION_1 | extra, &[(0, &tq)]);
+            r.tq = tq;
+            r.header(T_IN, 0);
+            let (st, _) = r.submit(&[(HDR, 16, false), (BUF, 512, true), (STATUS, 1, true)]);
+            assert_eq!(st, S_OK, "{what}: works after a reset");
+        }
     }
 }

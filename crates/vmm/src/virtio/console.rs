@@ -21,8 +21,8 @@ use std::os::unix::net::UnixStream;
 use virtio_queue::QueueT;
 
 use super::{
-    DeviceError, QueueCtx, TYPE_CONSOLE, VIRTIO_F_VERSION_1, VirtioDevice, collect_chain,
-    read_bufs, read_config_bytes, write_bufs,
+    DeviceError, QueueCtx, RING_FEATURES, TYPE_CONSOLE, VIRTIO_F_VERSION_1, VirtioDevice,
+    pop_chain, read_bufs, read_config_bytes, write_bufs,
 };
 
 pub const F_MULTIPORT: u64 = 1 << 1;
@@ -154,11 +154,11 @@ impl Console {
     /// Consume the guest's control messages.
     fn control_tx(&mut self, ctx: &mut QueueCtx<'_>) -> Result<bool, DeviceError> {
         let mem = ctx.mem;
+        let features = ctx.features;
         let mut any = false;
         let mut msgs = Vec::new();
         if let Some(q) = ctx.queues.get_mut(CTRL_TX) {
-            while let Some(c) = q.pop_descriptor_chain(mem) {
-                let (head, chain) = collect_chain(mem, c);
+            while let Some((head, chain)) = pop_chain(mem, q, features) {
                 let chain =
                     chain.map_err(|e| DeviceError(format!("virtio-console control: {e}")))?;
                 let mut m = [0u8; 8];
@@ -178,6 +178,7 @@ impl Console {
     /// Deliver pending control messages into the guest's control rx buffers.
     fn control_rx(&mut self, ctx: &mut QueueCtx<'_>) -> Result<bool, DeviceError> {
         let mem = ctx.mem;
+        let features = ctx.features;
         let Some(q) = ctx.queues.get_mut(CTRL_RX) else {
             return Ok(false);
         };
@@ -186,10 +187,9 @@ impl Console {
         }
         let mut any = false;
         while !self.ctrl_out.is_empty() {
-            let Some(c) = q.pop_descriptor_chain(mem) else {
+            let Some((head, chain)) = pop_chain(mem, q, features) else {
                 break;
             };
-            let (head, chain) = collect_chain(mem, c);
             let chain = chain.map_err(|e| DeviceError(format!("virtio-console control: {e}")))?;
             let msg = self.ctrl_out.pop_front().unwrap_or_default();
             let n = write_bufs(mem, &chain.writable, 0, &msg)?;
@@ -203,6 +203,7 @@ impl Console {
     /// Move guest tx data of port `pi` into its host buffer, then to the socket.
     fn port_tx(&mut self, ctx: &mut QueueCtx<'_>, pi: usize) -> Result<bool, DeviceError> {
         let mem = ctx.mem;
+        let features = ctx.features;
         let Some(port) = self.ports.get_mut(pi) else {
             return Ok(false);
         };
@@ -211,10 +212,9 @@ impl Console {
         };
         let mut any = false;
         while q.ready() && port.to_host.len() < PORT_BUFFER {
-            let Some(c) = q.pop_descriptor_chain(mem) else {
+            let Some((head, chain)) = pop_chain(mem, q, features) else {
                 break;
             };
-            let (head, chain) = collect_chain(mem, c);
             let chain =
                 chain.map_err(|e| DeviceError(format!("virtio-console port {}: {e}", port.id)))?;
             let len = chain.readable_len();
@@ -240,6 +240,7 @@ impl Console {
     /// Read from the host socket (while there is room) and fill the guest's rx buffers.
     fn port_rx(&mut self, ctx: &mut QueueCtx<'_>, pi: usize) -> Result<bool, DeviceError> {
         let mem = ctx.mem;
+        let features = ctx.features;
         let Some(port) = self.ports.get_mut(pi) else {
             return Ok(false);
         };
@@ -257,10 +258,9 @@ impl Console {
         };
         let mut any = false;
         while q.ready() && !port.to_guest.is_empty() {
-            let Some(c) = q.pop_descriptor_chain(mem) else {
+            let Some((head, chain)) = pop_chain(mem, q, features) else {
                 break;
             };
-            let (head, chain) = collect_chain(mem, c);
             let chain =
                 chain.map_err(|e| DeviceError(format!("virtio-console port {}: {e}", port.id)))?;
             let n = (chain.writable_len() as usize).min(port.to_guest.len());
@@ -338,7 +338,7 @@ impl VirtioDevice for Console {
     }
 
     fn features(&self) -> u64 {
-        VIRTIO_F_VERSION_1 | F_MULTIPORT
+        VIRTIO_F_VERSION_1 | RING_FEATURES | F_MULTIPORT
     }
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
@@ -594,6 +594,66 @@ mod tests {
     fn hostile_tx_chain_resets_device() {
         let mut r = rig();
         r.q[5].add_chain(&r.m, &[(0xfff0_0000, 16, false)]);
+        wr(&mut r.t, REG_QUEUE_NOTIFY, 5);
+        assert_ne!(r.status() & STATUS_NEEDS_RESET, 0);
+    }
+
+    #[test]
+    fn indirect_tx_and_rx_chains() {
+        use crate::virtio::{RING_FEATURES, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
+        let (host, dev) = UnixStream::pair().expect("pair");
+        let c = Console::new(vec![PortConfig {
+            name: NAME.into(),
+            stream: dev,
+        }])
+        .expect("console");
+        assert_eq!(c.features() & RING_FEATURES, RING_FEATURES);
+        let m = mem();
+        let mut t =
+            MmioTransport::new(Box::new(c), m.clone(), Arc::new(CountIrq::default())).expect("t");
+        let mut q: Vec<TestQueue> = (0..6).map(|i| TestQueue::new(i, 16)).collect();
+        let setup: Vec<(usize, &TestQueue)> = (2..6).map(|i| (i, &q[i])).collect();
+        let f = VIRTIO_F_VERSION_1
+            | F_MULTIPORT
+            | VIRTIO_RING_F_INDIRECT_DESC
+            | VIRTIO_RING_F_EVENT_IDX;
+        init(&mut t, f, &setup);
+        let mut r = Rig {
+            t,
+            m,
+            q: std::mem::take(&mut q),
+            host,
+        };
+        // Guest -> host through an indirect table.
+        r.m.write_slice(b"indirect hello", GuestAddress(DATA))
+            .expect("w");
+        r.q[5].add_indirect(
+            &r.m,
+            &[],
+            DATA + 0x9000,
+            &[(DATA, 8, false), (DATA + 8, 6, false)],
+        );
+        wr(&mut r.t, REG_QUEUE_NOTIFY, 5);
+        assert_eq!(r.q[5].used_idx(&r.m), 1);
+        let mut got = [0u8; 14];
+        r.host.read_exact(&mut got).expect("host read");
+        assert_eq!(&got, b"indirect hello");
+        // Host -> guest into an indirect rx buffer.
+        r.q[4].add_indirect(
+            &r.m,
+            &[],
+            DATA + 0xa000,
+            &[(DATA + 0x1000, 4, true), (DATA + 0x2000, 8, true)],
+        );
+        wr(&mut r.t, REG_QUEUE_NOTIFY, 4);
+        r.host.write_all(b"abcdef").expect("host write");
+        r.t.host_io();
+        assert_eq!(r.q[4].used_idx(&r.m), 1);
+        assert_eq!(r.q[4].used(&r.m, 0).1, 6);
+        // A nested indirect tx table resets the device.
+        r.q[5].write_table(&r.m, DATA + 0x9100, &[(DATA, 4, 0, 0)]);
+        r.q[5].write_table(&r.m, DATA + 0x9000, &[(DATA + 0x9100, 16, F_INDIRECT, 0)]);
+        r.q[5].add_raw(&r.m, DATA + 0x9000, 16, F_INDIRECT, 0);
         wr(&mut r.t, REG_QUEUE_NOTIFY, 5);
         assert_ne!(r.status() & STATUS_NEEDS_RESET, 0);
     }

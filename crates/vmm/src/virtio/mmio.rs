@@ -1,13 +1,26 @@
 //! The virtio-mmio transport, version 2 (virtio 1.x, 4.2.2): the register
 //! block the driver programs, feature negotiation, queue setup, notification
 //! and the interrupt status. One transport per device, one page of MMIO each.
+//!
+//! Interrupt suppression is decided here for every device. Without
+//! VIRTIO_F_EVENT_IDX the device interrupts after adding used buffers unless
+//! the driver set VRING_AVAIL_F_NO_INTERRUPT. With it (virtio 1.x 2.7.7,
+//! 2.7.10) the device interrupts only when the used index moves past the
+//! driver's `used_event` ([`vring_need_event`], 16-bit wrapping), and after
+//! each processing pass writes `avail_event` = the next avail index it will
+//! read, so the driver notifies only for buffers the device has not seen.
+//! Since the driver may add a buffer just before `avail_event` is written and
+//! then skip the notification, the transport re-reads avail.idx after a full
+//! fence and runs the device again on any queue with buffers it has not been
+//! offered yet (bounded: only while something is consumed, or a few times).
 
 use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
 
 use virtio_queue::{Queue, QueueT};
-use vm_memory::GuestMemoryMmap;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
-use super::{QueueCtx, VIRTIO_F_VERSION_1, VirtioDevice};
+use super::{DeviceError, QueueCtx, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VirtioDevice};
 use crate::devices::{BusDevice, Interrupt};
 
 pub const MMIO_MAGIC: u32 = 0x7472_6976; // "virt"
@@ -52,6 +65,34 @@ pub const STATUS_FAILED: u32 = 0x80;
 pub const INT_VRING: u32 = 1;
 pub const INT_CONFIG: u32 = 2;
 
+/// VRING_AVAIL_F_NO_INTERRUPT: the driver asks for no interrupts (without EVENT_IDX).
+pub const VRING_AVAIL_F_NO_INTERRUPT: u16 = 1;
+/// Re-checks after publishing avail_event that consume nothing before the
+/// transport stops re-running the device (a driver that keeps bumping
+/// avail.idx without giving usable buffers must not keep it busy forever).
+pub const MAX_IDLE_RECHECKS: u32 = 16;
+
+/// virtio's `vring_need_event` (virtio 1.x 2.7.10, Linux's virtio_ring.h):
+/// whether moving the used index from `old` to `new` passes `event`, all
+/// 16-bit wrapping.
+pub fn vring_need_event(event: u16, new: u16, old: u16) -> bool {
+    new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old)
+}
+
+/// Address of `used_event` (after the avail ring) of a queue.
+fn used_event_addr(q: &Queue) -> Option<GuestAddress> {
+    q.avail_ring()
+        .checked_add(4 + 2 * u64::from(q.size()))
+        .map(GuestAddress)
+}
+
+/// Address of `avail_event` (after the used ring) of a queue.
+fn avail_event_addr(q: &Queue) -> Option<GuestAddress> {
+    q.used_ring()
+        .checked_add(4 + 8 * u64::from(q.size()))
+        .map(GuestAddress)
+}
+
 pub struct MmioTransport {
     device: Box<dyn VirtioDevice>,
     mem: GuestMemoryMmap,
@@ -65,6 +106,11 @@ pub struct MmioTransport {
     interrupt_status: u32,
     /// Set when the guest broke the device; cleared only by a reset.
     broken: Option<String>,
+    /// Per queue: its used index when interrupts were last decided.
+    signalled_used: Vec<u16>,
+    /// Per queue, with EVENT_IDX: `(next_avail, avail.idx)` when its pending
+    /// buffers were last handed to the device by a re-check.
+    rechecked: Vec<Option<(u16, u16)>>,
 }
 
 impl MmioTransport {
@@ -78,10 +124,13 @@ impl MmioTransport {
             .into_iter()
             .map(|max| Queue::new(max).map_err(|e| format!("queue of size {max}: {e:?}")))
             .collect::<Result<Vec<_>, _>>()?;
+        let n = queues.len();
         Ok(MmioTransport {
             device,
             mem,
             queues,
+            signalled_used: vec![0; n],
+            rechecked: vec![None; n],
             irq,
             device_features_sel: 0,
             driver_features_sel: 0,
@@ -126,6 +175,8 @@ impl MmioTransport {
         self.status = 0;
         self.interrupt_status = 0;
         self.broken = None;
+        self.signalled_used.fill(0);
+        self.rechecked.fill(None);
     }
 
     /// Mark the device as needing a reset and tell the driver (virtio 1.x 2.1.2).
@@ -136,24 +187,138 @@ impl MmioTransport {
         self.irq.trigger();
     }
 
-    fn after_processing(&mut self, r: Result<bool, super::DeviceError>) {
-        match r {
-            Ok(true) => {
-                // Without EVENT_IDX this honours VRING_AVAIL_F_NO_INTERRUPT.
-                let mut want = false;
-                for q in &mut self.queues {
-                    if q.ready() {
-                        want |= q.needs_notification(&self.mem).unwrap_or(true);
-                    }
+    fn event_idx(&self) -> bool {
+        self.driver_features & VIRTIO_RING_F_EVENT_IDX != 0
+    }
+
+    /// Interrupt if some queue has new used buffers and its driver wants to
+    /// hear about them, or set NEEDS_RESET if processing failed.
+    fn after_processing(&mut self, r: Result<bool, DeviceError>) {
+        if let Err(e) = r {
+            self.fail(e.0);
+            return;
+        }
+        let event_idx = self.event_idx();
+        // Order the used ring writes before reading used_event/flags (the
+        // driver orders the other way round).
+        fence(Ordering::SeqCst);
+        let mut want = false;
+        for (q, signalled) in self.queues.iter().zip(self.signalled_used.iter_mut()) {
+            let new = q.next_used();
+            let old = *signalled;
+            if !q.ready() || new == old {
+                continue;
+            }
+            *signalled = new;
+            // An unreadable ring interrupts: a lost interrupt would hang the driver.
+            want |= if event_idx {
+                used_event_addr(q)
+                    .and_then(|a| self.mem.load::<u16>(a, Ordering::Acquire).ok())
+                    .is_none_or(|ev| vring_need_event(u16::from_le(ev), new, old))
+            } else {
+                self.mem
+                    .load::<u16>(GuestAddress(q.avail_ring()), Ordering::Acquire)
+                    .map_or(true, |f| u16::from_le(f) & VRING_AVAIL_F_NO_INTERRUPT == 0)
+            };
+        }
+        if want {
+            self.interrupt_status |= INT_VRING;
+            self.irq.trigger();
+        }
+    }
+
+    /// With EVENT_IDX: write `avail_event` = next avail index into every
+    /// ready queue, then (after a full fence, pairing with the driver's)
+    /// return the queues holding buffers that the device has not been
+    /// offered since they were made available.
+    fn publish_avail_events(&mut self) -> Result<Vec<usize>, DeviceError> {
+        for (i, q) in self.queues.iter().enumerate() {
+            if !q.ready() {
+                continue;
+            }
+            avail_event_addr(q)
+                .and_then(|a| {
+                    self.mem
+                        .store(q.next_avail().to_le(), a, Ordering::Release)
+                        .ok()
+                })
+                .ok_or_else(|| DeviceError(format!("queue {i}: used ring outside guest memory")))?;
+        }
+        fence(Ordering::SeqCst);
+        let mut again = Vec::new();
+        for (i, (q, seen)) in self
+            .queues
+            .iter()
+            .zip(self.rechecked.iter_mut())
+            .enumerate()
+        {
+            if !q.ready() {
+                continue;
+            }
+            let avail = q
+                .avail_idx(&self.mem, Ordering::Acquire)
+                .map_err(|e| DeviceError(format!("queue {i}: avail ring: {e}")))?
+                .0;
+            let next = q.next_avail();
+            if avail != next && *seen != Some((next, avail)) {
+                *seen = Some((next, avail));
+                again.push(i);
+            }
+        }
+        Ok(again)
+    }
+
+    /// After a processing pass: with EVENT_IDX, publish avail_event and run
+    /// the device again on buffers the driver added without notifying;
+    /// then interrupt as the driver asked.
+    fn settle(&mut self, mut r: Result<bool, DeviceError>) {
+        let mut idle = 0;
+        while self.event_idx() && r.is_ok() {
+            let again = match self.publish_avail_events() {
+                Ok(again) => again,
+                Err(e) => {
+                    r = Err(e);
+                    break;
                 }
-                if want {
-                    self.interrupt_status |= INT_VRING;
-                    self.irq.trigger();
+            };
+            if again.is_empty() {
+                break;
+            }
+            let before: Vec<u16> = self.queues.iter().map(|q| q.next_avail()).collect();
+            for i in again {
+                match self.run_queue(i) {
+                    Ok(used) => r = r.map(|any| any | used),
+                    Err(e) => r = Err(e),
+                }
+                if r.is_err() {
+                    break;
                 }
             }
-            Ok(false) => {}
-            Err(e) => self.fail(e.0),
+            let progress = self
+                .queues
+                .iter()
+                .zip(&before)
+                .any(|(q, b)| q.next_avail() != *b);
+            if progress {
+                idle = 0;
+            } else {
+                // Nothing consumed: every avail_event written above is current.
+                idle += 1;
+                if idle >= MAX_IDLE_RECHECKS {
+                    break;
+                }
+            }
         }
+        self.after_processing(r);
+    }
+
+    fn run_queue(&mut self, i: usize) -> Result<bool, DeviceError> {
+        let mut ctx = QueueCtx {
+            mem: &self.mem,
+            queues: &mut self.queues,
+            features: self.driver_features,
+        };
+        self.device.process_queue(&mut ctx, i)
     }
 
     /// The driver notified queue `index` (MMIO write or ioeventfd).
@@ -162,12 +327,8 @@ impl MmioTransport {
         if !self.running() || !self.queues.get(i).is_some_and(|q| q.ready()) {
             return;
         }
-        let mut ctx = QueueCtx {
-            mem: &self.mem,
-            queues: &mut self.queues,
-        };
-        let r = self.device.process_queue(&mut ctx, i);
-        self.after_processing(r);
+        let r = self.run_queue(i);
+        self.settle(r);
     }
 
     /// Host-side endpoints are ready.
@@ -178,9 +339,10 @@ impl MmioTransport {
         let mut ctx = QueueCtx {
             mem: &self.mem,
             queues: &mut self.queues,
+            features: self.driver_features,
         };
         let r = self.device.process_host(&mut ctx);
-        self.after_processing(r);
+        self.settle(r);
     }
 
     pub fn host_fds(&self) -> Vec<(std::os::fd::RawFd, bool, bool)> {
@@ -346,8 +508,9 @@ impl BusDevice for MmioTransport {
 pub mod tests {
     use super::*;
     use crate::virtio::testq::*;
-    use crate::virtio::{DeviceError, collect_chain};
+    use crate::virtio::{DeviceError, RING_FEATURES, pop_chain};
     use std::sync::Mutex;
+    use std::sync::atomic::AtomicU32;
 
     #[derive(Default)]
     pub struct CountIrq(pub Mutex<u32>);
@@ -374,7 +537,7 @@ pub mod tests {
             vec![8, 8]
         }
         fn features(&self) -> u64 {
-            VIRTIO_F_VERSION_1 | 1
+            VIRTIO_F_VERSION_1 | RING_FEATURES | 1
         }
         fn read_config(&self, offset: u64, data: &mut [u8]) {
             crate::virtio::read_config_bytes(&[9, 8, 7, 6], offset, data)
@@ -385,10 +548,10 @@ pub mod tests {
             index: usize,
         ) -> Result<bool, DeviceError> {
             let mem = ctx.mem;
+            let features = ctx.features;
             let q = &mut ctx.queues[index];
             let mut any = false;
-            while let Some(c) = q.pop_descriptor_chain(mem) {
-                let (head, r) = collect_chain(mem, c);
+            while let Some((head, r)) = pop_chain(mem, q, features) {
                 r.map_err(|e| DeviceError(e.to_string()))?;
                 q.add_used(mem, head, 0)
                     .map_err(|e| DeviceError(format!("{e:?}")))?;
@@ -461,7 +624,7 @@ pub mod tests {
         wr(&mut t, REG_DEVICE_FEATURES_SEL, 1);
         assert_eq!(rd(&mut t, REG_DEVICE_FEATURES), 1);
         wr(&mut t, REG_DEVICE_FEATURES_SEL, 0);
-        assert_eq!(rd(&mut t, REG_DEVICE_FEATURES), 1);
+        assert_eq!(rd(&mut t, REG_DEVICE_FEATURES), 1 | 1 << 28 | 1 << 29);
         wr(&mut t, REG_QUEUE_SEL, 1);
         assert_eq!(rd(&mut t, REG_QUEUE_NUM_MAX), 8);
         wr(&mut t, REG_QUEUE_SEL, 7);
@@ -569,5 +732,283 @@ pub mod tests {
         vm_memory::Bytes::write_obj(&m, 1000u16, vm_memory::GuestAddress(AVAIL + 2)).expect("w");
         wr(&mut t, REG_QUEUE_NOTIFY, 0);
         assert_eq!(tq.used_idx(&m), 0);
+    }
+
+    const EVENT_IDX: u64 = VIRTIO_RING_F_EVENT_IDX;
+
+    fn set_used_event(m: &GuestMemoryMmap, tq: &TestQueue, v: u16) {
+        let a = AVAIL + tq.base + 4 + 2 * u64::from(tq.size);
+        vm_memory::Bytes::write_obj(m, v, GuestAddress(a)).expect("w");
+    }
+
+    fn avail_event(m: &GuestMemoryMmap, tq: &TestQueue) -> u16 {
+        let a = USED + tq.base + 4 + 8 * u64::from(tq.size);
+        vm_memory::Bytes::read_obj(m, GuestAddress(a)).expect("r")
+    }
+
+    /// Put queue 0 of `t` and the driver's view at avail/used index `at`.
+    fn start_at(t: &mut MmioTransport, m: &GuestMemoryMmap, tq: &mut TestQueue, at: u16) {
+        t.queues[0].set_next_avail(at);
+        t.queues[0].set_next_used(at);
+        t.signalled_used[0] = at;
+        tq.avail_idx = at;
+        vm_memory::Bytes::write_obj(m, at, GuestAddress(AVAIL + tq.base + 2)).expect("w");
+        vm_memory::Bytes::write_obj(m, at, GuestAddress(USED + tq.base + 2)).expect("w");
+    }
+
+    #[test]
+    fn vring_need_event_matches_the_spec_across_wraparound() {
+        // Interrupt when the used index moves past `event` (new-1 >= event > ... old-1).
+        assert!(vring_need_event(0, 1, 0));
+        assert!(!vring_need_event(1, 1, 0));
+        assert!(vring_need_event(1, 2, 0));
+        assert!(!vring_need_event(5, 3, 0));
+        assert!(!vring_need_event(0, 0, 0), "nothing new, no interrupt");
+        // Across 0xffff -> 0.
+        assert!(vring_need_event(0xffff, 0, 0xfffe));
+        assert!(vring_need_event(0xfffd, 2, 0xfff8));
+        assert!(!vring_need_event(0xfffd, 0xfffc, 0xfff8));
+        assert!(!vring_need_event(3, 2, 0xfff8));
+        assert!(vring_need_event(1, 2, 0xfff8));
+        // An event already behind `old` is not passed again.
+        assert!(!vring_need_event(0xfff0, 2, 0xfff8));
+    }
+
+    #[test]
+    fn event_idx_interrupts_only_past_used_event_across_wraparound() {
+        let (mut t, irq, m) = dummy();
+        let mut tq = TestQueue::new(0, 8);
+        let st = init(&mut t, VIRTIO_F_VERSION_1 | EVENT_IDX, &[(0, &tq)]);
+        assert_ne!(st & STATUS_DRIVER_OK, 0);
+        start_at(&mut t, &m, &mut tq, 0xfff8);
+        // The driver wants an interrupt once 0xfffd is used (idx reaches 0xfffe).
+        set_used_event(&m, &tq, 0xfffd);
+        for _ in 0..4 {
+            tq.add_chain(&m, &[(DATA, 8, false)]);
+        }
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(tq.used_idx(&m), 0xfffc);
+        assert_eq!(irq.count(), 0, "used_event not reached");
+        assert_eq!(avail_event(&m, &tq), 0xfffc, "avail_event = next avail");
+        for _ in 0..4 {
+            tq.add_chain(&m, &[(DATA, 8, false)]);
+        }
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(tq.used_idx(&m), 0, "used.idx wrapped");
+        assert_eq!(irq.count(), 1, "passed used_event across the wrap");
+        assert_eq!(avail_event(&m, &tq), 0);
+        // One at a time up to used_event = 2: interrupt only for the third.
+        set_used_event(&m, &tq, 2);
+        for (n, want) in [(1u16, 1u32), (2, 1), (3, 2)] {
+            tq.add_chain(&m, &[(DATA, 8, false)]);
+            wr(&mut t, REG_QUEUE_NOTIFY, 0);
+            assert_eq!(tq.used_idx(&m), n);
+            assert_eq!(irq.count(), want, "used.idx {n}");
+        }
+        // A used_event left behind (the driver is not interested) means silence.
+        set_used_event(&m, &tq, 0xfff0);
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(irq.count(), 2);
+        // The avail flags are ignored with EVENT_IDX; used_event is what counts.
+        vm_memory::Bytes::write_obj(&m, VRING_AVAIL_F_NO_INTERRUPT, GuestAddress(AVAIL))
+            .expect("w");
+        set_used_event(&m, &tq, 4);
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(tq.used_idx(&m), 5);
+        assert_eq!(irq.count(), 3);
+    }
+
+    #[test]
+    fn without_event_idx_used_event_is_ignored_and_no_interrupt_flag_honoured() {
+        let (mut t, irq, m) = dummy();
+        let mut tq = TestQueue::new(0, 8);
+        init(&mut t, VIRTIO_F_VERSION_1, &[(0, &tq)]);
+        set_used_event(&m, &tq, 100);
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(irq.count(), 1);
+        assert_eq!(avail_event(&m, &tq), 0, "avail_event untouched");
+        vm_memory::Bytes::write_obj(&m, VRING_AVAIL_F_NO_INTERRUPT, GuestAddress(AVAIL))
+            .expect("w");
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(tq.used_idx(&m), 2);
+        assert_eq!(irq.count(), 1, "VRING_AVAIL_F_NO_INTERRUPT");
+        vm_memory::Bytes::write_obj(&m, 0u16, GuestAddress(AVAIL)).expect("w");
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(irq.count(), 2);
+    }
+
+    /// Completes every chain; the first time, it also plays a driver that
+    /// adds a buffer (descriptor 1) while the device works and, seeing the
+    /// stale avail_event, does not notify.
+    struct Racer {
+        raced: bool,
+    }
+    impl VirtioDevice for Racer {
+        fn device_type(&self) -> u32 {
+            42
+        }
+        fn queue_max_sizes(&self) -> Vec<u16> {
+            vec![8]
+        }
+        fn features(&self) -> u64 {
+            VIRTIO_F_VERSION_1 | RING_FEATURES
+        }
+        fn read_config(&self, _offset: u64, data: &mut [u8]) {
+            data.fill(0);
+        }
+        fn process_queue(
+            &mut self,
+            ctx: &mut QueueCtx<'_>,
+            index: usize,
+        ) -> Result<bool, DeviceError> {
+            let (mem, features) = (ctx.mem, ctx.features);
+            let q = &mut ctx.queues[index];
+            let mut any = false;
+            while let Some((head, r)) = pop_chain(mem, q, features) {
+                r.map_err(|e| DeviceError(e.to_string()))?;
+                q.add_used(mem, head, 0)
+                    .map_err(|e| DeviceError(format!("{e:?}")))?;
+                any = true;
+            }
+            if !self.raced {
+                self.raced = true;
+                let tq = TestQueue {
+                    base: 0,
+                    size: 8,
+                    next_desc: 1,
+                    avail_idx: 1,
+                };
+                tq.write_desc(mem, 1, DATA, 8, 0, 0);
+                let mut tq = tq;
+                tq.publish(mem, 1);
+            }
+            Ok(any)
+        }
+        fn reset(&mut self) {}
+    }
+
+    #[test]
+    fn event_idx_rechecks_avail_after_publishing_avail_event() {
+        let m = mem();
+        let irq = Arc::new(CountIrq::default());
+        let mut t = MmioTransport::new(Box::new(Racer { raced: false }), m.clone(), irq.clone())
+            .expect("transport");
+        let mut tq = TestQueue::new(0, 8);
+        init(&mut t, VIRTIO_F_VERSION_1 | EVENT_IDX, &[(0, &tq)]);
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(
+            tq.used_idx(&m),
+            2,
+            "the buffer added without a notification was used too"
+        );
+        assert_eq!(avail_event(&m, &tq), 2);
+        assert_eq!(irq.count(), 1, "one interrupt for both");
+    }
+
+    /// Consumes nothing (a device waiting for its host side); optionally
+    /// plays a driver that bumps avail.idx every time the device runs.
+    struct Lazy {
+        calls: Arc<AtomicU32>,
+        bump: bool,
+    }
+    impl VirtioDevice for Lazy {
+        fn device_type(&self) -> u32 {
+            42
+        }
+        fn queue_max_sizes(&self) -> Vec<u16> {
+            vec![8]
+        }
+        fn features(&self) -> u64 {
+            VIRTIO_F_VERSION_1 | RING_FEATURES
+        }
+        fn read_config(&self, _offset: u64, data: &mut [u8]) {
+            data.fill(0);
+        }
+        fn process_queue(
+            &mut self,
+            ctx: &mut QueueCtx<'_>,
+            _index: usize,
+        ) -> Result<bool, DeviceError> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            if self.bump {
+                let a = GuestAddress(AVAIL + 2);
+                let idx: u16 = ctx
+                    .mem
+                    .read_obj(a)
+                    .map_err(|e| DeviceError(e.to_string()))?;
+                // Flip between 1 and 2: always something pending, never the same.
+                ctx.mem
+                    .write_obj(if idx == 1 { 2u16 } else { 1 }, a)
+                    .map_err(|e| DeviceError(e.to_string()))?;
+            }
+            Ok(false)
+        }
+        fn reset(&mut self) {}
+    }
+
+    #[test]
+    fn event_idx_rechecks_of_declined_buffers_are_bounded() {
+        for bump in [false, true] {
+            let m = mem();
+            let calls = Arc::new(AtomicU32::new(0));
+            let dev = Lazy {
+                calls: calls.clone(),
+                bump,
+            };
+            let mut t = MmioTransport::new(Box::new(dev), m.clone(), Arc::new(CountIrq::default()))
+                .expect("transport");
+            let mut tq = TestQueue::new(0, 8);
+            init(&mut t, VIRTIO_F_VERSION_1 | EVENT_IDX, &[(0, &tq)]);
+            tq.add_chain(&m, &[(DATA, 8, false)]);
+            wr(&mut t, REG_QUEUE_NOTIFY, 0);
+            let n = calls.load(Ordering::Relaxed);
+            if bump {
+                // avail.idx changes on every run: re-checks stop after MAX_IDLE_RECHECKS.
+                assert_eq!(n, 1 + MAX_IDLE_RECHECKS);
+            } else {
+                // The notification, then one re-check of the declined buffer.
+                assert_eq!(n, 2);
+                // Nothing new: a later notification runs the device once, no re-check.
+                wr(&mut t, REG_QUEUE_NOTIFY, 0);
+                assert_eq!(calls.load(Ordering::Relaxed), 3);
+                // A new buffer is offered again once.
+                tq.add_chain(&m, &[(DATA, 8, false)]);
+                wr(&mut t, REG_QUEUE_NOTIFY, 0);
+                assert_eq!(calls.load(Ordering::Relaxed), 5);
+            }
+            assert_eq!(avail_event(&m, &tq), 0, "nothing consumed");
+            assert_eq!(rd(&mut t, REG_STATUS) & STATUS_NEEDS_RESET, 0);
+        }
+    }
+
+    #[test]
+    fn event_idx_state_is_cleared_by_reset() {
+        let (mut t, irq, m) = dummy();
+        let mut tq = TestQueue::new(0, 8);
+        init(&mut t, VIRTIO_F_VERSION_1 | EVENT_IDX, &[(0, &tq)]);
+        start_at(&mut t, &m, &mut tq, 0x1234);
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(t.signalled_used[0], 0x1235);
+        // Driver resets and starts over (fresh rings, no EVENT_IDX).
+        wr(&mut t, REG_STATUS, 0);
+        assert_eq!(t.signalled_used[0], 0);
+        assert!(t.rechecked.iter().all(|r| r.is_none()));
+        let mut tq = TestQueue::new(0, 8);
+        for a in [AVAIL, USED] {
+            vm_memory::Bytes::write_slice(&m, &[0u8; 0x100], GuestAddress(a)).expect("w");
+        }
+        init(&mut t, VIRTIO_F_VERSION_1, &[(0, &tq)]);
+        let before = irq.count();
+        tq.add_chain(&m, &[(DATA, 8, false)]);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(tq.used_idx(&m), 1);
+        assert_eq!(irq.count(), before + 1);
     }
 }

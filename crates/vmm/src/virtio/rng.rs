@@ -4,7 +4,8 @@
 use virtio_queue::QueueT;
 
 use super::{
-    DeviceError, QueueCtx, TYPE_RNG, VIRTIO_F_VERSION_1, VirtioDevice, collect_chain, write_bufs,
+    DeviceError, QueueCtx, RING_FEATURES, TYPE_RNG, VIRTIO_F_VERSION_1, VirtioDevice, pop_chain,
+    write_bufs,
 };
 
 pub const QUEUE_SIZE: u16 = 64;
@@ -43,7 +44,7 @@ impl VirtioDevice for Rng {
     }
 
     fn features(&self) -> u64 {
-        VIRTIO_F_VERSION_1
+        VIRTIO_F_VERSION_1 | RING_FEATURES
     }
 
     fn read_config(&self, _offset: u64, data: &mut [u8]) {
@@ -52,12 +53,12 @@ impl VirtioDevice for Rng {
 
     fn process_queue(&mut self, ctx: &mut QueueCtx<'_>, index: usize) -> Result<bool, DeviceError> {
         let mem = ctx.mem;
+        let features = ctx.features;
         let Some(q) = ctx.queues.get_mut(index) else {
             return Ok(false);
         };
         let mut any = false;
-        while let Some(c) = q.pop_descriptor_chain(mem) {
-            let (head, chain) = collect_chain(mem, c);
+        while let Some((head, chain)) = pop_chain(mem, q, features) {
             let chain = chain.map_err(|e| DeviceError(format!("virtio-rng: {e}")))?;
             let n = chain.writable_len().min(MAX_BYTES_PER_REQUEST) as usize;
             let mut buf = vec![0u8; n];
@@ -103,5 +104,38 @@ mod tests {
         m.read_slice(&mut b, GuestAddress(DATA)).expect("r");
         assert!(b.iter().any(|&x| x != 0));
         assert_eq!(irq.count(), 1);
+    }
+
+    #[test]
+    fn indirect_buffers_and_hostile_tables() {
+        use crate::virtio::mmio::{REG_STATUS, STATUS_NEEDS_RESET};
+        use crate::virtio::{RING_FEATURES, VIRTIO_RING_F_INDIRECT_DESC};
+        assert_eq!(Rng.features() & RING_FEATURES, RING_FEATURES);
+        let m = mem();
+        let irq = Arc::new(CountIrq::default());
+        let mut t = MmioTransport::new(Box::new(Rng), m.clone(), irq).expect("t");
+        let mut tq = TestQueue::new(0, 8);
+        init(
+            &mut t,
+            VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT_DESC,
+            &[(0, &tq)],
+        );
+        tq.add_indirect(
+            &m,
+            &[],
+            DATA + 0x8000,
+            &[(DATA, 16, true), (DATA + 64, 48, true)],
+        );
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(tq.used_idx(&m), 1);
+        assert_eq!(tq.used(&m, 0).1, 64);
+        // An indirect table that loops: device reset, no hang.
+        tq.write_table(&m, DATA + 0x8000, &[(DATA, 16, F_WRITE | F_NEXT, 0)]);
+        tq.add_raw(&m, DATA + 0x8000, 16, F_INDIRECT, 0);
+        wr(&mut t, REG_QUEUE_NOTIFY, 0);
+        assert_eq!(tq.used_idx(&m), 1);
+        let mut s = [0u8; 4];
+        crate::devices::BusDevice::read(&mut t, REG_STATUS, &mut s);
+        assert_ne!(u32::from_le_bytes(s) & STATUS_NEEDS_RESET, 0);
     }
 }
