@@ -87,6 +87,11 @@ fn main() {
         sys::power_off();
     }
     let mut ops = ops::Ops::new();
+    ops.info = format!(
+        "gx-agent {} kernel {}",
+        env!("CARGO_PKG_VERSION"),
+        kernel.trim()
+    );
     match serve(&mut port, &mut ops) {
         Ok(()) => {}
         Err(e) => log(&format!("channel error: {e}")),
@@ -111,6 +116,10 @@ fn early_init() -> io::Result<()> {
     let _ = sys::mount("sysfs", Path::new("/sys"), "sysfs", 0, "");
     let _ = sys::mount("devtmpfs", Path::new("/dev"), "devtmpfs", 0, "");
     ops::load_modules("/gx/modules.boot");
+    // QEMU0001 is the pvpanic device (our VMM has one; QEMU microvm has not).
+    if Path::new("/sys/bus/acpi/devices/QEMU0001:00").exists() {
+        ops::load_modules("/gx/modules.panic");
+    }
     Ok(())
 }
 
@@ -209,8 +218,7 @@ fn run_call(
             let mut rd = ChunkReader {
                 port,
                 serial,
-                data: Vec::new(),
-                pos: 0,
+                left: 0,
                 done: false,
             };
             let r = gx_protocol::dispatch(ops, call, StreamIo::In(&mut rd));
@@ -266,35 +274,39 @@ pub fn io_err(what: &str, e: io::Error) -> CallError {
     )
 }
 
-/// Upload data: the host's chunks of one serial, as a `Read`.
+/// Upload data: the host's chunks of one serial, as a `Read` that reads each
+/// chunk's payload straight from the port into the caller's buffer (no frame
+/// buffer, no copy), filling it across chunk boundaries.
 struct ChunkReader<'a> {
     port: &'a mut Port,
     serial: u32,
-    data: Vec<u8>,
-    pos: usize,
+    /// Payload bytes of the current chunk not read yet.
+    left: usize,
     done: bool,
 }
 
 impl ChunkReader<'_> {
-    /// Reads the next frame of our stream; returns false at the end marker.
+    /// Reads the next frame header of our stream; returns false at the end marker.
     fn next(&mut self) -> io::Result<bool> {
-        let f = read_frame(&mut self.port.rd, &mut self.data).map_err(proto_io)?;
-        if f.serial != self.serial {
+        let (kind, serial, len) = gx_protocol::read_header(&mut self.port.rd).map_err(proto_io)?;
+        if serial != self.serial {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "chunk of another call",
             ));
         }
-        match f.kind {
-            Kind::Chunk if f.payload.is_empty() => {
+        match kind {
+            Kind::Chunk if len == 0 => {
                 self.done = true;
                 Ok(false)
             }
             Kind::Chunk => {
-                self.pos = gx_protocol::HEADER_LEN;
+                self.left = len;
                 Ok(true)
             }
             Kind::Cancel => {
+                // A Cancel carries no payload; skip one anyway to stay in step.
+                io::copy(&mut (&mut self.port.rd).take(len as u64), &mut io::sink())?;
                 self.done = true;
                 Err(io::Error::from_raw_os_error(libc::ECANCELED))
             }
@@ -307,6 +319,16 @@ impl ChunkReader<'_> {
 
     fn drain(&mut self) -> Result<(), ProtoError> {
         while !self.done {
+            if self.left > 0 {
+                let n = io::copy(
+                    &mut (&mut self.port.rd).take(self.left as u64),
+                    &mut io::sink(),
+                )?;
+                if n as usize != self.left {
+                    return Err(ProtoError::Io(io::ErrorKind::UnexpectedEof.into()));
+                }
+                self.left = 0;
+            }
             // A Cancel from the host is an error of next() but still an end.
             if let Err(e) = self.next() {
                 if !self.done {
@@ -327,18 +349,29 @@ fn proto_io(e: ProtoError) -> io::Error {
 
 impl Read for ChunkReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        // `data` holds the whole frame body; payload starts after the header.
-        while self.pos >= self.data.len() || self.pos == 0 {
-            if self.done {
-                return Ok(0);
+        // The port hands out at most one 4 KiB buffer per read: loop, so the
+        // caller gets a full buffer (one write(2) per chunk, not per page).
+        let mut n = 0;
+        while n < out.len() {
+            if self.left == 0 {
+                if self.done || (n > 0 && !self.port.pending()) {
+                    break;
+                }
+                if !self.next()? {
+                    break;
+                }
+                continue;
             }
-            if !self.next()? {
-                return Ok(0);
-            }
+            let want = (out.len() - n).min(self.left);
+            let k = match self.port.rd.read(&mut out[n..n + want]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(k) => k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.left -= k;
+            n += k;
         }
-        let n = out.len().min(self.data.len() - self.pos);
-        out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-        self.pos += n;
         Ok(n)
     }
 }

@@ -10,6 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use gx_protocol::{CallError, Handler, MAX_FRAME, Partition, StatNs, StatVfs};
 
@@ -26,6 +27,8 @@ const HELPERS_MOUNT: &str = "/gx/helpers";
 type R<T> = Result<T, CallError>;
 
 pub struct Ops {
+    /// The agent's self-description (version, kernel), for `internal_start`.
+    pub info: String,
     extra_modules_loaded: bool,
     /// Set by `debug lying-frame`: the next reply is replaced by a bad frame.
     pub inject_lie: bool,
@@ -451,6 +454,7 @@ const REPLY_DATA_MAX: usize = MAX_FRAME - 64;
 impl Ops {
     pub fn new() -> Self {
         Ops {
+            info: String::new(),
             extra_modules_loaded: false,
             inject_lie: false,
         }
@@ -1228,6 +1232,42 @@ impl Handler for Ops {
         let r = self.umount_all();
         sys::sync();
         r
+    }
+
+    fn internal_start(&mut self, time_ns: i64, seed: Vec<u8>, drives: i32) -> R<String> {
+        let t = Instant::now();
+        if time_ns > 0 {
+            if let Err(e) = sys::set_realtime(time_ns) {
+                crate::log(&format!("setting the clock: {e}"));
+            }
+        }
+        if !seed.is_empty() {
+            sys::add_entropy_and_reseed(&seed).map_err(|e| io_err("seeding the RNG", e))?;
+        }
+        load_modules("/gx/modules.disks");
+        // virtio_blk probes synchronously when it loads; the wait only covers a
+        // driver that binds late.
+        let want =
+            usize::try_from(drives).unwrap_or(0) + usize::from(Path::new(HELPERS_ID).exists());
+        let deadline = t + Duration::from_secs(20);
+        loop {
+            let have = all_disks().len();
+            if have >= want {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(err(
+                    libc::EIO,
+                    format!("only {have} of {want} disks appeared within 20 s"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(format!(
+            "{}; disks ready in {} ms",
+            self.info,
+            t.elapsed().as_millis()
+        ))
     }
 }
 

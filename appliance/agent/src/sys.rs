@@ -113,3 +113,37 @@ pub fn blk_reread_pt(f: &std::fs::File) -> io::Result<()> {
 pub fn is_pid1() -> bool {
     std::process::id() == 1
 }
+
+/// Sets the wall clock (CLOCK_REALTIME) to `ns` nanoseconds since the epoch.
+pub fn set_realtime(ns: i64) -> io::Result<()> {
+    let ts = libc::timespec {
+        tv_sec: ns.div_euclid(1_000_000_000) as libc::time_t,
+        tv_nsec: ns.rem_euclid(1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: a valid timespec that outlives the call.
+    check(unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) })
+}
+
+/// `_IOW('R', 0x03, int[2])` and `_IO('R', 0x07)` from <linux/random.h>.
+const RNDADDENTROPY: libc::c_ulong = 0x4008_5203;
+const RNDRESEEDCRNG: libc::c_ulong = 0x5207;
+
+/// Mixes `seed` into the kernel's input pool, credited as full entropy
+/// (RNDADDENTROPY), then makes the CRNG reseed from it now (RNDRESEEDCRNG), so
+/// a VM restored from a snapshot does not replay the snapshot's random stream.
+pub fn add_entropy_and_reseed(seed: &[u8]) -> io::Result<()> {
+    let seed = &seed[..seed.len().min(512)];
+    // struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+    let mut info = vec![0u32; 2 + seed.len().div_ceil(4)];
+    info[0] = (seed.len() * 8) as u32;
+    info[1] = seed.len() as u32;
+    for (i, b) in seed.iter().enumerate() {
+        info[2 + i / 4] |= u32::from(*b) << (8 * (i % 4));
+    }
+    let f = std::fs::File::open("/dev/urandom")?;
+    // SAFETY: `info` is a rand_pool_info of `buf_size` bytes of payload, alive
+    // for the call; the kernel only reads it.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), RNDADDENTROPY as _, info.as_ptr()) })?;
+    // SAFETY: RNDRESEEDCRNG takes no argument.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), RNDRESEEDCRNG as _, 0) })
+}

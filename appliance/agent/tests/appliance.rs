@@ -389,6 +389,99 @@ fn faults_are_errors_not_hangs() {
     assert!(matches!(e, Error::Disconnected { .. }), "{e}");
 }
 
+/// Restoring a snapshot of a booted appliance: each launch sees its own disks
+/// (never what the saving launch saw), the host's time, and a freshly seeded
+/// RNG; a damaged snapshot is dropped and the launch boots instead.
+#[test]
+fn snapshot_restore_is_fresh_and_falls_back_to_boot() {
+    if let Some(why) = prerequisites() {
+        eprintln!("SKIP snapshot: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let one = tmp.path().join("one");
+    let two = tmp.path().join("two");
+    for (dir, host, size) in [(&one, "first", "40M"), (&two, "second", "48M")] {
+        std::fs::create_dir_all(dir.join("src/etc")).expect("mkdir");
+        std::fs::write(dir.join("src/etc/hostname"), format!("{host}\n")).expect("write");
+        sh(&format!(
+            "mkfs.ext4 -q -F -d {}/src {}/disk.img {size}",
+            dir.display(),
+            dir.display()
+        ));
+    }
+    // A memory size no other test uses: this test owns the layout's snapshot.
+    let cfg = |disk: &Path| Config {
+        drives: vec![Drive::new(disk, Some("raw"), true)],
+        agent: agent(),
+        memory_mib: 448,
+        launch_timeout: Duration::from_secs(180),
+        call_timeout: Duration::from_secs(120),
+        ..Config::default()
+    };
+    let look = |g: &mut Appliance| -> (String, i64, String) {
+        g.mount_ro("/dev/sda", "/").expect("mount");
+        let host = g.cat("/etc/hostname").expect("cat");
+        let size = g.blockdev_getsize64("/dev/sda").expect("size");
+        let uuid = g.sh("cat /proc/sys/kernel/random/uuid").expect("uuid");
+        (host, size, uuid)
+    };
+
+    let mut a = Appliance::launch(cfg(&one.join("disk.img"))).expect("launch one");
+    let snap = a
+        .snapshot_path()
+        .expect("the first launch saves (or restores) a snapshot")
+        .to_path_buf();
+    let (host, size, uuid_a) = look(&mut a);
+    assert_eq!((host.as_str(), size), ("first\n", 40 << 20));
+    a.shutdown().expect("shutdown");
+
+    let mut b = Appliance::launch(cfg(&two.join("disk.img"))).expect("launch two");
+    assert!(b.restored(), "{}", b.agent_info());
+    let (host, size, uuid_b) = look(&mut b);
+    assert_eq!((host.as_str(), size), ("second\n", 48 << 20));
+    // The clock is the host's, not the snapshot's.
+    b.sh("touch /tmp/now").expect("touch");
+    let guest_now: i64 = b
+        .sh("date +%s")
+        .expect("date")
+        .trim()
+        .parse()
+        .expect("number");
+    let host_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    assert!(
+        (guest_now - host_now).abs() < 30,
+        "{guest_now} vs {host_now}"
+    );
+    b.shutdown().expect("shutdown");
+
+    let mut c = Appliance::launch(cfg(&one.join("disk.img"))).expect("launch three");
+    assert!(c.restored());
+    let (_, _, uuid_c) = look(&mut c);
+    c.shutdown().expect("shutdown");
+    assert!(
+        uuid_a != uuid_b && uuid_b != uuid_c && uuid_a != uuid_c,
+        "random UUIDs repeat across restores: {uuid_a} {uuid_b} {uuid_c}"
+    );
+
+    // A damaged snapshot: the launch boots, and saves a good one again.
+    std::fs::write(&snap, b"not a QEMU migration stream").expect("damage");
+    let mut d = Appliance::launch(cfg(&two.join("disk.img"))).expect("launch after damage");
+    assert!(!d.restored());
+    let (host, _, _) = look(&mut d);
+    assert_eq!(host, "second\n");
+    d.shutdown().expect("shutdown");
+    assert!(
+        std::fs::metadata(&snap)
+            .expect("snapshot saved again")
+            .len()
+            > 1 << 20
+    );
+}
+
 #[test]
 fn missing_drive_is_a_launch_error() {
     let e = Appliance::launch(Config {

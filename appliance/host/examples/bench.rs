@@ -1,5 +1,5 @@
-//! Appliance benchmark: median launch time (launch() entry to the agent's hello)
-//! over N runs, whole launch+shutdown, and upload/download throughput through the
+//! Appliance benchmark: median launch time (launch() entry to the agent ready for
+//! calls) over N runs, booting and restoring a snapshot, whole launch+shutdown, and upload/download throughput through the
 //! protocol into the appliance's RAM (nothing mounted: /sysroot is in rootfs).
 //!
 //! `cargo run --release -p gx-appliance --example bench` after
@@ -24,26 +24,31 @@ fn main() -> anyhow_free::Result {
         .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
-    // Warm the cache (builds the appliance the first time).
+    // Warm the cache (builds the appliance the first time, saves the snapshot).
     let a = Appliance::launch(Config::default())?;
     a.shutdown()?;
 
-    let mut launch = Vec::new();
-    let mut whole = Vec::new();
-    for _ in 0..runs {
-        let t = Instant::now();
-        let a = Appliance::launch(Config::default())?;
-        launch.push(a.launch_time());
-        eprintln!("  {:?}: {}", a.launch_time(), a.agent_info());
-        a.shutdown()?;
-        whole.push(t.elapsed());
+    for (what, snapshot) in [("boot", false), ("restore from snapshot", true)] {
+        let mut launch = Vec::new();
+        let mut whole = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let a = Appliance::launch(Config {
+                snapshot,
+                ..Config::default()
+            })?;
+            launch.push(a.launch_time());
+            eprintln!("  {:?}: {}", a.launch_time(), a.agent_info());
+            a.shutdown()?;
+            whole.push(t.elapsed());
+        }
+        println!(
+            "launch by {what} (to agent ready): median {:?} of {runs}: {:?}",
+            median(launch.clone()),
+            launch
+        );
+        println!("launch by {what} + shutdown: median {:?}", median(whole));
     }
-    println!(
-        "launch (to agent ready): median {:?} of {runs}: {:?}",
-        median(launch.clone()),
-        launch
-    );
-    println!("launch + shutdown: median {:?}", median(whole));
 
     let mut a = Appliance::launch(Config::default())?;
     let size = mb << 20;
@@ -60,9 +65,28 @@ fn main() -> anyhow_free::Result {
         assert_eq!(sink.0, size);
         a.rm("/bench.bin")?;
     }
+    // The protocol alone: upload into the guest's /dev/null (a device node in
+    // /sysroot), so the guest's page cache is not part of the measurement.
+    a.sh("mknod /sysroot/null c 1 3")?;
+    let mut sink = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        a.upload("/null", &mut std::io::repeat(0x5a).take(size as u64))?;
+        sink.push(t.elapsed());
+    }
     let rate = |d: Duration| size as f64 / d.as_secs_f64() / 1e6;
-    println!("upload {mb} MiB: median {:.0} MB/s", rate(median(up)));
-    println!("download {mb} MiB: median {:.0} MB/s", rate(median(down)));
+    println!(
+        "upload {mb} MiB into a file in the appliance's RAM: median {:.0} MB/s",
+        rate(median(up))
+    );
+    println!(
+        "upload {mb} MiB into the guest's /dev/null (protocol only): median {:.0} MB/s",
+        rate(median(sink))
+    );
+    println!(
+        "download {mb} MiB from a file in the appliance's RAM: median {:.0} MB/s",
+        rate(median(down))
+    );
     let t = Instant::now();
     for _ in 0..200 {
         a.ping()?;

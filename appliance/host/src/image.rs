@@ -18,10 +18,17 @@ use crate::Error;
 use crate::kernel::{self, Kernel};
 
 /// Bump when the layout of what we build changes, so old caches are not reused.
-const BUILDER_VERSION: u32 = 5;
+const BUILDER_VERSION: u32 = 6;
 
-/// Loaded by the agent at boot: just what it needs to reach its channel and disks.
-const BOOT_MODULES: &[&str] = &["virtio_mmio", "virtio_blk", "virtio_console", "virtio_rng"];
+/// Loaded by the agent at boot: just what it needs to reach its channel.
+const BOOT_MODULES: &[&str] = &["virtio_mmio", "virtio_console", "virtio_rng"];
+/// Loaded by the agent at `internal_start`, after the boot: the disk driver.
+/// Kept out of the boot so that a saved snapshot of a booted appliance knows
+/// nothing about the disks (see `snapshot`); they are probed fresh each launch.
+const DISK_MODULES: &[&str] = &["virtio_blk"];
+/// Loaded at boot only when the VM has a pvpanic device (our VMM does): a
+/// kernel panic then ends the VM with its own exit status, not as a reboot.
+const PANIC_MODULES: &[&str] = &["pvpanic_mmio"];
 /// Loaded by the agent before the first call that may need them.
 const EXTRA_MODULES: &[&str] = &[
     "fat",
@@ -107,12 +114,12 @@ fn uid() -> u32 {
 /// FNV-1a, 64 bit: a cache key, not a security boundary (the cache directory is
 /// the user's own).
 #[derive(Debug)]
-struct Fnv(u64);
+pub(crate) struct Fnv(pub(crate) u64);
 impl Fnv {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Fnv(0xcbf2_9ce4_8422_2325)
     }
-    fn add(&mut self, b: &[u8]) {
+    pub(crate) fn add(&mut self, b: &[u8]) {
         for x in b {
             self.0 ^= u64::from(*x);
             self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
@@ -121,7 +128,7 @@ impl Fnv {
         self.0 ^= 0xff;
         self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    fn add_file_id(&mut self, p: &Path) {
+    pub(crate) fn add_file_id(&mut self, p: &Path) {
         self.add(p.as_os_str().as_encoded_bytes());
         if let Ok(m) = fs::metadata(p) {
             self.add(&m.len().to_le_bytes());
@@ -169,7 +176,13 @@ pub fn ensure_appliance(kernel: &Kernel, agent: &Path) -> Result<ApplianceFiles,
     h.add(&BUILDER_VERSION.to_le_bytes());
     h.add(kernel.version.as_bytes());
     // What we put in is an input too, so editing these lists rebuilds.
-    for list in [BOOT_MODULES, EXTRA_MODULES, PROGRAMS] {
+    for list in [
+        BOOT_MODULES,
+        DISK_MODULES,
+        PANIC_MODULES,
+        EXTRA_MODULES,
+        PROGRAMS,
+    ] {
         h.add(list.join(",").as_bytes());
     }
     h.add(LVM_CONF.as_bytes());
@@ -252,7 +265,7 @@ fn prune(root: &Path, keep: &Path) {
     }
 }
 
-fn unique() -> u64 {
+pub(crate) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
@@ -685,6 +698,8 @@ fn write_initrd(
     let deps = read_modules_dep(k)?;
     let mut seen = BTreeSet::new();
     let boot = module_order(&deps, BOOT_MODULES, &mut seen);
+    let disks = module_order(&deps, DISK_MODULES, &mut seen);
+    let panic = module_order(&deps, PANIC_MODULES, &mut seen);
     let extra = module_order(&deps, EXTRA_MODULES, &mut seen);
 
     let mut s = Sink {
@@ -696,16 +711,18 @@ fn write_initrd(
         s.cpio.dir(HELPERS_MOUNT)?;
     }
     let moddir = format!("/lib/modules/{}", k.version);
-    let mut lists = [String::new(), String::new()];
-    for rel in &boot {
-        let dst = format!("{moddir}/{}", strip_compression(rel));
-        s.cpio.file(
-            &dst,
-            0o644,
-            &without_btf(module_bytes(&k.modules.join(rel))?),
-        )?;
-        lists[0].push_str(&dst);
-        lists[0].push('\n');
+    let mut lists = [String::new(), String::new(), String::new(), String::new()];
+    for (list, mods) in [(0, &boot), (2, &disks), (3, &panic)] {
+        for rel in mods {
+            let dst = format!("{moddir}/{}", strip_compression(rel));
+            s.cpio.file(
+                &dst,
+                0o644,
+                &without_btf(module_bytes(&k.modules.join(rel))?),
+            )?;
+            lists[list].push_str(&dst);
+            lists[list].push('\n');
+        }
     }
     for rel in &extra {
         let dst = format!("{moddir}/{}", strip_compression(rel));
@@ -719,6 +736,10 @@ fn write_initrd(
         .file("/gx/modules.boot", 0o644, lists[0].as_bytes())?;
     s.cpio
         .file("/gx/modules.extra", 0o644, lists[1].as_bytes())?;
+    s.cpio
+        .file("/gx/modules.disks", 0o644, lists[2].as_bytes())?;
+    s.cpio
+        .file("/gx/modules.panic", 0o644, lists[3].as_bytes())?;
 
     s.cpio.file("/init", 0o755, &agent_bytes(agent, out)?)?;
     // The agent's own libraries are needed to boot: real files in the cpio.

@@ -14,6 +14,7 @@
 pub mod image;
 pub mod kernel;
 pub mod qemu;
+pub mod snapshot;
 pub mod vmm;
 
 use std::io::{self, Read, Write};
@@ -138,6 +139,10 @@ pub struct Config {
     pub backend: Option<Backend>,
     /// The agent binary; `None`: `GX_AGENT`, else next to the current executable.
     pub agent: Option<PathBuf>,
+    /// Restore a saved snapshot of a booted appliance when one fits, and save
+    /// one after a boot (QEMU only; see [`snapshot`]). Default: on, unless
+    /// `GX_NO_SNAPSHOT` is set.
+    pub snapshot: bool,
 }
 
 impl Default for Config {
@@ -151,6 +156,7 @@ impl Default for Config {
             append: None,
             backend: None,
             agent: None,
+            snapshot: std::env::var_os("GX_NO_SNAPSHOT").is_none(),
         }
     }
 }
@@ -193,7 +199,9 @@ pub struct Appliance {
     buf: Vec<u8>,
     serial: u32,
     config: Config,
-    hello: Hello,
+    info: String,
+    restored: bool,
+    snapshot: Option<PathBuf>,
     broken: bool,
     closed: bool,
     progress: Option<ProgressFn>,
@@ -206,9 +214,263 @@ impl std::fmt::Debug for Appliance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Appliance")
             .field("vm", &self.vm)
-            .field("agent", &self.hello.agent)
+            .field("agent", &self.info)
             .finish()
     }
+}
+
+/// One attempt to start the VM: boot it, or restore `snapshot`.
+struct Boot<'a> {
+    config: &'a Config,
+    files: &'a image::ApplianceFiles,
+    append: String,
+    backend: Backend,
+    start: Instant,
+}
+
+impl Boot<'_> {
+    fn qemu_spec<'s>(
+        &'s self,
+        qemu_bin: &'s Path,
+        socket: &'s Path,
+        qmp: Option<&'s Path>,
+        incoming: Option<String>,
+    ) -> qemu::VmSpec<'s> {
+        qemu::VmSpec {
+            qemu: qemu_bin,
+            kernel: &self.files.kernel,
+            initrd: &self.files.initrd,
+            append: self.append.clone(),
+            memory_mib: self.config.memory_mib,
+            socket,
+            drives: &self.config.drives,
+            helpers: self.files.helpers.as_deref(),
+            verbose: self.config.verbose,
+            qmp,
+            incoming,
+        }
+    }
+
+    /// `restore`: the snapshot to restore (`boot == false`), or where to save
+    /// one right after the hello (`boot == true`; saving is best effort).
+    fn run(&self, snap: Option<&snapshot::Snapshot>, boot: bool) -> Result<Appliance> {
+        let config = self.config;
+        let prog = self.backend.program_name();
+        let tmp = TempDir::new()?;
+        let sock_path = tmp.0.join("channel.sock");
+        let qmp_path = tmp.0.join("qmp.sock");
+        let listener = UnixListener::bind(&sock_path)?;
+        listener.set_nonblocking(true)?;
+        let save = snap.filter(|_| boot);
+        let restore = snap.filter(|_| !boot);
+        let mut vm = match self.backend {
+            Backend::Qemu => {
+                let qemu_bin = qemu::find_qemu()?;
+                qemu::Vm::start(&self.qemu_spec(
+                    &qemu_bin,
+                    &sock_path,
+                    save.map(|_| qmp_path.as_path()),
+                    restore.map(|s| s.incoming()),
+                ))?
+            }
+            Backend::Vmm => {
+                let vmm_bin = vmm::find_vmm()?;
+                let cmd = vmm::command(&vmm::VmmSpec {
+                    vmm: &vmm_bin,
+                    kernel: &self.files.kernel,
+                    initrd: &self.files.initrd,
+                    append: self.append.clone(),
+                    memory_mib: config.memory_mib,
+                    socket: &sock_path,
+                    drives: &config.drives,
+                    helpers: self.files.helpers.as_deref(),
+                })?;
+                qemu::Vm::spawn(cmd, &vmm_bin, config.verbose)?
+            }
+        };
+        let started = Instant::now();
+        // A restored VM answers in milliseconds; one that does not is broken
+        // (and the caller boots instead), so do not wait the whole boot timeout.
+        let deadline = match restore {
+            Some(_) => started + config.launch_timeout.min(Duration::from_secs(20)),
+            None => self.start + config.launch_timeout,
+        };
+        let fail = |vm: &mut qemu::Vm, reason: String| {
+            vm.kill();
+            // Give the console pumps a moment to drain what QEMU printed last.
+            std::thread::sleep(Duration::from_millis(50));
+            Error::Launch {
+                reason,
+                console: vm.console.tail(CONSOLE_LINES),
+            }
+        };
+        // QEMU and gx-vmm connect to us as soon as they have parsed their options.
+        let sock = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(fail(&mut vm, format!("accepting the channel: {e}"))),
+            }
+            if let Some(st) = vm.exited() {
+                return Err(fail(
+                    &mut vm,
+                    format!("{prog} exited early ({})", exit_text(st)),
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(fail(&mut vm, format!("{prog} never connected the channel")));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        sock.set_nonblocking(false)?;
+        let mut buf = Vec::new();
+        let hello = match restore {
+            // The restored agent already said hello to whoever saved it.
+            Some(_) => None,
+            None => Some(wait_hello(
+                &sock, &mut buf, &mut vm, deadline, config, &fail,
+            )?),
+        };
+        let mut saved = None;
+        if let Some(s) = save {
+            let t = Instant::now();
+            let r = s.save(&qmp_path, Duration::from_secs(30));
+            if r.is_ok() {
+                saved = Some(s.path.clone());
+            }
+            if config.verbose {
+                match &r {
+                    Ok(()) => eprintln!(
+                        "gx-appliance: saved snapshot {} in {:?}",
+                        s.path.display(),
+                        t.elapsed()
+                    ),
+                    Err(e) => eprintln!("gx-appliance: not saving a snapshot: {e}"),
+                }
+            }
+        }
+        let rx = Rx {
+            pre: Vec::new(),
+            pos: 0,
+            sock: sock.try_clone()?,
+        };
+        let mut a = Appliance {
+            vm,
+            sock,
+            rx,
+            buf,
+            serial: 0,
+            config: config.clone(),
+            info: String::new(),
+            restored: restore.is_some(),
+            snapshot: restore.map(|s| s.path.clone()).or(saved),
+            broken: false,
+            closed: false,
+            progress: None,
+            launch_time: Duration::ZERO,
+            backend: self.backend,
+            _tmp: tmp,
+        };
+        // internal_start within what is left of the launch deadline.
+        let left = deadline.saturating_duration_since(Instant::now());
+        a.sock
+            .set_read_timeout(Some(left.max(Duration::from_millis(100))))?;
+        a.sock
+            .set_write_timeout(Some(left.max(Duration::from_millis(100))))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(0))
+            .unwrap_or(0);
+        let drives = i32::try_from(config.drives.len()).unwrap_or(i32::MAX);
+        let info = match a.internal_start(now, &host_entropy()?, drives) {
+            Ok(i) => i,
+            Err(e) => {
+                a.closed = true;
+                return Err(fail(&mut a.vm, format!("starting the agent: {e}")));
+            }
+        };
+        a.info = match hello {
+            Some(h) => format!("{}; {}", h.agent, info.split("; ").last().unwrap_or("")),
+            None => format!("{info} (restored from a snapshot)"),
+        };
+        a.sock.set_read_timeout(Some(config.call_timeout))?;
+        a.sock.set_write_timeout(Some(config.call_timeout))?;
+        a.launch_time = self.start.elapsed();
+        Ok(a)
+    }
+}
+
+/// A VM process's exit status in words (gx-vmm's statuses are the guest's:
+/// see `gx-vmm --help`; QEMU with `-no-reboot` exits 0 on reboot or panic).
+fn exit_text(st: std::process::ExitStatus) -> String {
+    match st.code() {
+        Some(5) => format!("{st}: the guest kernel panicked"),
+        Some(3) => format!("{st}: the guest crashed (triple fault)"),
+        _ => st.to_string(),
+    }
+}
+
+/// 32 bytes from the host's RNG for the guest (see `internal_start`).
+fn host_entropy() -> io::Result<Vec<u8>> {
+    let mut b = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(b)
+}
+
+/// Waits for the agent's hello, in slices so an early VM exit is noticed.
+fn wait_hello(
+    sock: &UnixStream,
+    buf: &mut Vec<u8>,
+    vm: &mut qemu::Vm,
+    deadline: Instant,
+    config: &Config,
+    fail: &dyn Fn(&mut qemu::Vm, String) -> Error,
+) -> Result<Hello> {
+    let hello = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(fail(
+                vm,
+                format!(
+                    "the agent did not answer within {} s (guest hung or panicked?)",
+                    config.launch_timeout.as_secs()
+                ),
+            ));
+        }
+        sock.set_read_timeout(Some(left.min(Duration::from_millis(250))))?;
+        match read_frame(&mut &*sock, buf) {
+            Ok(f) if f.kind == Kind::Hello => match wire::from_slice::<Hello>(f.payload) {
+                Ok(h) => break h,
+                Err(e) => return Err(fail(vm, format!("bad hello: {e}"))),
+            },
+            Ok(f) => return Err(fail(vm, format!("expected hello, got {:?}", f.kind))),
+            Err(ProtoError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if let Some(st) = vm.exited() {
+                    return Err(fail(
+                        vm,
+                        format!("the VM stopped during boot ({})", exit_text(st)),
+                    ));
+                }
+            }
+            Err(e) => return Err(fail(vm, format!("channel: {e}"))),
+        }
+    };
+    if hello.magic != HELLO_MAGIC || hello.version != PROTOCOL_VERSION {
+        return Err(fail(
+            vm,
+            format!(
+                "agent speaks protocol {} (magic {:#x}), we speak {PROTOCOL_VERSION}: \
+                 rebuild gx-agent with this library",
+                hello.version, hello.magic
+            ),
+        ));
+    }
+    Ok(hello)
 }
 
 /// Where streamed data comes from or goes to.
@@ -219,8 +481,9 @@ enum HostStream<'a> {
 }
 
 impl Appliance {
-    /// Builds (or finds in the cache) the appliance, boots it with the drives,
-    /// and waits for the agent's hello.
+    /// Builds (or finds in the cache) the appliance, boots it with the drives
+    /// (or restores a snapshot of a booted one: see [`snapshot`]), and runs
+    /// `internal_start` (clock, entropy, disks).
     pub fn launch(config: Config) -> Result<Appliance> {
         let start = Instant::now();
         for d in &config.drives {
@@ -240,12 +503,7 @@ impl Appliance {
             Some(b) => b,
             None => Backend::choose()?,
         };
-        let prog = backend.program_name();
         let files = image::ensure_appliance(&k, &agent)?;
-        let tmp = TempDir::new()?;
-        let sock_path = tmp.0.join("channel.sock");
-        let listener = UnixListener::bind(&sock_path)?;
-        listener.set_nonblocking(true)?;
         let mut append = qemu::KERNEL_APPEND.to_string();
         if backend == Backend::Qemu && qemu::accel() == "tcg" {
             append.push(' ');
@@ -255,132 +513,54 @@ impl Appliance {
             append.push(' ');
             append.push_str(a);
         }
-        let mut vm = match backend {
-            Backend::Qemu => {
-                let qemu_bin = qemu::find_qemu()?;
-                qemu::Vm::start(&qemu::VmSpec {
-                    qemu: &qemu_bin,
-                    kernel: &files.kernel,
-                    initrd: &files.initrd,
-                    append,
-                    memory_mib: config.memory_mib,
-                    socket: &sock_path,
-                    drives: &config.drives,
-                    helpers: files.helpers.as_deref(),
-                    verbose: config.verbose,
-                })?
-            }
-            Backend::Vmm => {
-                let vmm_bin = vmm::find_vmm()?;
-                let cmd = vmm::command(&vmm::VmmSpec {
-                    vmm: &vmm_bin,
-                    kernel: &files.kernel,
-                    initrd: &files.initrd,
-                    append,
-                    memory_mib: config.memory_mib,
-                    socket: &sock_path,
-                    drives: &config.drives,
-                    helpers: files.helpers.as_deref(),
-                })?;
-                qemu::Vm::spawn(cmd, &vmm_bin, config.verbose)?
-            }
-        };
-        let deadline = start + config.launch_timeout;
-        let fail = |vm: &mut qemu::Vm, reason: String| {
-            vm.kill();
-            // Give the console pumps a moment to drain what QEMU printed last.
-            std::thread::sleep(Duration::from_millis(50));
-            Error::Launch {
-                reason,
-                console: vm.console.tail(CONSOLE_LINES),
-            }
-        };
-        // QEMU and gx-vmm connect to us as soon as they have parsed their options.
-        let sock = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(fail(&mut vm, format!("accepting the channel: {e}"))),
-            }
-            if let Some(st) = vm.exited() {
-                return Err(fail(&mut vm, format!("{prog} exited early ({st})")));
-            }
-            if Instant::now() > deadline {
-                return Err(fail(&mut vm, format!("{prog} never connected the channel")));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        sock.set_nonblocking(false)?;
-        let mut buf = Vec::new();
-        // Wait for the hello, in slices so an early QEMU exit is noticed.
-        let hello = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(fail(
-                    &mut vm,
-                    format!(
-                        "the agent did not answer within {} s (guest hung or panicked?)",
-                        config.launch_timeout.as_secs()
-                    ),
-                ));
-            }
-            sock.set_read_timeout(Some(left.min(Duration::from_millis(250))))?;
-            match read_frame(&mut &sock, &mut buf) {
-                Ok(f) if f.kind == Kind::Hello => match wire::from_slice::<Hello>(f.payload) {
-                    Ok(h) => break h,
-                    Err(e) => return Err(fail(&mut vm, format!("bad hello: {e}"))),
-                },
-                Ok(f) => return Err(fail(&mut vm, format!("expected hello, got {:?}", f.kind))),
-                Err(ProtoError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if let Some(st) = vm.exited() {
-                        return Err(fail(&mut vm, format!("the VM stopped during boot ({st})")));
-                    }
-                }
-                Err(e) => return Err(fail(&mut vm, format!("channel: {e}"))),
-            }
-        };
-        if hello.magic != HELLO_MAGIC || hello.version != PROTOCOL_VERSION {
-            return Err(fail(
-                &mut vm,
-                format!(
-                    "agent speaks protocol {} (magic {:#x}), we speak {PROTOCOL_VERSION}: \
-                     rebuild gx-agent with this library",
-                    hello.version, hello.magic
-                ),
-            ));
-        }
-        sock.set_read_timeout(Some(config.call_timeout))?;
-        sock.set_write_timeout(Some(config.call_timeout))?;
-        let rx = Rx {
-            pre: Vec::new(),
-            pos: 0,
-            sock: sock.try_clone()?,
-        };
-        Ok(Appliance {
-            vm,
-            sock,
-            rx,
-            buf,
-            serial: 0,
-            config,
-            hello,
-            broken: false,
-            closed: false,
-            progress: None,
-            launch_time: start.elapsed(),
+        let b = Boot {
+            config: &config,
+            files: &files,
+            append,
             backend,
-            _tmp: tmp,
-        })
+            start,
+        };
+        let snap = match backend {
+            Backend::Qemu if config.snapshot => {
+                let qemu_bin = qemu::find_qemu()?;
+                let layout =
+                    qemu::layout_command(&b.qemu_spec(&qemu_bin, Path::new("/"), None, None));
+                let dir = files.initrd.parent().unwrap_or(Path::new("."));
+                snapshot::Snapshot::for_layout(dir, &layout)
+            }
+            _ => None,
+        };
+        if let Some(s) = snap.as_ref().filter(|s| s.exists()) {
+            match b.run(Some(s), false) {
+                Ok(a) => return Ok(a),
+                Err(e) => {
+                    // A snapshot of an older QEMU or a damaged file: boot instead.
+                    if config.verbose {
+                        eprintln!(
+                            "gx-appliance: snapshot {} did not restore: {e}",
+                            s.path.display()
+                        );
+                    }
+                    s.discard();
+                }
+            }
+        }
+        b.run(snap.as_ref(), true)
     }
 
-    /// The agent's self-description from its hello.
+    /// The agent's self-description (version, kernel, how it started).
     pub fn agent_info(&self) -> &str {
-        &self.hello.agent
+        &self.info
+    }
+
+    /// Whether this appliance was restored from a snapshot rather than booted.
+    pub fn restored(&self) -> bool {
+        self.restored
+    }
+
+    /// The snapshot this appliance was restored from, or saved after booting.
+    pub fn snapshot_path(&self) -> Option<&Path> {
+        self.snapshot.as_deref()
     }
 
     /// From `launch()` entry to the agent's hello.

@@ -121,6 +121,10 @@ pub struct VmSpec<'a> {
     /// it by its UUID and hides it).
     pub helpers: Option<&'a Path>,
     pub verbose: bool,
+    /// A QMP socket to create (to save a snapshot).
+    pub qmp: Option<&'a Path>,
+    /// Restore this snapshot (`-incoming`) instead of booting.
+    pub incoming: Option<String>,
 }
 
 /// A running QEMU process.
@@ -215,10 +219,39 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
         ]);
         c.args(["-device", "virtio-blk-device,drive=gxhelpers"]);
     }
+    if let Some(q) = spec.qmp {
+        let q = q.to_string_lossy().replace(',', ",,");
+        c.args(["-qmp", &format!("unix:{q},server=on,wait=off")]);
+    }
+    if let Some(i) = &spec.incoming {
+        c.args(["-incoming", i]);
+    }
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
+}
+
+/// The command for `spec` with everything that does not change what the guest
+/// sees replaced by placeholders (socket and drive paths, drive formats and
+/// read-only flags: read-only drives are writable overlays to the guest), and
+/// no QMP or `-incoming`: two VMs with the same layout command can share a
+/// snapshot (see [`crate::snapshot`]).
+pub fn layout_command(spec: &VmSpec<'_>) -> Command {
+    let drives: Vec<Drive> = spec
+        .drives
+        .iter()
+        .map(|_| Drive::new("/gx-drive", None, false))
+        .collect();
+    command(&VmSpec {
+        socket: Path::new("/gx-channel"),
+        drives: &drives,
+        verbose: false,
+        qmp: None,
+        incoming: None,
+        append: spec.append.clone(),
+        ..*spec
+    })
 }
 
 impl Vm {

@@ -87,6 +87,7 @@ macro_rules! with_api {
             68 Zero zero(device: Str) -> (), none, "Write zeroes over the first MiB of a device (destroys signatures).";
             69 BlockdevRereadpt blockdev_rereadpt(device: Str) -> (), none, "Make the kernel re-read a partition table.";
             70 Shutdown internal_shutdown() -> (), none, "Unmount, sync, reply, then power the appliance off.";
+            71 Start internal_start(time_ns: Int64, seed: Buf, drives: Int) -> String, none, "First call after the hello (or after restoring a snapshot): set the clock (ns since the epoch, 0 = leave), mix in host entropy and reseed the kernel RNG, load the disk driver and wait for the drives (plus the helper disk); returns the agent's self-description.";
         }
     };
 }

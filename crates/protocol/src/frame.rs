@@ -61,39 +61,76 @@ pub struct Frame<'a> {
 /// Reads one frame into `buf` (reused between calls to avoid reallocations).
 /// End of stream before the first byte is [`ProtoError::Closed`]; inside a
 /// frame it is [`ProtoError::Io`] with `UnexpectedEof`.
+///
+/// `buf` is scratch space: the payload is `Frame::payload`, and bytes of `buf`
+/// past it are stale. Its length is kept between calls so that memory is
+/// zeroed only when the buffer grows, never per frame; it grows, doubling, as
+/// payload bytes actually arrive, so a lying length costs at most about twice
+/// what the peer really sent.
 pub fn read_frame<'b, R: Read + ?Sized>(
     r: &mut R,
     buf: &'b mut Vec<u8>,
 ) -> Result<Frame<'b>, ProtoError> {
-    let mut len = [0u8; 4];
+    let (kind, serial, len) = read_header(r)?;
     let mut got = 0;
-    while got < 4 {
-        match r.read(&mut len[got..]) {
-            Ok(0) if got == 0 => return Err(ProtoError::Closed),
-            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+    while got < len {
+        if got == buf.len() {
+            let grow = (got.max(4096) * 2).min(len);
+            buf.resize(grow, 0);
+        }
+        let end = buf.len().min(len);
+        match r.read(&mut buf[got..end]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("frame truncated: {got} of {len} payload bytes"),
+                )
+                .into());
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(ProtoError::Oversize(len));
+    Ok(Frame {
+        kind,
+        serial,
+        payload: &buf[..len],
+    })
+}
+
+/// Reads a frame's length word and header and checks them; returns its kind,
+/// serial and payload length (the payload is left unread in `r`, for callers
+/// that stream it to its destination without a copy). End of stream before
+/// the first byte is [`ProtoError::Closed`].
+pub fn read_header<R: Read + ?Sized>(r: &mut R) -> Result<(Kind, u32, usize), ProtoError> {
+    let mut h = [0u8; 4 + HEADER_LEN];
+    let mut got = 0;
+    while got < h.len() {
+        match r.read(&mut h[got..]) {
+            Ok(0) if got == 0 => return Err(ProtoError::Closed),
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            Ok(n) => {
+                got += n;
+                // Check the length as soon as it is here, before anything else.
+                if got >= 4 {
+                    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                    if len > MAX_FRAME {
+                        return Err(ProtoError::Oversize(len));
+                    }
+                    if len < HEADER_LEN {
+                        return Err(ProtoError::Malformed("frame shorter than its header"));
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    if len < HEADER_LEN {
-        return Err(ProtoError::Malformed("frame shorter than its header"));
-    }
-    buf.clear();
-    // `take` + `read_to_end` grows the buffer with the data, not with the claim.
-    let n = r.take(len as u64).read_to_end(buf)?;
-    if n != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("frame truncated: {n} of {len} bytes"),
-        )
-        .into());
-    }
-    parse_body(buf)
+    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    let kind = Kind::from_u8(h[4])?;
+    let serial = u32::from_le_bytes([h[5], h[6], h[7], h[8]]);
+    Ok((kind, serial, len - HEADER_LEN))
 }
 
 /// Splits a complete frame body (after the length word).

@@ -11,7 +11,12 @@
 //!
 //! Session:
 //! 1. The agent sends [`Kind::Hello`] (serial 0) with [`Hello`]; the host checks
-//!    [`PROTOCOL_VERSION`].
+//!    [`PROTOCOL_VERSION`]. The host's first call is then `internal_start`
+//!    (clock, entropy, disks). A launcher may save the VM right after the hello
+//!    and later restore that snapshot instead of booting: the restored agent
+//!    sends no hello and its first frame is the reply to `internal_start`, so
+//!    everything that depends on the launch (disks, time, randomness) happens
+//!    in that call, never before the hello.
 //! 2. The host sends [`Kind::Call`] with a fresh serial; the agent answers with
 //!    [`Kind::Reply`] or [`Kind::Error`] of the same serial. [`Kind::Progress`]
 //!    frames may come before the answer.
@@ -26,11 +31,13 @@ pub mod api;
 pub mod frame;
 pub mod wire;
 
-pub use frame::{CHUNK_SIZE, Frame, HEADER_LEN, Kind, MAX_FRAME, read_frame, write_frame};
+pub use frame::{
+    CHUNK_SIZE, Frame, HEADER_LEN, Kind, MAX_FRAME, read_frame, read_header, write_frame,
+};
 use wire::{Reader, Wire};
 
 /// Bumped on any incompatible change to frames or the table.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// First word of [`Hello`], so a stray console byte stream is not taken for an agent.
 pub const HELLO_MAGIC: u32 = 0x6778_6167; // "gxag"
 /// The virtio-serial port name the agent looks for.

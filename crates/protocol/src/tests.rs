@@ -401,6 +401,9 @@ macro_rules! unimplemented_rest {
         fn internal_shutdown(&mut self) -> Result<(), CallError> {
             nosys()
         }
+        fn internal_start(&mut self, _: i64, _: Vec<u8>, _: i32) -> Result<String, CallError> {
+            nosys()
+        }
     };
 }
 
