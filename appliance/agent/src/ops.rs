@@ -681,10 +681,16 @@ impl Handler for Ops {
         read_limited(&path, REPLY_DATA_MAX)
     }
 
-    fn download(&mut self, remotefilename: String, out: &mut dyn Write) -> R<()> {
+    fn download(&mut self, remotefilename: String, out: &mut dyn gx_protocol::FileOut) -> R<()> {
         let p = resolve(&remotefilename, true)?;
         let mut f = File::open(&p).map_err(|e| path_err("open", &remotefilename, e))?;
-        pump(&mut f, out, &remotefilename, "read", "download")
+        if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            // Devices, FIFOs: plain reads.
+            return pump(&mut f, out, &remotefilename, "read", "download");
+        }
+        out.send_file(&mut f)
+            .map(|_| ())
+            .map_err(|e| path_err("download", &remotefilename, e))
     }
 
     fn upload(&mut self, remotefilename: String, data: &mut dyn Read) -> R<()> {

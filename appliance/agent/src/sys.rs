@@ -147,3 +147,46 @@ pub fn add_entropy_and_reseed(seed: &[u8]) -> io::Result<()> {
     // SAFETY: RNDRESEEDCRNG takes no argument.
     check(unsafe { libc::ioctl(f.as_raw_fd(), RNDRESEEDCRNG as _, 0) })
 }
+
+/// A pipe (read end, write end) whose capacity is raised to `size` bytes
+/// where the kernel allows it (the capacity actually granted is returned).
+pub fn pipe(size: usize) -> io::Result<(std::fs::File, std::fs::File, usize)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (r, w) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    let want = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    // SAFETY: F_SETPIPE_SZ / F_GETPIPE_SZ take an int and no pointers.
+    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, want) };
+    // SAFETY: as above.
+    let got = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    Ok((r, w, usize::try_from(got).unwrap_or(4096)))
+}
+
+/// splice(2) from the current position of `from` to that of `to`: up to
+/// `len` bytes, moving pages rather than copying where the kernel can.
+pub fn splice(from: &impl AsRawFd, to: &impl AsRawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: two valid descriptors, null offsets (use the file positions).
+    let r = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}

@@ -184,11 +184,25 @@ pub fn call_info(name: &str) -> Option<&'static CallInfo> {
     CALLS.iter().find(|c| c.name == name)
 }
 
+/// Where a `file_out` handler writes its data: a `Write`, plus a way to hand
+/// over a whole open file so the transport can move its bytes without copying
+/// them through the handler (the agent splices page-cache pages straight into
+/// the virtio port). The default just copies.
+pub trait FileOut: std::io::Write {
+    /// Sends everything from `f`'s current position to its end; the byte count.
+    fn send_file(&mut self, f: &mut std::fs::File) -> std::io::Result<u64> {
+        std::io::copy(f, self)
+    }
+}
+
+impl FileOut for Vec<u8> {}
+impl FileOut for std::io::Sink {}
+
 /// The data stream of a streamed call, as the agent's handler sees it.
 pub enum StreamIo<'a> {
     None,
     In(&'a mut dyn std::io::Read),
-    Out(&'a mut dyn std::io::Write),
+    Out(&'a mut dyn FileOut),
 }
 
 impl std::fmt::Debug for StreamIo<'_> {
@@ -228,7 +242,7 @@ macro_rules! __handler_fn {
     };
     (file_out; $doc:literal; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
         #[doc = $doc]
-        fn $name(&mut self, $($arg: $crate::arg_owned!($ty),)* out: &mut dyn std::io::Write) -> Result<$ret, $crate::CallError>;
+        fn $name(&mut self, $($arg: $crate::arg_owned!($ty),)* out: &mut dyn $crate::FileOut) -> Result<$ret, $crate::CallError>;
     };
 }
 

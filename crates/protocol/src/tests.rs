@@ -412,7 +412,7 @@ impl Handler for Echo {
     fn ping(&mut self) -> Result<String, CallError> {
         Ok("pong".into())
     }
-    fn download(&mut self, f: String, out: &mut dyn std::io::Write) -> Result<(), CallError> {
+    fn download(&mut self, f: String, out: &mut dyn crate::FileOut) -> Result<(), CallError> {
         out.write_all(f.as_bytes())
             .map_err(|e| CallError::new(5, e.to_string()))
     }
