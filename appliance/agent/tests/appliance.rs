@@ -82,7 +82,7 @@ fn launch(drives: Vec<Drive>) -> Appliance {
 #[test]
 fn e2e_files_partitions_relaunch_readonly() {
     if let Some(why) = prerequisites() {
-        eprintln!("SKIP e2e: {why}");
+        gx_testdata::skip!("SKIP e2e: {why}");
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
@@ -293,7 +293,7 @@ fn e2e_files_partitions_relaunch_readonly() {
             g.umount_all().expect("umount ntfs");
             assert_eq!(g.vfs_type("/dev/sdc1").expect("type"), "ntfs");
         }
-        Err(e) => eprintln!("SKIP ntfs part: {e}"),
+        Err(e) => gx_testdata::skip!("SKIP ntfs part: {e}"),
     }
     g.shutdown().expect("shutdown");
 
@@ -321,7 +321,7 @@ fn e2e_files_partitions_relaunch_readonly() {
 #[test]
 fn faults_are_errors_not_hangs() {
     if let Some(why) = prerequisites() {
-        eprintln!("SKIP faults: {why}");
+        gx_testdata::skip!("SKIP faults: {why}");
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
@@ -395,7 +395,7 @@ fn faults_are_errors_not_hangs() {
 #[test]
 fn snapshot_restore_is_fresh_and_falls_back_to_boot() {
     if let Some(why) = prerequisites() {
-        eprintln!("SKIP snapshot: {why}");
+        gx_testdata::skip!("SKIP snapshot: {why}");
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");

@@ -25,7 +25,7 @@ fn image_in_use_by_qemu_is_read_only() {
         .stderr(Stdio::null())
         .spawn()
     else {
-        eprintln!(
+        gx_testdata::skip!(
             "SKIP: image_in_use_by_qemu_is_read_only: qemu-io not installed (package qemu-utils)"
         );
         return;

@@ -513,7 +513,7 @@ const CASES: &[Case] = &[
 #[test]
 fn matches_host_blkid_on_fresh_filesystems() {
     if !have("blkid") {
-        eprintln!("SKIP: blkid is not installed (run scripts/setup)");
+        gx_testdata::skip!("SKIP: blkid is not installed (run scripts/setup)");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -546,7 +546,7 @@ fn matches_host_blkid_on_fresh_filesystems() {
         }
     }
     if !skipped.is_empty() {
-        eprintln!(
+        gx_testdata::skip!(
             "SKIP (tool missing, run scripts/setup): {}",
             skipped.join(", ")
         );

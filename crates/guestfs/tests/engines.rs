@@ -43,7 +43,7 @@ fn appliance_missing() -> Option<String> {
 macro_rules! need_appliance {
     ($name:expr) => {
         if let Some(why) = appliance_missing() {
-            eprintln!("SKIP {}: {why}", $name);
+            gx_testdata::skip!("SKIP {}: {why}", $name);
             return;
         }
     };
@@ -356,7 +356,7 @@ fn vmm_handle(linux: &Path) -> Handle {
 fn vmm_backend_boots_the_appliance() {
     use gx_appliance::vmm::{KvmFlavor, kvm_flavor};
     if gx_appliance::vmm::find_vmm().is_err() {
-        eprintln!(
+        gx_testdata::skip!(
             "SKIP vmm_backend_boots_the_appliance: gx-vmm is not built in this target \
              directory (`cargo build -p gx-vmm`)"
         );
@@ -372,7 +372,7 @@ fn vmm_backend_boots_the_appliance() {
                 e.contains("gx-vmm exited early") && e.contains("PVM"),
                 "{e}"
             );
-            eprintln!(
+            gx_testdata::skip!(
                 "SKIP vmm_backend_boots_the_appliance (boot part): /dev/kvm is PVM (kvm_pvm): \
                  our VMM cannot boot a stock Linux kernel here (it refused as it should); \
                  run this test on hardware KVM"
@@ -380,7 +380,7 @@ fn vmm_backend_boots_the_appliance() {
             return;
         }
         KvmFlavor::Missing => {
-            eprintln!(
+            gx_testdata::skip!(
                 "SKIP vmm_backend_boots_the_appliance: no usable /dev/kvm (needs hardware KVM)"
             );
             return;

@@ -72,3 +72,14 @@ pub fn file_digest(path: &Path) -> u64 {
     }
     h
 }
+
+/// Prints a test's `SKIP ...` line where the test harness cannot hide it: on
+/// the process's stderr, not in the captured output that `cargo test` shows
+/// only for failures. A skipped check must never pass silently.
+#[macro_export]
+macro_rules! skip {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
