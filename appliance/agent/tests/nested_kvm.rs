@@ -108,9 +108,8 @@ fn gx_vmm_boots_the_stock_kernel_on_nested_kvm() {
     };
     let agent = PathBuf::from(env!("CARGO_BIN_EXE_gx-agent"));
     // The extracted vmlinux the appliance boots (PVH entry), from the cache.
-    let vmlinux = gx_appliance::image::ensure_appliance(&k, &agent)
-        .expect("appliance")
-        .kernel;
+    let files = gx_appliance::image::ensure_appliance(&k, &agent).expect("appliance");
+    let vmlinux = files.kernel.clone();
 
     let tmp = tempfile::tempdir().expect("tmp");
     let init = tmp.path().join("init");
@@ -131,7 +130,7 @@ fn gx_vmm_boots_the_stock_kernel_on_nested_kvm() {
     let mut g = Appliance::launch(Config {
         agent: Some(agent),
         // Room for the uploads (in the appliance's RAM) and the nested guest.
-        memory_mib: 1536,
+        memory_mib: 2048,
         launch_timeout: Duration::from_secs(180),
         call_timeout: Duration::from_secs(300),
         ..Config::default()
@@ -185,5 +184,54 @@ fn gx_vmm_boots_the_stock_kernel_on_nested_kvm() {
             "{kernel}: not a clean power-off:\n{out}"
         );
     }
+
+    // The whole appliance on gx-vmm, driven by the real gx-cat in there: the
+    // VMM launcher (--backend vmm) with a fixed appliance (GX_APPLIANCE_DIR).
+    let gx_cat = vmm.with_file_name("gx-cat");
+    if !gx_cat.is_file() {
+        gx_testdata::skip!(
+            "SKIP the appliance part of gx_vmm_boots_the_stock_kernel_on_nested_kvm: \
+             {} is not built (cargo build -p gx-tools)",
+            gx_cat.display()
+        );
+        g.shutdown().expect("shutdown");
+        return;
+    }
+    let linux = gx_testdata::image("linux.img");
+    g.mkdir("/appl").expect("mkdir");
+    let mut uploads = vec![
+        (files.kernel.clone(), "/appl/kernel"),
+        (files.initrd.clone(), "/appl/initrd"),
+        (gx_cat, "/gx-cat"),
+        (linux.clone(), "/linux.img"),
+    ];
+    if let Some(h) = &files.helpers {
+        uploads.push((h.clone(), "/appl/helpers.img"));
+    }
+    for (src, dst) in &uploads {
+        g.upload_file(src, dst).expect("upload");
+    }
+    let t = Instant::now();
+    let out = g
+        .sh(
+            "chmod 755 gx-cat; GX_APPLIANCE_DIR=/sysroot/appl GX_VMM=/sysroot/gx-vmm \
+             ./gx-cat --engine appliance --backend vmm --format=raw -a linux.img \
+             /etc/hostname /etc/fstab 2>&1; echo gx-cat-exit=$?",
+        )
+        .expect("gx-cat on gx-vmm");
+    eprintln!("--- gx-cat --backend vmm in {:?} ---\n{out}", t.elapsed());
     g.shutdown().expect("shutdown");
+    let direct = Command::new(vmm.with_file_name("gx-cat"))
+        .args(["--engine", "direct", "--format=raw", "-a"])
+        .arg(&linux)
+        .args(["/etc/hostname", "/etc/fstab"])
+        .output()
+        .expect("gx-cat direct");
+    assert!(direct.status.success());
+    let direct = String::from_utf8_lossy(&direct.stdout).into_owned();
+    assert_eq!(
+        out,
+        format!("{direct}gx-cat-exit=0\n"),
+        "the appliance on gx-vmm and the direct engine differ"
+    );
 }

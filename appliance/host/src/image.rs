@@ -97,6 +97,40 @@ pub struct ApplianceFiles {
     pub helpers: Option<PathBuf>,
     /// Helper programs that were found and copied in.
     pub programs: Vec<String>,
+    /// Where launch snapshots of this appliance are kept (see `snapshot`).
+    pub state_dir: PathBuf,
+}
+
+/// A prebuilt ("fixed") appliance in `dir`: `kernel` (the ELF vmlinux or a
+/// bzImage), `initrd`, and `helpers.img` when the initramfs was built with a
+/// helper disk. For hosts that cannot build one (no readable kernel, no
+/// modules): build it elsewhere and copy the three files (`GX_APPLIANCE_DIR`;
+/// libguestfs calls this a fixed appliance). Nothing is checked beyond their
+/// presence: the agent inside must speak this library's protocol.
+pub fn fixed_appliance(dir: &Path) -> Result<ApplianceFiles, Error> {
+    let kernel = dir.join("kernel");
+    let initrd = dir.join("initrd");
+    for f in [&kernel, &initrd] {
+        if let Err(e) = fs::File::open(f) {
+            return Err(Error::Build(format!(
+                "fixed appliance {}: {}: {e} (expected the files kernel, initrd and, if it was \
+                 built with one, helpers.img)",
+                dir.display(),
+                f.display()
+            )));
+        }
+    }
+    let helpers = Some(dir.join("helpers.img")).filter(|p| p.is_file());
+    // Snapshots go to our cache, not into the user's directory.
+    let mut h = Fnv::new();
+    h.add(dir.as_os_str().as_encoded_bytes());
+    Ok(ApplianceFiles {
+        kernel,
+        initrd,
+        helpers,
+        programs: Vec::new(),
+        state_dir: cache_root().join(format!("fixed-{:016x}", h.0)),
+    })
 }
 
 /// `$XDG_CACHE_HOME/guestx`, else `~/.cache/guestx`, else a per-user dir in /tmp.
@@ -239,6 +273,7 @@ pub fn ensure_appliance(kernel: &Kernel, agent: &Path) -> Result<ApplianceFiles,
         initrd,
         helpers,
         programs: programs.into_iter().map(|(n, _)| n).collect(),
+        state_dir: dir,
     })
 }
 

@@ -494,16 +494,21 @@ impl Appliance {
                 });
             }
         }
-        let k = kernel::find_kernel()?;
-        let agent = match &config.agent {
-            Some(a) => a.clone(),
-            None => image::find_agent()?,
-        };
         let backend = match config.backend {
             Some(b) => b,
             None => Backend::choose()?,
         };
-        let files = image::ensure_appliance(&k, &agent)?;
+        let files = match std::env::var_os("GX_APPLIANCE_DIR") {
+            Some(dir) => image::fixed_appliance(Path::new(&dir))?,
+            None => {
+                let k = kernel::find_kernel()?;
+                let agent = match &config.agent {
+                    Some(a) => a.clone(),
+                    None => image::find_agent()?,
+                };
+                image::ensure_appliance(&k, &agent)?
+            }
+        };
         let mut append = qemu::KERNEL_APPEND.to_string();
         if backend == Backend::Qemu && qemu::accel() == "tcg" {
             append.push(' ');
@@ -525,8 +530,7 @@ impl Appliance {
                 let qemu_bin = qemu::find_qemu()?;
                 let layout =
                     qemu::layout_command(&b.qemu_spec(&qemu_bin, Path::new("/"), None, None));
-                let dir = files.initrd.parent().unwrap_or(Path::new("."));
-                snapshot::Snapshot::for_layout(dir, &layout)
+                snapshot::Snapshot::for_layout(&files.state_dir, &layout)
             }
             _ => None,
         };

@@ -107,6 +107,7 @@ impl Snapshot {
         ));
         let quoted = shell_quote(&tmp)
             .ok_or_else(|| io::Error::other("snapshot path needs quoting we do not do"))?;
+        std::fs::create_dir_all(dir)?;
         let mut q = Qmp::connect(qmp, deadline)?;
         let r = (|| {
             // The default cap (128 MiB/s) would make saving take ~0.6 s.

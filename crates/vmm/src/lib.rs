@@ -21,6 +21,14 @@
 //! memory), write to a disk the caller opened read-only, or pretend to boot a
 //! stock kernel on a PVM host (see [`pvm`]).
 //!
+//! Tested by: device-model unit tests with hand-built virtqueues; our own
+//! freestanding test guest (`tests/testguest.rs`, runs even on PVM); a stock
+//! kernel boot on hardware KVM (`tests/linux_boot.rs`, skips elsewhere); and,
+//! on these PVM machines, `appliance/agent/tests/nested_kvm.rs`: the appliance
+//! (QEMU TCG, which emulates AMD SVM with nested paging) loads `kvm_amd` and
+//! gx-vmm boots the stock kernel, bzImage and PVH vmlinux, and then the whole
+//! appliance, inside it.
+//!
 //! `unsafe` is allowed here (and only here in the workspace besides the
 //! agent) for the KVM memory mapping, signals and raw syscalls; every block
 //! says why it is sound.
