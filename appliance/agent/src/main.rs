@@ -254,6 +254,21 @@ fn run_call(
             r
         }
     };
+    if let Some(progress) = ops.inject_flood.take() {
+        let p = wire::to_vec(&gx_protocol::Progress {
+            proc_nr,
+            position: 0,
+            total: 0,
+        });
+        // Until the host gives up and the channel breaks.
+        loop {
+            if progress {
+                port.send(Kind::Progress, serial, &p)?;
+            } else {
+                port.send(Kind::Reply, serial.wrapping_add(1000), &[])?;
+            }
+        }
+    }
     if std::mem::take(&mut ops.inject_lie) {
         let mut lie = (64u32 << 20).to_le_bytes().to_vec();
         lie.extend_from_slice(&[Kind::Reply as u8]);

@@ -33,6 +33,9 @@ pub struct Ops {
     modules_loaded: Vec<&'static str>,
     /// Set by `debug lying-frame`: the next reply is replaced by a bad frame.
     pub inject_lie: bool,
+    /// Set by `debug flood` (false) / `debug progress-flood` (true): frames
+    /// are sent forever instead of the reply.
+    pub inject_flood: Option<bool>,
 }
 
 /// Loads every module listed (one path per line, dependencies first). Failures
@@ -490,6 +493,7 @@ impl Ops {
             info: String::new(),
             modules_loaded: Vec::new(),
             inject_lie: false,
+            inject_flood: None,
         }
     }
 
@@ -1219,9 +1223,11 @@ impl Handler for Ops {
     fn debug(&mut self, subcmd: String, extraargs: Vec<String>) -> R<String> {
         let args: Vec<&str> = extraargs.iter().map(String::as_str).collect();
         match subcmd.as_str() {
-            "help" => {
-                Ok("help env dmesg ls ll cat modules mounts sleep-ms exit lying-frame\n".into())
-            }
+            "help" => Ok(
+                "help env dmesg ls ll cat modules mounts sleep-ms exit lying-frame flood \
+                    progress-flood\n"
+                    .into(),
+            ),
             "env" => Ok(std::env::vars()
                 .map(|(k, v)| format!("{k}={v}\n"))
                 .collect()),
@@ -1254,6 +1260,17 @@ impl Handler for Ops {
                 // The reply to this call will claim 64 MiB (see run_call): the
                 // host must refuse it without allocating that much.
                 self.inject_lie = true;
+                Ok(String::new())
+            }
+            // Instead of replying, send frames forever (see run_call): stray
+            // replies of other calls, or progress of this one. The host must
+            // give up, not loop.
+            "flood" => {
+                self.inject_flood = Some(false);
+                Ok(String::new())
+            }
+            "progress-flood" => {
+                self.inject_flood = Some(true);
                 Ok(String::new())
             }
             other => Err(err(

@@ -358,6 +358,37 @@ fn faults_are_errors_not_hangs() {
     assert!(matches!(e, Error::Timeout { .. }), "{e}");
     drop(g);
 
+    // A flood of frames: stray replies of no call are a protocol error after
+    // a bounded number; progress that never ends is a timeout.
+    for (what, timeout) in [("flood", false), ("progress-flood", true)] {
+        let mut g = Appliance::launch(Config {
+            agent: agent(),
+            drives: vec![Drive::new(&img, Some("raw"), true)],
+            launch_timeout: Duration::from_secs(180),
+            call_timeout: Duration::from_secs(2),
+            ..Config::default()
+        })
+        .expect("launch");
+        let pid = g.pid();
+        let t = std::time::Instant::now();
+        let e = g.debug(what, &[]).expect_err(what);
+        if timeout {
+            assert!(matches!(e, Error::Timeout { .. }), "{what}: {e}");
+        } else {
+            assert!(matches!(e, Error::Protocol { .. }), "{what}: {e}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{what} took {:?}",
+            t.elapsed()
+        );
+        drop(g);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "QEMU {pid} left behind after {what}"
+        );
+    }
+
     // The VM killed in the middle of a download.
     let mut g = launch(vec![Drive::new(&img, Some("raw"), false)]);
     g.mount("/dev/sda", "/").expect("mount");

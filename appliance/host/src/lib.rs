@@ -31,6 +31,9 @@ pub use gx_protocol::{Partition, StatNs, StatVfs};
 
 /// Lines of console shown in launch and disconnect errors.
 const CONSOLE_LINES: usize = 30;
+/// Frames of no current call tolerated during one call (leftovers of an
+/// abandoned exchange are a handful) before the agent counts as broken.
+const MAX_STRAY_FRAMES: u32 = 256;
 
 /// Every failure of the appliance, with what and why.
 #[derive(Debug, thiserror::Error)]
@@ -727,6 +730,11 @@ impl Appliance {
             }
         }
 
+        // A broken or hostile agent must not keep us here forever: frames that
+        // belong to no call are bounded in number, and progress without data
+        // in time (each read is already bounded by the call timeout).
+        let mut strays = 0u32;
+        let mut last_data = Instant::now();
         loop {
             let mut buf = std::mem::take(&mut self.buf);
             let r = read_frame(&mut self.rx, &mut buf);
@@ -738,10 +746,27 @@ impl Appliance {
                 }
             };
             let (kind, fserial) = (f.kind, f.serial);
-            if fserial != serial {
-                // Leftovers of an earlier, abandoned exchange.
+            if fserial != serial || matches!(kind, Kind::Hello | Kind::Call) {
+                // Leftovers of an earlier, abandoned exchange: a few at most.
                 self.buf = buf;
+                strays += 1;
+                if strays > MAX_STRAY_FRAMES {
+                    return Err(self.proto_fail(
+                        name,
+                        ProtoError::Malformed("the agent floods frames that belong to no call"),
+                    ));
+                }
                 continue;
+            }
+            if kind == Kind::Progress {
+                if last_data.elapsed() > self.config.call_timeout {
+                    self.buf = buf;
+                    return Err(
+                        self.proto_fail(name, ProtoError::Io(io::ErrorKind::TimedOut.into()))
+                    );
+                }
+            } else {
+                last_data = Instant::now();
             }
             let out = match kind {
                 Kind::Chunk => {

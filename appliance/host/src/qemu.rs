@@ -309,6 +309,8 @@ impl Vm {
 
     /// Waits up to `t` for QEMU to exit by itself, then kills it.
     pub fn wait_or_kill(&mut self, t: Duration) -> Option<std::process::ExitStatus> {
+        // Already killed and reaped: nothing to wait for.
+        self.child.as_ref()?;
         let deadline = std::time::Instant::now() + t;
         while std::time::Instant::now() < deadline {
             if let Some(s) = self.exited() {
