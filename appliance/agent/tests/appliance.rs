@@ -345,15 +345,20 @@ fn faults_are_errors_not_hangs() {
         "QEMU {pid} left behind"
     );
 
+    // An appliance that waits 2 s at most for each answer.
+    let impatient = || {
+        Appliance::launch(Config {
+            agent: agent(),
+            drives: vec![Drive::new(&img, Some("raw"), true)],
+            launch_timeout: Duration::from_secs(180),
+            call_timeout: Duration::from_secs(2),
+            ..Config::default()
+        })
+        .expect("launch")
+    };
+
     // A call that takes longer than the call timeout.
-    let mut g = Appliance::launch(Config {
-        agent: agent(),
-        drives: vec![Drive::new(&img, Some("raw"), true)],
-        launch_timeout: Duration::from_secs(180),
-        call_timeout: Duration::from_secs(2),
-        ..Config::default()
-    })
-    .expect("launch");
+    let mut g = impatient();
     let e = g.debug("sleep-ms", &["60000"]).expect_err("timeout");
     assert!(matches!(e, Error::Timeout { .. }), "{e}");
     drop(g);
@@ -361,14 +366,7 @@ fn faults_are_errors_not_hangs() {
     // A flood of frames: stray replies of no call are a protocol error after
     // a bounded number; progress that never ends is a timeout.
     for (what, timeout) in [("flood", false), ("progress-flood", true)] {
-        let mut g = Appliance::launch(Config {
-            agent: agent(),
-            drives: vec![Drive::new(&img, Some("raw"), true)],
-            launch_timeout: Duration::from_secs(180),
-            call_timeout: Duration::from_secs(2),
-            ..Config::default()
-        })
-        .expect("launch");
+        let mut g = impatient();
         let pid = g.pid();
         let t = std::time::Instant::now();
         let e = g.debug(what, &[]).expect_err(what);

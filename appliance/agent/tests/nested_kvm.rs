@@ -9,7 +9,7 @@
 //! `/dev/kvm` is hardware KVM, crates/vmm's `linux_boot` test covers this
 //! directly.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -30,44 +30,6 @@ fn why_not() -> Option<String> {
         return Some("no gcc to build the static /init (run scripts/setup)".into());
     }
     None
-}
-
-/// A cpio "newc" archive holding one executable, /init.
-fn cpio_with_init(init: &[u8]) -> Vec<u8> {
-    fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
-        let fields = [
-            ino,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            0,
-            0,
-            name.len() as u32 + 1,
-            0,
-        ];
-        out.extend_from_slice(b"070701");
-        for f in fields {
-            out.extend_from_slice(format!("{f:08x}").as_bytes());
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    }
-    let mut out = Vec::new();
-    entry(&mut out, 1, 0o100755, "init", init);
-    entry(&mut out, 2, 0, "TRAILER!!!", &[]);
-    out
 }
 
 #[test]
@@ -112,20 +74,7 @@ fn gx_vmm_boots_the_stock_kernel_on_nested_kvm() {
     let vmlinux = files.kernel.clone();
 
     let tmp = tempfile::tempdir().expect("tmp");
-    let init = tmp.path().join("init");
-    let st = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&init)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/vmm/testguest/init.c"))
-        .status()
-        .expect("gcc");
-    assert!(st.success(), "building the static /init");
-    let initrd = tmp.path().join("initrd.cpio");
-    std::fs::write(
-        &initrd,
-        cpio_with_init(&std::fs::read(&init).expect("init")),
-    )
-    .expect("initrd");
+    let initrd = gx_testdata::test_init_initrd(tmp.path()).expect("the test /init");
 
     let mut g = Appliance::launch(Config {
         agent: Some(agent),

@@ -83,3 +83,64 @@ macro_rules! skip {
         let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
     }};
 }
+
+/// A cpio "newc" archive holding one executable, `/init`.
+pub fn cpio_with_init(init: &[u8]) -> Vec<u8> {
+    fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
+        let fields = [
+            ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            u32::try_from(data.len()).expect("a test /init under 4 GiB"),
+            0,
+            0,
+            0,
+            0,
+            u32::try_from(name.len() + 1).expect("short name"),
+            0,
+        ];
+        out.extend_from_slice(b"070701");
+        for f in fields {
+            out.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+    let mut out = Vec::new();
+    entry(&mut out, 1, 0o100755, "init", init);
+    entry(&mut out, 2, 0, "TRAILER!!!", &[]);
+    out
+}
+
+/// Builds the stock-kernel boot tests' initramfs in `dir`: crates/vmm's
+/// `testguest/init.c` compiled static with gcc (it reports over the serial
+/// console, checks that ACPI lists the virtio-mmio devices, powers off) as the
+/// only file. Returns its path, or why it cannot be built.
+pub fn test_init_initrd(dir: &Path) -> Result<PathBuf, String> {
+    let init = dir.join("init");
+    let src = workspace_root().join("crates/vmm/testguest/init.c");
+    let st = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&init)
+        .arg(&src)
+        .status()
+        .map_err(|e| format!("gcc: {e} (run scripts/setup)"))?;
+    if !st.success() {
+        return Err(format!("gcc -static {} failed ({st})", src.display()));
+    }
+    let data = std::fs::read(&init).map_err(|e| format!("{}: {e}", init.display()))?;
+    let initrd = dir.join("initrd.cpio");
+    std::fs::write(&initrd, cpio_with_init(&data))
+        .map_err(|e| format!("{}: {e}", initrd.display()))?;
+    Ok(initrd)
+}

@@ -6,8 +6,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,40 +29,6 @@ fn find_kernel() -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop()
-}
-
-/// A cpio "newc" archive holding one executable, /init.
-fn cpio_with_init(init: &[u8]) -> Vec<u8> {
-    fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
-        let hdr = format!(
-            "070701{ino:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-            0,
-            0,
-            1,
-            0,
-            data.len(),
-            0,
-            0,
-            0,
-            0,
-            name.len() + 1,
-            0
-        );
-        out.extend_from_slice(hdr.as_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    }
-    let mut out = Vec::new();
-    entry(&mut out, 1, 0o100755, "init", init);
-    entry(&mut out, 2, 0, "TRAILER!!!", &[]);
-    out
 }
 
 #[derive(Clone, Default)]
@@ -98,21 +63,13 @@ fn stock_kernel_boots_to_init_and_powers_off() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let init = tmp.path().join("init");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testguest/init.c");
-    let st = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&init)
-        .arg(&src)
-        .status()
-        .expect("gcc");
-    assert!(st.success(), "building the static /init");
-    let initrd = tmp.path().join("initrd.cpio");
-    std::fs::write(
-        &initrd,
-        cpio_with_init(&std::fs::read(&init).expect("init")),
-    )
-    .expect("initrd");
+    let initrd = match gx_testdata::test_init_initrd(tmp.path()) {
+        Ok(i) => i,
+        Err(why) => {
+            common::skip(&format!("the test /init cannot be built: {why}"));
+            return;
+        }
+    };
 
     let serial = Capture::default();
     let mut cfg = VmConfig::new(&kernel);
