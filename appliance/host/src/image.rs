@@ -286,7 +286,8 @@ fn prune(root: &Path, keep: &Path) {
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        let max_age = if name.starts_with("appliance-") {
+        let max_age = if name.starts_with("appliance-") || name.starts_with("fixed-") {
+            // fixed-*: snapshots of a fixed appliance (GX_APPLIANCE_DIR).
             week
         } else if name.starts_with(".appliance-") || name.starts_with(".kernel-") {
             // A builder that died half-way.
