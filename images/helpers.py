@@ -376,13 +376,55 @@ def crc_check(path):
         print(f"{zlib.crc32(f.read()):08x}")
 
 
+def rpm_bdb(sqlite_db, out):
+    """Writes rpm's Berkeley DB Packages file (hash; key = the header number,
+    little-endian u32; value = the header blob) holding the header blobs of an
+    rpmdb.sqlite, as CentOS 7's rpm keeps them. Built by db_load from a
+    db_dump-format text; the file's unique ID (bytes 52-71 of the meta page,
+    time and inode derived) is zeroed so two builds are identical."""
+    import sqlite3
+    import subprocess
+    conn = sqlite3.connect(sqlite_db)
+    lines = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096", "HEADER=END"]
+    for hnum, blob in conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum"):
+        lines.append(" " + struct.pack("<I", hnum).hex())
+        lines.append(" " + bytes(blob).hex())
+    lines.append("DATA=END")
+    if os.path.exists(out):
+        os.unlink(out)
+    subprocess.run(["db5.3_load", out], input=("\n".join(lines) + "\n").encode(), check=True)
+    # Berkeley DB leaves bytes that differ from run to run: the file's unique
+    # ID (meta page bytes 52-71, from time and inode), and uninitialised
+    # memory in the free gap of hash pages and the three padding bytes of each
+    # off-page item. Zero them all.
+    with open(out, "r+b") as f:
+        data = bytearray(f.read())
+    data[52:72] = bytes(20)
+    psize = 4096
+    for base in range(psize, len(data), psize):
+        page = data[base:base + psize]
+        if page[25] not in (2, 13):  # P_HASH_UNSORTED, P_HASH
+            continue
+        entries, hf_offset = struct.unpack_from("<HH", page, 20)
+        # The free gap between the index and the items.
+        gap = 26 + 2 * entries
+        if gap <= hf_offset <= psize:
+            data[base + gap:base + hf_offset] = bytes(hf_offset - gap)
+        for i in range(entries):
+            off = struct.unpack_from("<H", page, 26 + 2 * i)[0]
+            if off + 4 <= psize and page[off] == 3:  # H_OFFPAGE
+                data[base + off + 1:base + off + 4] = bytes(3)
+    with open(out, "wb") as f:
+        f.write(data)
+
+
 COMMANDS = {
     "elf": elf, "pe": pe, "blob": blob, "manyfiles": manyfiles,
     "debugfs-ctime": debugfs_ctime, "reg-software": reg_software,
     "reg-system": reg_system, "reg-user": reg_user,
     "ntfs-serial": ntfs_serial, "exfat-serial": exfat_serial,
     "gpt-corrupt": gpt_corrupt, "mbr-entry": mbr_entry, "ebr-loop": ebr_loop,
-    "sfdisk-starts": sfdisk_starts, "crc": crc_check,
+    "sfdisk-starts": sfdisk_starts, "crc": crc_check, "rpm-bdb": rpm_bdb,
 }
 
 if __name__ == "__main__":

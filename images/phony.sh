@@ -27,7 +27,9 @@
 #                    (librpm in the peer's appliance needs the dbpath).
 # phony-centos.img   whole-disk ext4 (fstab UUID=): centos-release and
 #                    redhat-release "CentOS Linux release 7.9.2009 (Core)",
-#                    /etc/hostname.
+#                    /etc/hostname; /var/lib/rpm/Packages: the phony Fedora
+#                    headers in a Berkeley DB hash file (db_load, as rpm
+#                    4.11 keeps them), macros naming rpm's bdb_ro backend.
 # phony-rocky.img    whole-disk ext4 (fstab UUID="..." quoted): os-release
 #                    ID=rocky VERSION_ID=9.3. (Not /dev/disk/by-uuid/: the
 #                    peer here, libguestfs 1.48, keeps such names unresolved;
@@ -158,6 +160,13 @@ r=$S/centos; base "$r" hostname centos7.test
 echo 'CentOS Linux release 7.9.2009 (Core)' >"$r/etc/centos-release"
 cp "$r/etc/centos-release" "$r/etc/redhat-release"
 printf 'UUID=%s / ext4 defaults 1 1\n' "${U}1" >"$r/etc/fstab"
+# rpm 4.11's Berkeley DB Packages, with the phony Fedora headers; macros
+# tell the peer's librpm (4.18, in libguestfs's appliance) to read it.
+mkdir -p "$r/var/lib/rpm" "$r/usr/lib/rpm"
+xz -dc "$PHONY/fedora-db.sql.xz" | sqlite3 "$S/centos-rpmdb.sqlite"
+"${HELP[@]}" rpm-bdb "$S/centos-rpmdb.sqlite" "$r/var/lib/rpm/Packages"
+: >"$r/usr/lib/rpm/rpmrc"
+printf '%%_dbpath /var/lib/rpm\n%%_db_backend bdb_ro\n' >"$r/usr/lib/rpm/macros"
 whole centos "${U}1" ""
 
 # ---- rocky (os-release)

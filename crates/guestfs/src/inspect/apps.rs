@@ -3,6 +3,7 @@
 //! installed database, rpm's sqlite database and the Windows Uninstall keys.
 //! The guest's filesystems must be mounted (as `-i` mounts them).
 
+mod bdb;
 mod rpm;
 
 use super::{bound, windows::get_node};
@@ -98,7 +99,7 @@ impl Handle {
     }
 
     fn apps_rpm(&self) -> Result<Vec<Application>> {
-        // rpmdb.sqlite only; Berkeley DB databases are an error (rpm.rs).
+        // rpmdb.sqlite, else the Berkeley DB Packages file (rpm.rs, bdb.rs).
         self.apps_rpm_db()
     }
 

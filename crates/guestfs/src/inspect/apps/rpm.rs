@@ -1,5 +1,6 @@
-//! rpm's package database: `rpmdb.sqlite` (rpm >= 4.16) and the header
-//! blobs it stores. libguestfs lists rpm packages with librpm inside the
+//! rpm's package database: `rpmdb.sqlite` (rpm >= 4.16) or the Berkeley DB
+//! `Packages` file of older rpm ([`super::bdb`]), and the header blobs they
+//! store. libguestfs lists rpm packages with librpm inside the
 //! appliance (daemon/rpm-c.c); we read the database ourselves, so every
 //! byte here is untrusted: the sqlite file is opened read-only from a
 //! private temporary copy, and header blobs are parsed with checked
@@ -61,11 +62,11 @@ impl Handle {
             self.statns(p)
                 .is_ok_and(|st| st.file_type() == FileType::Regular)
         }) else {
-            if let Some(bdb) = BDB_PATHS.iter().find(|p| self.exists(p).unwrap_or(false)) {
-                return Err(Error::unsupported(format!(
-                    "{bdb}: Berkeley DB rpm databases are not supported \
-                     (only rpmdb.sqlite, rpm >= 4.16): use --no-applications"
-                )));
+            if let Some(bdb) = BDB_PATHS.iter().copied().find(|p| {
+                self.statns(p)
+                    .is_ok_and(|st| st.file_type() == FileType::Regular)
+            }) {
+                return self.apps_rpm_bdb(bdb);
             }
             // No database at all: libguestfs fails here (librpm cannot open
             // one); an empty list keeps the rest of the inspection.
@@ -100,6 +101,37 @@ impl Handle {
             .iter()
             // A damaged header is skipped, as librpm's iterator skips the
             // headers it cannot verify.
+            .filter_map(|b| parse_header(b).ok())
+            .map(|h| h.into_application())
+            .collect();
+        apps.reverse();
+        Ok(apps)
+    }
+
+    /// The packages of an rpm Berkeley DB `Packages` file, read from a
+    /// private copy (see [`super::bdb`]), in cursor order reversed like
+    /// [`Self::apps_rpm_db`].
+    fn apps_rpm_bdb(&self, path: &str) -> Result<Vec<Application>> {
+        let st = self.statns(path)?;
+        if st.size > MAX_RPMDB {
+            return Err(Error::invalid(format!(
+                "{path}: rpm database of {} bytes is larger than the {MAX_RPMDB} bytes read",
+                st.size
+            )));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("gx-rpmdb-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a temporary directory for the rpm database", e))?;
+        let copy = dir.path().join("Packages");
+        self.download_to(path, &copy)?;
+        let f =
+            File::open(&copy).map_err(|e| Error::io(format!("opening the copy of {path}"), e))?;
+        let blobs = super::bdb::Bdb::open(f)
+            .and_then(|db| db.values(MAX_APPS))
+            .map_err(|e| Error::corrupt(format!("{path}: {e}")))?;
+        let mut apps: Vec<Application> = blobs
+            .iter()
             .filter_map(|b| parse_header(b).ok())
             .map(|h| h.into_application())
             .collect();
