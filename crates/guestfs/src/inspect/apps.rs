@@ -1,10 +1,22 @@
 //! Installed applications (libguestfs's `inspect_list_applications2`,
 //! lib/inspect-apps.c): dpkg's status file, pacman's local database, apk's
-//! installed database, rpm's sqlite database and the Windows Uninstall keys.
+//! installed database, rpm's database (sqlite or Berkeley DB) and the Windows
+//! Uninstall keys.
 //! The guest's filesystems must be mounted (as `-i` mounts them).
 
 mod bdb;
 mod rpm;
+
+/// For the fuzzer (crates/guestfs/fuzz, `fuzz_rpmdb`): reads `data` as an rpm
+/// Berkeley DB Packages file and parses every header in it; the number of
+/// packages found. Never panics on any input.
+#[doc(hidden)]
+pub fn fuzz_rpm_bdb(data: &[u8]) -> usize {
+    bdb::Bdb::<[u8]>::open(data.to_vec().into_boxed_slice())
+        .and_then(|d| d.values(MAX_APPS))
+        .map(|v| v.iter().filter(|b| rpm::parse_header(b).is_ok()).count())
+        .unwrap_or(0)
+}
 
 use super::{bound, windows::get_node};
 use crate::{Error, FileType, Handle, Result};

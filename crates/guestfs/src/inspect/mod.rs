@@ -14,6 +14,8 @@
 //! mounted after `inspect_os` (callers mount what they need afterwards).
 
 mod apps;
+#[doc(hidden)]
+pub use apps::fuzz_rpm_bdb;
 mod fstab;
 mod linux;
 mod windows;

@@ -29,20 +29,42 @@ const PAGE_HEADER: usize = 26;
 /// Largest value read (an rpm header; rpm's own limit is 256 MiB of data).
 const MAX_VALUE: usize = 256 << 20;
 
+/// Positional reads: the copied file, or bytes in memory (tests, fuzzing).
+pub(crate) trait ReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+
+impl ReadAt for File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.get(o..o.checked_add(buf.len())?))
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
 /// An open Packages file.
-pub(crate) struct Bdb {
-    file: File,
+pub(crate) struct Bdb<F: ReadAt + ?Sized> {
     page_size: usize,
     last_pgno: u32,
     max_bucket: u32,
     spares: [u32; 32],
     big_endian: bool,
+    file: Box<F>,
 }
 
 type R<T> = std::result::Result<T, String>;
 
-impl Bdb {
-    pub(crate) fn open(file: File) -> R<Bdb> {
+impl<F: ReadAt + ?Sized> Bdb<F> {
+    pub(crate) fn open(file: Box<F>) -> R<Bdb<F>> {
         let mut meta = [0u8; 224];
         file.read_exact_at(&mut meta, 0)
             .map_err(|e| format!("cannot read the meta page: {e}"))?;
@@ -233,7 +255,6 @@ impl Bdb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     const PS: usize = 512;
 
@@ -286,12 +307,8 @@ mod tests {
         v
     }
 
-    fn db(pages: &[Vec<u8>]) -> Bdb {
-        let mut f = tempfile::tempfile().unwrap();
-        for p in pages {
-            f.write_all(p).unwrap();
-        }
-        Bdb::open(f).unwrap()
+    fn db(pages: &[Vec<u8>]) -> Bdb<[u8]> {
+        Bdb::open(pages.concat().into_boxed_slice()).unwrap()
     }
 
     #[test]
@@ -318,10 +335,11 @@ mod tests {
 
     #[test]
     fn hostile_files_are_errors_not_panics() {
-        assert!(Bdb::open(tempfile::tempfile().unwrap()).is_err());
-        let mut f = tempfile::tempfile().unwrap();
-        f.write_all(&[0u8; PS]).unwrap();
-        assert!(Bdb::open(f).is_err(), "bad magic");
+        assert!(Bdb::open(Box::new(tempfile::tempfile().unwrap())).is_err());
+        assert!(
+            Bdb::<[u8]>::open(vec![0u8; PS].into_boxed_slice()).is_err(),
+            "bad magic"
+        );
         // A chain that loops back on itself.
         let mut m = meta(0, 2);
         m[96..100].copy_from_slice(&1u32.to_le_bytes());

@@ -127,7 +127,7 @@ impl Handle {
         self.download_to(path, &copy)?;
         let f =
             File::open(&copy).map_err(|e| Error::io(format!("opening the copy of {path}"), e))?;
-        let blobs = super::bdb::Bdb::open(f)
+        let blobs = super::bdb::Bdb::open(Box::new(f))
             .and_then(|db| db.values(MAX_APPS))
             .map_err(|e| Error::corrupt(format!("{path}: {e}")))?;
         let mut apps: Vec<Application> = blobs
