@@ -511,6 +511,66 @@ fn snapshot_restore_is_fresh_and_falls_back_to_boot() {
     );
 }
 
+/// Parallel first launches of one layout (parallel CI jobs): each boots and
+/// saves its snapshot at once; the atomic rename leaves one whole file that
+/// the next launch restores.
+#[test]
+fn concurrent_first_launches_share_one_snapshot() {
+    if let Some(why) = prerequisites() {
+        gx_testdata::skip!("SKIP concurrent snapshots: {why}");
+        return;
+    }
+    // A memory size no other test uses: this test owns the layout.
+    let cfg = || Config {
+        agent: agent(),
+        memory_mib: 416,
+        launch_timeout: Duration::from_secs(180),
+        call_timeout: Duration::from_secs(120),
+        ..Config::default()
+    };
+    // Start from no snapshot for this layout.
+    let probe = Appliance::launch(cfg()).expect("launch");
+    let snap = probe
+        .snapshot_path()
+        .expect("a snapshot path")
+        .to_path_buf();
+    probe.shutdown().expect("shutdown");
+    std::fs::remove_file(&snap).expect("remove the snapshot");
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut g = Appliance::launch(cfg()).expect("parallel launch");
+                let restored = g.restored();
+                assert!(g.ping().expect("ping").starts_with("gx-agent"));
+                g.shutdown().expect("shutdown");
+                restored
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let mut g = Appliance::launch(cfg()).expect("launch after");
+    assert!(g.restored(), "{}", g.agent_info());
+    assert!(g.ping().expect("ping").starts_with("gx-agent"));
+    g.shutdown().expect("shutdown");
+    // No temporary files of this snapshot left beside it (other tests may be
+    // saving theirs in the same directory right now).
+    let dir = snap.parent().expect("dir");
+    let name = snap
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let tmp: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(&name) && n.contains(".tmp-"))
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
+
 #[test]
 fn missing_drive_is_a_launch_error() {
     let e = Appliance::launch(Config {
