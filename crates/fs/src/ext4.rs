@@ -11,8 +11,9 @@
 //!
 //! This module must not write (it only calls `read_at`), trust an on-disk
 //! number before checking it, or read a filesystem whose journal still holds
-//! unreplayed transactions: our metadata reads would see stale blocks, so such
-//! a filesystem is `Unsupported` ("journal needs recovery").
+//! unreplayed transactions as it is: our metadata reads would see stale
+//! blocks. Such a journal (a crashed or running guest) is replayed in memory
+//! first ([`crate::jbd2`]), and reads go through the replay.
 
 use crate::{DirEntry, FileType, Filesystem, Stat, StatVfs, Timespec};
 use gx_disk::{Device, Error, ErrorKind, Result};
@@ -69,6 +70,7 @@ const INCOMPAT_KNOWN: u32 = 0x1
 const RO_COMPAT_SPARSE_SUPER: u32 = 0x1;
 const RO_COMPAT_HUGE_FILE: u32 = 0x8;
 const RO_COMPAT_BIGALLOC: u32 = 0x200;
+const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 
 const INODE_FLAG_ENCRYPT: u32 = 0x800;
 const INODE_FLAG_HUGE_FILE: u32 = 0x40000;
@@ -357,7 +359,8 @@ pub struct Ext4Fs {
     name: String,
     sb: Superblock,
     groups: Vec<Group>,
-    view: ext4_view::Ext4,
+    /// None only while the journal is looked at during open.
+    view: Option<ext4_view::Ext4>,
     /// The file last read by `read_at`, so streaming a file in chunks does
     /// not resolve its path every call.
     open_file: RefCell<Option<(String, Inode)>>,
@@ -389,9 +392,17 @@ fn view_error(e: ext4_view::Ext4Error, ctx: &str) -> Error {
 }
 
 impl Ext4Fs {
-    /// Open `dev` as ext2/3/4. Refuses features we cannot read and journals
-    /// that need recovery with [`ErrorKind::Unsupported`].
+    /// Open `dev` as ext2/3/4. Refuses features we cannot read with
+    /// [`ErrorKind::Unsupported`]. A journal that needs recovery (a crashed
+    /// or running guest) is replayed in memory first ([`crate::jbd2`]): reads
+    /// then see what the kernel would see after mounting, and the image is
+    /// not written.
     pub fn open(dev: Device) -> Result<Ext4Fs> {
+        Self::open_inner(dev, false)
+    }
+
+    /// `replayed`: `dev` already reads through the journal's replay.
+    fn open_inner(dev: Device, replayed: bool) -> Result<Ext4Fs> {
         let name = dev.describe();
         let mut raw = vec![0u8; SUPERBLOCK_SIZE];
         dev.read_at(&mut raw, SUPERBLOCK_OFFSET)
@@ -421,42 +432,51 @@ impl Ext4Fs {
                 sb.fs_type()
             )));
         }
-        if incompat & INCOMPAT_RECOVER != 0 {
-            return Err(Error::unsupported(format!(
-                "{name}: {}: journal needs recovery (the filesystem was not cleanly unmounted)",
-                sb.fs_type()
-            )));
-        }
-
         let groups = read_groups(&dev, &sb, &name)?;
-
-        // ext4-view checks what we do not (checksums, journal superblock);
-        // load it before trusting anything else.
-        let view = ext4_view::Ext4::load(Box::new(DevReader(dev.clone())))
-            .map_err(|e| view_error(e, &format!("{name}: {}", sb.fs_type())))?;
-
-        let fs = Ext4Fs {
+        let mut fs = Ext4Fs {
             dev,
             name,
             sb,
             groups,
-            view,
+            view: None,
             open_file: RefCell::new(None),
             dir_cache: RefCell::new(Vec::new()),
             meta_cache: RefCell::new(Vec::new()),
         };
-        if let Some(j) = fs.journal_superblock()? {
-            // A journal whose log is not empty would be replayed by the kernel
-            // even without the superblock's recover flag.
-            if j.start != 0 {
-                return Err(Error::unsupported(format!(
-                    "{}: {}: journal needs recovery (log starts at journal block {})",
-                    fs.name,
-                    fs.sb.fs_type(),
-                    j.start
-                )));
+        if !replayed {
+            let log_start = fs.journal_superblock()?.map_or(0, |j| j.start);
+            // The kernel replays a journal whose log is not empty even
+            // without the superblock's recover flag.
+            if incompat & INCOMPAT_RECOVER != 0 || log_start != 0 {
+                let map = fs.replay_journal()?;
+                let mut replayed = crate::jbd2::Replayed {
+                    base: fs.dev.clone(),
+                    block_size: u64::from(fs.sb.block_size),
+                    map,
+                    superblock: None,
+                };
+                // The replayed superblock, marked recovered: what the kernel
+                // writes after its replay. (ext4-view would otherwise replay
+                // again, and it only knows checksummed journals.)
+                let mut sb = vec![0u8; SUPERBLOCK_SIZE];
+                gx_disk::BlockDevice::read_at(&replayed, &mut sb, SUPERBLOCK_OFFSET)?;
+                let inc = le32(&sb, 0x60) & !INCOMPAT_RECOVER;
+                sb[0x60..0x64].copy_from_slice(&inc.to_le_bytes());
+                if le32(&sb, 0x64) & RO_COMPAT_METADATA_CSUM != 0 {
+                    let c = crate::jbd2::crc32c_le(!0, &sb[..0x3fc]);
+                    sb[0x3fc..0x400].copy_from_slice(&c.to_le_bytes());
+                }
+                replayed.superblock = Some(sb);
+                return Self::open_inner(std::sync::Arc::new(replayed), true);
             }
         }
+
+        // ext4-view checks what we do not (checksums, journal superblock);
+        // load it before trusting anything else. (It replays the journal in
+        // memory too, so on a replayed device it sees what we see.)
+        let view = ext4_view::Ext4::load(Box::new(DevReader(fs.dev.clone())))
+            .map_err(|e| view_error(e, &format!("{}: {}", fs.name, fs.sb.fs_type())))?;
+        fs.view = Some(view);
         let root = fs.read_inode(ROOT_INO)?;
         if root.file_type() != FileType::Directory {
             return Err(fs.corrupt(format!(
@@ -465,6 +485,42 @@ impl Ext4Fs {
             )));
         }
         Ok(fs)
+    }
+
+    /// What replaying the internal journal would write (see [`crate::jbd2`]).
+    fn replay_journal(&self) -> Result<crate::jbd2::ReplayMap> {
+        if self.sb.journal_inum == 0 {
+            return Err(Error::unsupported(format!(
+                "{}: {}: journal needs recovery, and it is on an external device",
+                self.name,
+                self.sb.fs_type()
+            )));
+        }
+        let j = self.read_inode(self.sb.journal_inum)?;
+        let blocks = j.size / u64::from(self.sb.block_size);
+        // A journal is at most 2^32 blocks (jbd2 block numbers are 32-bit)
+        // and never larger than the filesystem.
+        if blocks > self.sb.blocks_count || blocks > u64::from(u32::MAX) {
+            return Err(self.corrupt(format!("journal inode claims {blocks} blocks")));
+        }
+        let mut jmap = Vec::with_capacity(blocks as usize);
+        while (jmap.len() as u64) < blocks {
+            let lblk = jmap.len() as u64;
+            let (phys, run) = self.map_run(&j, lblk)?;
+            let Some(p) = phys else {
+                return Err(self.corrupt(format!("journal block {lblk} is a hole")));
+            };
+            for i in 0..run.min(blocks - lblk) {
+                jmap.push(p + i);
+            }
+        }
+        crate::jbd2::replay(
+            &jmap,
+            self.sb.block_size,
+            self.sb.blocks_count,
+            &|b| self.read_block(b),
+            &format!("{}: {}", self.name, self.sb.fs_type()),
+        )
     }
 
     fn corrupt(&self, why: impl std::fmt::Display) -> Error {
@@ -1098,8 +1154,11 @@ impl Filesystem for Ext4Fs {
         if inode.flags & INODE_FLAG_ENCRYPT != 0 {
             return Err(Error::unsupported(format!("{path}: symlink is encrypted")));
         }
-        let target = self
+        let view = self
             .view
+            .as_ref()
+            .ok_or_else(|| self.corrupt("not fully opened"))?;
+        let target = view
             .read_link(path)
             .map_err(|e| view_error(e, &format!("{}: {path}", self.name)))?;
         let bytes: &[u8] = target.as_ref();

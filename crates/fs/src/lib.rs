@@ -27,6 +27,7 @@ pub use gx_disk::{Error, ErrorKind, Result};
 use gx_disk::Device;
 
 mod ext4;
+mod jbd2;
 pub use ext4::Ext4Fs;
 mod fat;
 mod ntfs;
