@@ -1,6 +1,6 @@
 //! The appliance engine: the Handle's calls answered by the agent in the
 //! appliance VM ([`gx_appliance`]), for what the direct engine cannot do
-//! (filesystems it does not parse, journals that need replaying, every write).
+//! (filesystems it does not parse, journals on external devices, every write).
 //!
 //! This module owns the translation between the two sides: drives become
 //! appliance drives (read-only ones behind the launcher's copy-on-write

@@ -58,7 +58,7 @@ pub struct Drive {
 /// - `Direct`: the images are parsed in this process; read-only, no VM.
 /// - `Appliance`: everything goes to the appliance VM, launched by `launch`.
 /// - `Auto`: the direct engine answers while it can. The first call it
-///   cannot do (a filesystem it does not parse, a journal needing replay, a
+///   cannot do (a filesystem it does not parse, an external ext4 journal, a
 ///   compressed NTFS file: `Unsupported`; or any write) launches the
 ///   appliance, once, replays the mount table there, and from then on the
 ///   appliance answers every call. Moving everything at once keeps the mount
