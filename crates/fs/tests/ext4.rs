@@ -84,24 +84,23 @@ fn mkfs(kind: &str, src: Option<&Path>, img: &Path, size_mb: u64, extra: &[&str]
 }
 
 fn debugfs(img: &Path, req: &str) -> String {
-    let out = Command::new("debugfs")
-        .arg("-R")
-        .arg(req)
-        .arg(img)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run_debugfs(img, req, false)
 }
 
 fn debugfs_w(img: &Path, req: &str) {
-    let out = Command::new("debugfs")
-        .arg("-w")
-        .arg("-R")
-        .arg(req)
-        .arg(img)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "debugfs -w {req}");
+    run_debugfs(img, req, true);
+}
+
+/// Runs one debugfs request on `img`; its stdout. A writing request must
+/// succeed.
+fn run_debugfs(img: &Path, req: &str, writable: bool) -> String {
+    let mut cmd = Command::new("debugfs");
+    if writable {
+        cmd.arg("-w");
+    }
+    let out = cmd.arg("-R").arg(req).arg(img).output().unwrap();
+    assert!(!writable || out.status.success(), "debugfs -w {req}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
@@ -753,17 +752,6 @@ fn unsupported_features_are_named() {
     }
 }
 
-fn debugfs_out(img: &Path, req: &str) -> String {
-    let out = Command::new("debugfs")
-        .arg("-R")
-        .arg(req)
-        .arg(img)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "debugfs {req}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A journal holding committed transactions that are not at home yet (a
 /// crashed or still running guest) is replayed in memory, as the kernel's
 /// mount does; e2fsck's replay of a copy is the oracle. Transactions are
@@ -838,10 +826,7 @@ fn journal_is_replayed_in_memory() {
         let img = tmp.path().join(format!("j{i}.img"));
         let probe = cases(0).swap_remove(i);
         mkfs("ext4", Some(&src), &img, 32, probe.mkfs);
-        let b: u64 = debugfs_out(&img, "bmap /etc/data 0")
-            .trim()
-            .parse()
-            .unwrap();
+        let b: u64 = debugfs(&img, "bmap /etc/data 0").trim().parse().unwrap();
         let case = cases(b).swap_remove(i);
         let cmds = tmp.path().join("cmds");
         std::fs::write(&cmds, &case.journal).unwrap();
@@ -854,7 +839,7 @@ fn journal_is_replayed_in_memory() {
             .unwrap();
         assert!(st.status.success(), "{}: debugfs", case.name);
         if let Some(jb) = case.tear {
-            let phys: u64 = debugfs_out(&img, &format!("bmap <8> {jb}"))
+            let phys: u64 = debugfs(&img, &format!("bmap <8> {jb}"))
                 .trim()
                 .parse()
                 .unwrap();

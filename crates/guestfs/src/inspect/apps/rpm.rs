@@ -58,45 +58,35 @@ impl Handle {
     /// such as several gpg-pubkey, in libguestfs's order: it pushes each
     /// package on the front of a list, then sorts stably).
     pub(super) fn apps_rpm_db(&self) -> Result<Vec<Application>> {
-        let Some(path) = SQLITE_PATHS.iter().copied().find(|p| {
+        let regular = |p: &&str| {
             self.statns(p)
                 .is_ok_and(|st| st.file_type() == FileType::Regular)
-        }) else {
-            if let Some(bdb) = BDB_PATHS.iter().copied().find(|p| {
-                self.statns(p)
-                    .is_ok_and(|st| st.file_type() == FileType::Regular)
-            }) {
-                return self.apps_rpm_bdb(bdb);
+        };
+        let blobs = if let Some(path) = SQLITE_PATHS.iter().copied().find(regular) {
+            let (dir, copy) = self.private_copy(path, "rpmdb.sqlite")?;
+            // A database left in WAL mode may have recent changes in -wal: copy
+            // it beside ours so SQLite reads them (it is optional).
+            let wal = format!("{path}-wal");
+            if self
+                .statns(&wal)
+                .is_ok_and(|st| st.file_type() == FileType::Regular && st.size <= MAX_RPMDB)
+            {
+                self.download_to(&wal, &dir.path().join("rpmdb.sqlite-wal"))?;
             }
+            read_packages(&copy).map_err(|e| Error::corrupt(format!("{path}: {e}")))?
+        } else if let Some(path) = BDB_PATHS.iter().copied().find(regular) {
+            // rpm < 4.16: the Berkeley DB hash file (see super::bdb).
+            let (_dir, copy) = self.private_copy(path, "Packages")?;
+            let f = File::open(&copy)
+                .map_err(|e| Error::io(format!("opening the copy of {path}"), e))?;
+            super::bdb::Bdb::open(Box::new(f))
+                .and_then(|db| db.values(MAX_APPS))
+                .map_err(|e| Error::corrupt(format!("{path}: {e}")))?
+        } else {
             // No database at all: libguestfs fails here (librpm cannot open
             // one); an empty list keeps the rest of the inspection.
             return Ok(Vec::new());
         };
-        let st = self.statns(path)?;
-        if st.size > MAX_RPMDB {
-            return Err(Error::invalid(format!(
-                "{path}: rpm database of {} bytes is larger than the {MAX_RPMDB} bytes read",
-                st.size
-            )));
-        }
-        // A private directory (mode 0700) holds the copy: SQLite only ever
-        // sees our own file, never a path inside the image.
-        let dir = tempfile::Builder::new()
-            .prefix("gx-rpmdb-")
-            .tempdir()
-            .map_err(|e| Error::io("creating a temporary directory for the rpm database", e))?;
-        let copy = dir.path().join("rpmdb.sqlite");
-        self.download_to(path, &copy)?;
-        // A database left in WAL mode may have recent changes in -wal: copy
-        // it beside ours so SQLite reads them (it is optional).
-        let wal = format!("{path}-wal");
-        if self
-            .statns(&wal)
-            .is_ok_and(|st| st.file_type() == FileType::Regular && st.size <= MAX_RPMDB)
-        {
-            self.download_to(&wal, &dir.path().join("rpmdb.sqlite-wal"))?;
-        }
-        let blobs = read_packages(&copy).map_err(|e| Error::corrupt(format!("{path}: {e}")))?;
         let mut apps: Vec<Application> = blobs
             .iter()
             // A damaged header is skipped, as librpm's iterator skips the
@@ -108,10 +98,15 @@ impl Handle {
         Ok(apps)
     }
 
-    /// The packages of an rpm Berkeley DB `Packages` file, read from a
-    /// private copy (see [`super::bdb`]), in cursor order reversed like
-    /// [`Self::apps_rpm_db`].
-    fn apps_rpm_bdb(&self, path: &str) -> Result<Vec<Application>> {
+    /// Copies the guest's `path` (at most [`MAX_RPMDB`] bytes) to `name` in a
+    /// private directory (mode 0700), removed when the returned guard drops:
+    /// the database readers only ever see our own file, never a path inside
+    /// the image.
+    fn private_copy(
+        &self,
+        path: &str,
+        name: &str,
+    ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
         let st = self.statns(path)?;
         if st.size > MAX_RPMDB {
             return Err(Error::invalid(format!(
@@ -123,20 +118,9 @@ impl Handle {
             .prefix("gx-rpmdb-")
             .tempdir()
             .map_err(|e| Error::io("creating a temporary directory for the rpm database", e))?;
-        let copy = dir.path().join("Packages");
+        let copy = dir.path().join(name);
         self.download_to(path, &copy)?;
-        let f =
-            File::open(&copy).map_err(|e| Error::io(format!("opening the copy of {path}"), e))?;
-        let blobs = super::bdb::Bdb::open(Box::new(f))
-            .and_then(|db| db.values(MAX_APPS))
-            .map_err(|e| Error::corrupt(format!("{path}: {e}")))?;
-        let mut apps: Vec<Application> = blobs
-            .iter()
-            .filter_map(|b| parse_header(b).ok())
-            .map(|h| h.into_application())
-            .collect();
-        apps.reverse();
-        Ok(apps)
+        Ok((dir, copy))
     }
 
     fn download_to(&self, path: &str, dest: &std::path::Path) -> Result<()> {
