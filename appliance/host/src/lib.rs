@@ -222,6 +222,20 @@ impl std::fmt::Debug for Appliance {
     }
 }
 
+/// The VM as either launcher (QEMU, gx-vmm) runs it: kernel, initramfs,
+/// command line, memory, the channel's socket, the drives in order, then the
+/// read-only helper image (the agent finds it by its UUID and hides it).
+#[derive(Debug, Clone)]
+pub struct GuestSpec<'a> {
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    pub append: String,
+    pub memory_mib: u32,
+    pub socket: &'a Path,
+    pub drives: &'a [Drive],
+    pub helpers: Option<&'a Path>,
+}
+
 /// One attempt to start the VM: boot it, or restore `snapshot`.
 struct Boot<'a> {
     config: &'a Config,
@@ -232,6 +246,19 @@ struct Boot<'a> {
 }
 
 impl Boot<'_> {
+    /// The VM both launchers run, with its channel at `socket`.
+    fn guest<'s>(&'s self, socket: &'s Path) -> GuestSpec<'s> {
+        GuestSpec {
+            kernel: &self.files.kernel,
+            initrd: &self.files.initrd,
+            append: self.append.clone(),
+            memory_mib: self.config.memory_mib,
+            socket,
+            drives: &self.config.drives,
+            helpers: self.files.helpers.as_deref(),
+        }
+    }
+
     fn qemu_spec<'s>(
         &'s self,
         qemu_bin: &'s Path,
@@ -241,13 +268,7 @@ impl Boot<'_> {
     ) -> qemu::VmSpec<'s> {
         qemu::VmSpec {
             qemu: qemu_bin,
-            kernel: &self.files.kernel,
-            initrd: &self.files.initrd,
-            append: self.append.clone(),
-            memory_mib: self.config.memory_mib,
-            socket,
-            drives: &self.config.drives,
-            helpers: self.files.helpers.as_deref(),
+            guest: self.guest(socket),
             verbose: self.config.verbose,
             qmp,
             incoming,
@@ -280,13 +301,7 @@ impl Boot<'_> {
                 let vmm_bin = vmm::find_vmm()?;
                 let cmd = vmm::command(&vmm::VmmSpec {
                     vmm: &vmm_bin,
-                    kernel: &self.files.kernel,
-                    initrd: &self.files.initrd,
-                    append: self.append.clone(),
-                    memory_mib: config.memory_mib,
-                    socket: &sock_path,
-                    drives: &config.drives,
-                    helpers: self.files.helpers.as_deref(),
+                    guest: self.guest(&sock_path),
                 })?;
                 qemu::Vm::spawn(cmd, &vmm_bin, config.verbose)?
             }

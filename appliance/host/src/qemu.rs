@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::{Drive, Error};
+use crate::{Drive, Error, GuestSpec};
 
 /// The kernel command line: quiet, and every option measured to shorten the boot.
 /// `initcall_blacklist`: built-in initcalls the appliance never needs that were
@@ -118,15 +118,7 @@ pub fn tcg_append() -> String {
 
 pub struct VmSpec<'a> {
     pub qemu: &'a Path,
-    pub kernel: &'a Path,
-    pub initrd: &'a Path,
-    pub append: String,
-    pub memory_mib: u32,
-    pub socket: &'a Path,
-    pub drives: &'a [Drive],
-    /// The read-only helper image, attached after the drives (the agent finds
-    /// it by its UUID and hides it).
-    pub helpers: Option<&'a Path>,
+    pub guest: GuestSpec<'a>,
     pub verbose: bool,
     /// A QMP socket to create (to save a snapshot).
     pub qmp: Option<&'a Path>,
@@ -195,13 +187,13 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
         "none",
         "-no-reboot",
     ]);
-    c.args(["-m", &spec.memory_mib.to_string(), "-smp", "1"]);
-    c.arg("-kernel").arg(spec.kernel);
-    c.arg("-initrd").arg(spec.initrd);
-    c.args(["-append", &spec.append]);
+    c.args(["-m", &spec.guest.memory_mib.to_string(), "-smp", "1"]);
+    c.arg("-kernel").arg(spec.guest.kernel);
+    c.arg("-initrd").arg(spec.guest.initrd);
+    c.args(["-append", &spec.guest.append]);
     c.args(["-serial", "stdio"]);
     c.args(["-device", "virtio-serial-device"]);
-    let sock = spec.socket.to_string_lossy().replace(',', ",,");
+    let sock = spec.guest.socket.to_string_lossy().replace(',', ",,");
     c.args(["-chardev", &format!("socket,id=gxch,path={sock}")]);
     c.args([
         "-device",
@@ -212,11 +204,11 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
     ]);
     c.args(["-object", "rng-random,filename=/dev/urandom,id=rng0"]);
     c.args(["-device", "virtio-rng-device,rng=rng0"]);
-    for (i, d) in spec.drives.iter().enumerate() {
+    for (i, d) in spec.guest.drives.iter().enumerate() {
         c.args(["-drive", &drive_arg(i, d)]);
         c.args(["-device", &format!("virtio-blk-device,drive=hd{i}")]);
     }
-    if let Some(h) = spec.helpers {
+    if let Some(h) = spec.guest.helpers {
         // readonly=on, not snapshot=on: no temporary overlay file to create, and
         // any number of VMs share the image.
         let path = h.to_string_lossy().replace(',', ",,");
@@ -246,18 +238,21 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
 /// snapshot (see [`crate::snapshot`]).
 pub fn layout_command(spec: &VmSpec<'_>) -> Command {
     let drives: Vec<Drive> = spec
+        .guest
         .drives
         .iter()
         .map(|_| Drive::new("/gx-drive", None, false))
         .collect();
     command(&VmSpec {
-        socket: Path::new("/gx-channel"),
-        drives: &drives,
+        qemu: spec.qemu,
+        guest: GuestSpec {
+            socket: Path::new("/gx-channel"),
+            drives: &drives,
+            ..spec.guest.clone()
+        },
         verbose: false,
         qmp: None,
         incoming: None,
-        append: spec.append.clone(),
-        ..*spec
     })
 }
 

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Backend, Drive, Error};
+use crate::{Backend, Drive, Error, GuestSpec};
 
 /// What `/dev/kvm` is on this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,14 +149,7 @@ pub fn find_vmm() -> Result<PathBuf, Error> {
 /// What the VMM is asked to run.
 pub struct VmmSpec<'a> {
     pub vmm: &'a Path,
-    pub kernel: &'a Path,
-    pub initrd: &'a Path,
-    pub append: String,
-    pub memory_mib: u32,
-    pub socket: &'a Path,
-    pub drives: &'a [Drive],
-    /// The read-only helper image, attached after the drives.
-    pub helpers: Option<&'a Path>,
+    pub guest: GuestSpec<'a>,
 }
 
 /// gx-vmm's `--disk` value for one drive. Its option syntax separates fields
@@ -180,24 +173,24 @@ pub fn disk_arg(d: &Drive) -> Result<String, Error> {
 
 pub fn command(spec: &VmmSpec<'_>) -> Result<Command, Error> {
     let mut c = crate::qemu::dies_with_parent(spec.vmm);
-    c.arg("--kernel").arg(spec.kernel);
-    c.arg("--initrd").arg(spec.initrd);
-    c.args(["--cmdline", &spec.append]);
-    c.args(["--memory", &format!("{}M", spec.memory_mib)]);
-    let sock = spec.socket.to_str().ok_or_else(|| {
+    c.arg("--kernel").arg(spec.guest.kernel);
+    c.arg("--initrd").arg(spec.guest.initrd);
+    c.args(["--cmdline", &spec.guest.append]);
+    c.args(["--memory", &format!("{}M", spec.guest.memory_mib)]);
+    let sock = spec.guest.socket.to_str().ok_or_else(|| {
         Error::Setup(format!(
             "socket path {} is not UTF-8",
-            spec.socket.display()
+            spec.guest.socket.display()
         ))
     })?;
     c.args([
         "--channel",
         &format!("{}={sock}", gx_protocol::CHANNEL_NAME),
     ]);
-    for d in spec.drives {
+    for d in spec.guest.drives {
         c.args(["--disk", &disk_arg(d)?]);
     }
-    if let Some(h) = spec.helpers {
+    if let Some(h) = spec.guest.helpers {
         c.args(["--disk", &disk_arg(&Drive::new(h, Some("raw"), true))?]);
     }
     c.stdin(Stdio::null())
