@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gx_vmm::{ExitReason, PvmPolicy, SerialOutput, VmConfig};
@@ -29,20 +27,6 @@ fn find_kernel() -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop()
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(b);
-        }
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]
@@ -71,7 +55,7 @@ fn stock_kernel_boots_to_init_and_powers_off() {
         }
     };
 
-    let serial = Capture::default();
+    let serial = common::Capture::default();
     let mut cfg = VmConfig::new(&kernel);
     cfg.initrd = Some(initrd);
     cfg.cmdline =

@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gx_disk::{BlockDevice, MemDevice};
@@ -18,21 +18,6 @@ use gx_vmm::{
 
 /// Wall-clock limit for one guest run; past it the VM is stopped and the test fails.
 const WATCHDOG: Duration = Duration::from_secs(120);
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(b);
-        }
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn run_guest(notify: NotifyMode) {
     if let Some(why) = common::kvm_unavailable() {
@@ -65,7 +50,7 @@ fn run_guest(notify: NotifyMode) {
         got
     });
 
-    let serial = Capture::default();
+    let serial = common::Capture::default();
     let mut cfg = VmConfig::new(&elf);
     cfg.memory_mib = 64;
     cfg.pvm = PvmPolicy::Allow;
@@ -172,7 +157,7 @@ fn test_guest_pvpanic_ends_the_vm_with_panic() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let elf = common::build_guest(tmp.path(), &["start.S", "guest.c"]);
-    let serial = Capture::default();
+    let serial = common::Capture::default();
     let mut cfg = VmConfig::new(&elf);
     cfg.memory_mib = 64;
     cfg.pvm = PvmPolicy::Allow;

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 /// Why KVM tests cannot run here, if they cannot.
 pub fn kvm_unavailable() -> Option<String> {
@@ -66,9 +67,24 @@ pub fn build_guest(out: &Path, sources: &[&str]) -> PathBuf {
     elf
 }
 
-/// Say why a test is skipping, on the real stderr (not the captured one), so
-/// `cargo test` shows it even for a passing test.
+/// Say why a test is skipping, where `cargo test` shows it even for a
+/// passing test ([`gx_testdata::skip!`]).
 pub fn skip(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
+    gx_testdata::skip!("SKIP: {why}");
+}
+
+/// The guest's serial console, collected for the host's checks.
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
