@@ -4,7 +4,9 @@
 //! copies must give clear errors, never panics or hangs.
 #![allow(clippy::unwrap_used)]
 
-use gx_disk::{BlockDevice, Device, ErrorKind};
+mod common;
+use common::{names, read_all};
+use gx_disk::{Device, ErrorKind};
 use gx_fs::{Ext4Fs, FileType, Filesystem};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -13,36 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-/// A raw image file, read-only.
-struct FileDev {
-    file: File,
-    size: u64,
-    name: String,
-}
-
-impl BlockDevice for FileDev {
-    fn size(&self) -> u64 {
-        self.size
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> gx_disk::Result<()> {
-        gx_disk::check_range(self, offset, buf.len())?;
-        self.file
-            .read_exact_at(buf, offset)
-            .map_err(|e| gx_disk::Error::io(format!("{}: read", self.name), e))
-    }
-    fn describe(&self) -> String {
-        self.name.clone()
-    }
-}
-
 fn device(img: &Path) -> Device {
-    let file = File::open(img).unwrap();
-    let size = file.metadata().unwrap().len();
-    Arc::new(FileDev {
-        file,
-        size,
-        name: img.display().to_string(),
-    })
+    Arc::new(gx_disk::RawDevice::open_ro(img).unwrap())
 }
 
 fn open(img: &Path) -> gx_disk::Result<Ext4Fs> {
@@ -188,18 +162,6 @@ fn fixture(kind: &str, extra: &[&str]) -> Fixture {
         _tmp: tmp,
         src,
         img,
-    }
-}
-
-fn read_all(fs: &dyn Filesystem, path: &str, chunk: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; chunk];
-    loop {
-        let n = fs.read_at(path, out.len() as u64, &mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -871,17 +833,12 @@ fn journal_is_replayed_in_memory() {
             vec![b'o'; 4096].into_iter().map(|_| 0).collect::<Vec<u8>>()
         );
         assert_eq!(read(&dirty, "/etc/keep"), b"untouched\n", "{}", case.name);
-        let names = |fs: &Ext4Fs| {
-            let mut v: Vec<String> = fs
-                .read_dir("/etc")
-                .unwrap()
-                .into_iter()
-                .map(|e| e.name)
-                .collect();
-            v.sort();
-            v
-        };
-        assert_eq!(names(&dirty), names(&clean), "{}", case.name);
+        assert_eq!(
+            names(&dirty, "/etc"),
+            names(&clean, "/etc"),
+            "{}",
+            case.name
+        );
         let want: &[u8] = match case.name {
             "one transaction" => &[b'1'; 4096],
             "csum v3, revoke, rewrite" | "32-bit journal" | "torn last transaction" => {

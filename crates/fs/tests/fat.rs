@@ -5,6 +5,8 @@
 //! images made the same way.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{names, read_all};
 use gx_disk::{Device, MemDevice};
 use gx_fs::{ErrorKind, FileType, Filesystem};
 use std::path::{Path, PathBuf};
@@ -119,30 +121,6 @@ fn mem(path: &Path, writable: bool) -> Device {
         writable,
         path.display().to_string(),
     ))
-}
-
-fn read_all(fs: &dyn Filesystem, path: &str, chunk: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; chunk];
-    loop {
-        let n = fs.read_at(path, out.len() as u64, &mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    out
-}
-
-fn names(fs: &dyn Filesystem, path: &str) -> Vec<String> {
-    let mut v: Vec<String> = fs
-        .read_dir(path)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
-    v.sort();
-    v
 }
 
 fn check_tree(fs: &dyn Filesystem) {
