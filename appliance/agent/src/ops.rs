@@ -408,6 +408,13 @@ fn parse_options(options: &str) -> (libc::c_ulong, String) {
     (flags, data.join(","))
 }
 
+/// `busybox APPLET... SRC DEST` (mv, cp, cp -a) on resolved paths.
+fn busybox_src_dest(applet: &[&str], src: &Path, dest: &Path) -> R<()> {
+    let (s, d) = (src.to_string_lossy(), dest.to_string_lossy());
+    let args: Vec<&str> = applet.iter().copied().chain([&*s, &*d]).collect();
+    run("busybox", &args).map(|_| ())
+}
+
 /// What the direct engine's probe (gx-disk, blkid's rules, libguestfs's
 /// labels) finds on a guest device, read in-process: no blkid run (~70 ms each
 /// under TCG), and the same answers as the direct engine. `None` when it
@@ -797,33 +804,19 @@ impl Handler for Ops {
     }
 
     fn mv(&mut self, src: String, dest: String) -> R<()> {
-        let s = resolve_parent(&src)?;
-        let d = resolve(&dest, true)?;
-        run(
-            "busybox",
-            &["mv", "-f", &s.to_string_lossy(), &d.to_string_lossy()],
+        busybox_src_dest(
+            &["mv", "-f"],
+            &resolve_parent(&src)?,
+            &resolve(&dest, true)?,
         )
-        .map(|_| ())
     }
 
     fn cp(&mut self, src: String, dest: String) -> R<()> {
-        let s = resolve(&src, true)?;
-        let d = resolve(&dest, true)?;
-        run(
-            "busybox",
-            &["cp", &s.to_string_lossy(), &d.to_string_lossy()],
-        )
-        .map(|_| ())
+        busybox_src_dest(&["cp"], &resolve(&src, true)?, &resolve(&dest, true)?)
     }
 
     fn cp_a(&mut self, src: String, dest: String) -> R<()> {
-        let s = resolve(&src, true)?;
-        let d = resolve(&dest, true)?;
-        run(
-            "busybox",
-            &["cp", "-a", &s.to_string_lossy(), &d.to_string_lossy()],
-        )
-        .map(|_| ())
+        busybox_src_dest(&["cp", "-a"], &resolve(&src, true)?, &resolve(&dest, true)?)
     }
 
     fn chmod(&mut self, mode: i32, path: String) -> R<()> {
