@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{names, read_all};
+use common::{names, pattern, read_all};
 use gx_disk::{Device, ErrorKind};
 use gx_fs::{Ext4Fs, FileType, Filesystem};
 use std::collections::{BTreeMap, HashSet};
@@ -75,18 +75,6 @@ fn run_debugfs(img: &Path, req: &str, writable: bool) -> String {
     let out = cmd.arg("-R").arg(req).arg(img).output().unwrap();
     assert!(!writable || out.status.success(), "debugfs -w {req}");
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 const LONG_TARGET: &str =

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{names, read_all};
+use common::{Img, names, pattern, read_all};
 use gx_disk::{Device, MemDevice};
 use gx_fs::{ErrorKind, FileType, Filesystem};
 use std::path::{Path, PathBuf};
@@ -22,19 +22,6 @@ fn run(cmd: &mut Command) {
         "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Deterministic pseudo-random bytes.
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 8) as u8
-        })
-        .collect()
 }
 
 const LONG_UNICODE: &str = "Ünïcödé long name ☃.txt";
@@ -62,11 +49,6 @@ fn tree() -> Vec<(String, Vec<u8>)> {
         ));
     }
     v
-}
-
-struct Img {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
 }
 
 /// Make a FAT image of `size_mib` with `mkfs.vfat -F bits` holding [`tree`].

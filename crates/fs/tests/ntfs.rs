@@ -6,24 +6,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{names, read_all};
+use common::{Img, names, pattern, read_all};
 use gx_disk::{Device, MemDevice};
 use gx_fs::{ErrorKind, FileType, Filesystem};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 8) as u8
-        })
-        .collect()
-}
 
 fn tree() -> Vec<(String, Vec<u8>)> {
     let mut v = vec![
@@ -44,11 +31,6 @@ fn tree() -> Vec<(String, Vec<u8>)> {
         ));
     }
     v
-}
-
-struct Img {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
 }
 
 fn run(cmd: &mut Command) {
