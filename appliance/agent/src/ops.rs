@@ -271,21 +271,20 @@ fn run(prog: &str, args: &[&str]) -> R<String> {
             };
             err(errno, format!("{prog}: {e}{hint}"))
         })?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(err(
-            libc::EIO,
-            format!(
-                "{prog} {}: {}{}",
-                args.join(" "),
-                out.status,
-                tail(&String::from_utf8_lossy(&out.stderr))
-            ),
-        ))
-    }
+    stdout_or_error(&format!("{prog} {}", args.join(" ")), &out)
 }
 
+/// A finished program's stdout, or an EIO error naming `what`, its exit
+/// status and its stderr.
+fn stdout_or_error(what: &str, out: &std::process::Output) -> R<String> {
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = tail(&String::from_utf8_lossy(&out.stderr));
+    Err(err(libc::EIO, format!("{what}: {}{stderr}", out.status)))
+}
+
+/// `": text"` for a program's trimmed output, or nothing when it is empty.
 fn tail(s: &str) -> String {
     let s = s.trim();
     if s.is_empty() {
@@ -1199,18 +1198,7 @@ impl Handler for Ops {
             .stdin(Stdio::null())
             .output()
             .map_err(|e| io_err("sh", e))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(err(
-                libc::EIO,
-                format!(
-                    "sh: {}{}",
-                    out.status,
-                    tail(&String::from_utf8_lossy(&out.stderr))
-                ),
-            ))
-        }
+        stdout_or_error("sh", &out)
     }
 
     fn debug(&mut self, subcmd: String, extraargs: Vec<String>) -> R<String> {
