@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 
 use gx_appliance::{Appliance, Backend, Config};
 
-use crate::path::{self, child, components};
+use crate::path::{self, child};
 use crate::{Drive, Error, ErrorKind, FileType, Format, Result, Stat, StatVfs, Timespec};
 use gx_fs::DirEntry;
 
@@ -235,36 +235,7 @@ impl ApplianceEngine {
     }
 
     pub(crate) fn case_sensitive_path(&mut self, p: &str) -> Result<String> {
-        let parts = components(p)?;
-        let mut cur = String::from("/");
-        for (i, c) in parts.iter().enumerate() {
-            if *c == ".." {
-                return Err(Error::invalid(format!(
-                    "{p}: case_sensitive_path: path must not contain '..'"
-                )));
-            }
-            let last = i + 1 == parts.len();
-            let names = match self.ls(&cur) {
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::NotFound && last => Vec::new(),
-                Err(e) => return Err(e),
-            };
-            let found = names.iter().find(|n| *n == c).or_else(|| {
-                let lc = c.to_lowercase();
-                names.iter().find(|n| n.to_lowercase() == lc)
-            });
-            match found {
-                Some(n) => cur = child(&cur, n),
-                None if last => cur = child(&cur, c),
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!("{p}: No such file or directory"),
-                    ));
-                }
-            }
-        }
-        Ok(cur)
+        path::case_sensitive_path(p, |d| self.ls(d))
     }
 
     pub(crate) fn download(&mut self, p: &str, out: &mut dyn Write) -> Result<u64> {

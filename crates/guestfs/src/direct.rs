@@ -2,7 +2,7 @@
 //! process. Drives are opened read-only whatever the caller asked (this engine
 //! never writes); the mount table is a list of filesystems at guest paths.
 
-use crate::path::{self, child, components};
+use crate::path::{self, child};
 use crate::{Drive, Error, ErrorKind, FileType, Result, Stat, StatVfs};
 use gx_disk::partition::{self, PartitionKind, PartitionTable, TableKind};
 use gx_disk::probe::{self, Probe};
@@ -443,36 +443,10 @@ impl Direct {
     }
 
     pub(crate) fn case_sensitive_path(&self, p: &str) -> Result<String> {
-        let parts = components(p)?;
-        let mut cur = String::from("/");
-        for (i, c) in parts.iter().enumerate() {
-            if *c == ".." {
-                return Err(Error::invalid(format!(
-                    "{p}: case_sensitive_path: path must not contain '..'"
-                )));
-            }
-            let entries = match self.read_dir(&cur) {
-                Ok(e) => e,
-                Err(e) if e.kind() == ErrorKind::NotFound && i + 1 == parts.len() => Vec::new(),
-                Err(e) => return Err(e),
-            };
-            let exact = entries.iter().find(|e| e.name == *c);
-            let found = exact.or_else(|| {
-                let lc = c.to_lowercase();
-                entries.iter().find(|e| e.name.to_lowercase() == lc)
-            });
-            match found {
-                Some(e) => cur = child(&cur, &e.name),
-                None if i + 1 == parts.len() => cur = child(&cur, c),
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!("{p}: No such file or directory"),
-                    ));
-                }
-            }
-        }
-        Ok(cur)
+        // Directory order, as libguestfs's daemon reads it.
+        path::case_sensitive_path(p, |d| {
+            Ok(self.read_dir(d)?.into_iter().map(|e| e.name).collect())
+        })
     }
 
     pub(crate) fn download(&self, p: &str, out: &mut dyn Write) -> Result<u64> {

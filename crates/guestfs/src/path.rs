@@ -43,6 +43,46 @@ pub fn child(dir: &str, name: &str) -> String {
     }
 }
 
+/// libguestfs's `case_sensitive_path`: `p` with each existing component
+/// spelled as in its directory (an exact match first, else the first whose
+/// lowercase matches), `names(dir)` listing a directory. A missing last
+/// component is kept as given; a missing directory on the way is NotFound.
+pub(crate) fn case_sensitive_path(
+    p: &str,
+    mut names: impl FnMut(&str) -> Result<Vec<String>>,
+) -> Result<String> {
+    let parts = components(p)?;
+    let mut cur = String::from("/");
+    for (i, c) in parts.iter().enumerate() {
+        if *c == ".." {
+            return Err(Error::invalid(format!(
+                "{p}: case_sensitive_path: path must not contain '..'"
+            )));
+        }
+        let last = i + 1 == parts.len();
+        let entries = match names(&cur) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::NotFound && last => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let found = entries.iter().find(|n| *n == c).or_else(|| {
+            let lc = c.to_lowercase();
+            entries.iter().find(|n| n.to_lowercase() == lc)
+        });
+        match found {
+            Some(n) => cur = child(&cur, n),
+            None if last => cur = child(&cur, c),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("{p}: No such file or directory"),
+                ));
+            }
+        }
+    }
+    Ok(cur)
+}
+
 /// libguestfs's canonical device name: `/dev/vdX` and `/dev/hdX` become
 /// `/dev/sdX`; everything else is returned as is.
 pub fn canonical_device_name(device: &str) -> String {
