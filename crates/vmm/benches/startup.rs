@@ -2,20 +2,9 @@
 //! to the guest's first KVM_RUN (goal: under 10 ms), measured on a guest that
 //! powers off at once. Prints each run and the median. Needs /dev/kvm; skips
 //! with a message otherwise. Run: `cargo bench -p gx-vmm --bench startup`.
-#![allow(unsafe_code)]
 
 use std::path::Path;
 use std::process::Command;
-
-fn monotonic_ns() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid local `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -51,7 +40,7 @@ fn main() {
     let runs = 21;
     let (mut to_run, mut in_proc, mut total) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
-        let t0 = monotonic_ns();
+        let t0 = gx_vmm::monotonic_ns();
         let out = Command::new(bin)
             .args(["--kernel"])
             .arg(&elf)
@@ -64,7 +53,7 @@ fn main() {
             ])
             .output()
             .expect("spawn gx-vmm");
-        let t1 = monotonic_ns();
+        let t1 = gx_vmm::monotonic_ns();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "gx-vmm failed: {err}");
         let line = err

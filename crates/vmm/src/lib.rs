@@ -49,3 +49,16 @@ pub use vm::{
     ChannelConfig, ChannelEndpoint, DiskConfig, DiskMode, NotifyMode, PvmPolicy, RunningVm,
     SerialOutput, VmConfig, VmInfo, run, start,
 };
+
+/// CLOCK_MONOTONIC in nanoseconds (what `Instant` uses on Linux), comparable
+/// across processes: `gx-vmm --report-startup` and its benchmark use it to time
+/// process start to the first `KVM_RUN`.
+pub fn monotonic_ns() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid local `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}

@@ -138,17 +138,6 @@ fn config_from(cli: Cli) -> Result<VmConfig> {
     Ok(cfg)
 }
 
-/// CLOCK_MONOTONIC in nanoseconds (what `Instant` uses on Linux).
-fn monotonic_ns() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid local `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
-}
-
 fn main() {
     let started = Instant::now();
     let cli = Cli::parse();
@@ -179,7 +168,7 @@ fn main() {
             if let Some(t) = vm.first_run() {
                 // Also as CLOCK_MONOTONIC, so a parent can measure from before exec.
                 let back = Instant::now().duration_since(t).as_nanos();
-                let abs = monotonic_ns().saturating_sub(back);
+                let abs = gx_vmm::monotonic_ns().saturating_sub(back);
                 eprintln!(
                     "gx-vmm: first KVM_RUN {} us after main() (monotonic {abs} ns)",
                     t.duration_since(started).as_micros()
