@@ -239,6 +239,8 @@ pub struct GuestSpec<'a> {
 /// One attempt to start the VM: boot it, or restore `snapshot`.
 struct Boot<'a> {
     config: &'a Config,
+    /// The launcher's binary: QEMU or gx-vmm, found once per launch.
+    program: PathBuf,
     files: &'a image::ApplianceFiles,
     append: String,
     backend: Backend,
@@ -288,22 +290,18 @@ impl Boot<'_> {
         let save = snap.filter(|_| boot);
         let restore = snap.filter(|_| !boot);
         let mut vm = match self.backend {
-            Backend::Qemu => {
-                let qemu_bin = qemu::find_qemu()?;
-                qemu::Vm::start(&self.qemu_spec(
-                    &qemu_bin,
-                    &sock_path,
-                    save.map(|_| qmp_path.as_path()),
-                    restore.map(|s| s.incoming()),
-                ))?
-            }
+            Backend::Qemu => qemu::Vm::start(&self.qemu_spec(
+                &self.program,
+                &sock_path,
+                save.map(|_| qmp_path.as_path()),
+                restore.map(|s| s.incoming()),
+            ))?,
             Backend::Vmm => {
-                let vmm_bin = vmm::find_vmm()?;
                 let cmd = vmm::command(&vmm::VmmSpec {
-                    vmm: &vmm_bin,
+                    vmm: &self.program,
                     guest: self.guest(&sock_path),
                 })?;
-                qemu::Vm::spawn(cmd, &vmm_bin, config.verbose)?
+                qemu::Vm::spawn(cmd, &self.program, config.verbose)?
             }
         };
         let started = Instant::now();
@@ -538,6 +536,10 @@ impl Appliance {
         }
         let b = Boot {
             config: &config,
+            program: match backend {
+                Backend::Qemu => qemu::find_qemu()?,
+                Backend::Vmm => vmm::find_vmm()?,
+            },
             files: &files,
             append,
             backend,
@@ -545,9 +547,8 @@ impl Appliance {
         };
         let snap = match backend {
             Backend::Qemu if config.snapshot => {
-                let qemu_bin = qemu::find_qemu()?;
                 let layout =
-                    qemu::layout_command(&b.qemu_spec(&qemu_bin, Path::new("/"), None, None));
+                    qemu::layout_command(&b.qemu_spec(&b.program, Path::new("/"), None, None));
                 snapshot::Snapshot::for_layout(&files.state_dir, &layout)
             }
             _ => None,
