@@ -632,7 +632,7 @@ impl Appliance {
             // Bounded: a wedged agent must not hold up a drop for the full
             // call timeout.
             let _ = self.sock.set_read_timeout(Some(Duration::from_secs(30)));
-            self.call_unit(Call::Shutdown {})
+            self.call_unit(Call::InternalShutdown)
         };
         self.vm.wait_or_kill(Duration::from_secs(10));
         r
@@ -911,55 +911,13 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __client_method {
-    (none; $doc:literal; $P:ident; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
-        #[doc = $doc]
-        pub fn $name(&mut self, $($arg: gx_protocol::arg_ref!($ty)),*) -> Result<$ret> {
-            let call = Call::$P { $($arg: gx_protocol::arg_into!($ty, $arg)),* };
-            let v = self.call_raw(call, HostStream::None)?;
-            self.decode(v, stringify!($name))
-        }
-    };
-    (file_in; $doc:literal; $P:ident; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
-        #[doc = $doc]
-        #[doc = ""]
-        #[doc = "The data is read from `data` until its end."]
-        pub fn $name(&mut self, $($arg: gx_protocol::arg_ref!($ty),)* data: &mut dyn Read) -> Result<$ret> {
-            let call = Call::$P { $($arg: gx_protocol::arg_into!($ty, $arg)),* };
-            let v = self.call_raw(call, HostStream::In(data))?;
-            self.decode(v, stringify!($name))
-        }
-    };
-    (file_out; $doc:literal; $P:ident; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
-        #[doc = $doc]
-        #[doc = ""]
-        #[doc = "The data is written to `out`; a failing `out` cancels the transfer."]
-        pub fn $name(&mut self, $($arg: gx_protocol::arg_ref!($ty),)* out: &mut dyn Write) -> Result<$ret> {
-            let call = Call::$P { $($arg: gx_protocol::arg_into!($ty, $arg)),* };
-            let v = self.call_raw(call, HostStream::Out(out))?;
-            self.decode(v, stringify!($name))
-        }
-    };
-}
-
-macro_rules! gen_client {
-    ($( $nr:literal $P:ident $name:ident ( $($arg:ident : $ty:ident),* ) -> $ret:ty , $stream:ident , $doc:literal ; )*) => {
-        /// The API, one method per row of gx-protocol's table.
-        impl Appliance {
-            $( __client_method!($stream; $doc; $P; $name; ($($arg: $ty),*); $ret); )*
-        }
-    };
-}
-
-gx_protocol::with_api!(gen_client);
+mod generated;
 
 impl Appliance {
     /// Upload a local file (libguestfs `upload` takes a filename).
     pub fn upload_file(&mut self, local: &Path, remote: &str) -> Result<()> {
         let mut f = std::fs::File::open(local)?;
-        self.upload(remote, &mut f)
+        self.upload(&mut f, remote)
     }
 
     /// Download into a local file.

@@ -1,9 +1,10 @@
 //! The guestx wire protocol between the host (gx-appliance) and the agent that
 //! runs as PID 1 in the appliance VM, over one virtio-serial port.
 //!
-//! Owns: framing ([`frame`]), the value encoding ([`wire`]), the API table
-//! ([`with_api!`]) and what is generated from it ([`Call`], [`Handler`],
-//! [`dispatch`], [`CALLS`]), and the session rules below.
+//! Owns: framing ([`frame`]), the value encoding ([`wire`]), the session
+//! rules below, and the wire side of the API table: [`Call`], [`Handler`],
+//! [`dispatch`], [`CALLS`] and the structs and optional-argument structs
+//! calls carry, all generated from gx-api's table into `generated.rs`.
 //!
 //! Must not: do I/O beyond reading/writing frames on a given stream, know about
 //! QEMU, disks or the agent's implementation, or trust anything the peer sends
@@ -27,17 +28,19 @@
 //!    with an empty chunk (success) or `Cancel` (failure), then the answer. The
 //!    host may send `Cancel` at any time; a late one is ignored.
 
-pub mod api;
 pub mod frame;
+mod generated;
 pub mod wire;
+
+pub use generated::*;
 
 pub use frame::{
     CHUNK_SIZE, Frame, HEADER_LEN, Kind, MAX_FRAME, read_frame, read_header, write_frame,
 };
-use wire::{Reader, Wire};
+use wire::Wire;
 
 /// Bumped on any incompatible change to frames or the table.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// First word of [`Hello`], so a stray console byte stream is not taken for an agent.
 pub const HELLO_MAGIC: u32 = 0x6778_6167; // "gxag"
 /// The virtio-serial port name the agent looks for.
@@ -108,54 +111,8 @@ wire_struct! {
     }
 }
 
-wire_struct! {
-    /// `lstatns`: field names as libguestfs's `guestfs_statns`.
-    pub struct StatNs {
-        pub st_dev: i64,
-        pub st_ino: i64,
-        pub st_mode: i64,
-        pub st_nlink: i64,
-        pub st_uid: i64,
-        pub st_gid: i64,
-        pub st_rdev: i64,
-        pub st_size: i64,
-        pub st_blksize: i64,
-        pub st_blocks: i64,
-        pub st_atime_sec: i64,
-        pub st_atime_nsec: i64,
-        pub st_mtime_sec: i64,
-        pub st_mtime_nsec: i64,
-        pub st_ctime_sec: i64,
-        pub st_ctime_nsec: i64,
-    }
-}
 
-wire_struct! {
-    /// `statvfs`: field names as libguestfs's `guestfs_statvfs`.
-    pub struct StatVfs {
-        pub bsize: i64,
-        pub frsize: i64,
-        pub blocks: i64,
-        pub bfree: i64,
-        pub bavail: i64,
-        pub files: i64,
-        pub ffree: i64,
-        pub favail: i64,
-        pub fsid: i64,
-        pub flag: i64,
-        pub namemax: i64,
-    }
-}
 
-wire_struct! {
-    /// `part_list`: as libguestfs's `guestfs_partition` (bytes).
-    pub struct Partition {
-        pub part_num: i32,
-        pub part_start: i64,
-        pub part_end: i64,
-        pub part_size: i64,
-    }
-}
 
 /// Whether and which way a call streams data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,14 +124,12 @@ pub enum StreamKind {
     FileOut,
 }
 
-/// One row of the API table, for help texts and command lists.
+/// One call the agent serves, for diagnostics and tests (gx-api has the
+/// full table).
 #[derive(Debug, Clone, Copy)]
 pub struct CallInfo {
     pub nr: u32,
     pub name: &'static str,
-    /// (argument name, type token)
-    pub args: &'static [(&'static str, &'static str)],
-    pub ret: &'static str,
     pub stream: StreamKind,
     pub doc: &'static str,
 }
@@ -215,132 +170,6 @@ impl std::fmt::Debug for StreamIo<'_> {
     }
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __stream_kind {
-    (none) => {
-        $crate::StreamKind::None
-    };
-    (file_in) => {
-        $crate::StreamKind::FileIn
-    };
-    (file_out) => {
-        $crate::StreamKind::FileOut
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __handler_fn {
-    (none; $doc:literal; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
-        #[doc = $doc]
-        fn $name(&mut self, $($arg: $crate::arg_owned!($ty)),*) -> Result<$ret, $crate::CallError>;
-    };
-    (file_in; $doc:literal; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
-        #[doc = $doc]
-        fn $name(&mut self, $($arg: $crate::arg_owned!($ty),)* data: &mut dyn std::io::Read) -> Result<$ret, $crate::CallError>;
-    };
-    (file_out; $doc:literal; $name:ident; ($($arg:ident : $ty:ident),*); $ret:ty) => {
-        #[doc = $doc]
-        fn $name(&mut self, $($arg: $crate::arg_owned!($ty),)* out: &mut dyn $crate::FileOut) -> Result<$ret, $crate::CallError>;
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __dispatch_one {
-    (none; $h:ident; $name:ident; ($($arg:ident),*); $io:ident) => {
-        $h.$name($($arg),*)
-    };
-    (file_in; $h:ident; $name:ident; ($($arg:ident),*); $io:ident) => {
-        match $io {
-            $crate::StreamIo::In(r) => $h.$name($($arg,)* r),
-            _ => Err($crate::CallError::new(22, "internal: upload without a data stream")),
-        }
-    };
-    (file_out; $h:ident; $name:ident; ($($arg:ident),*); $io:ident) => {
-        match $io {
-            $crate::StreamIo::Out(w) => $h.$name($($arg,)* w),
-            _ => Err($crate::CallError::new(22, "internal: download without a data stream")),
-        }
-    };
-}
-
-macro_rules! gen_protocol {
-    ($( $nr:literal $P:ident $name:ident ( $($arg:ident : $ty:ident),* ) -> $ret:ty , $stream:ident , $doc:literal ; )*) => {
-        /// A call with its arguments, as it travels host -> agent.
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub enum Call {
-            $( #[doc = $doc] $P { $($arg: $crate::arg_owned!($ty)),* }, )*
-        }
-
-        impl Call {
-            pub fn proc_nr(&self) -> u32 {
-                match self { $( Call::$P { .. } => $nr, )* }
-            }
-            /// The libguestfs name.
-            pub fn name(&self) -> &'static str {
-                match self { $( Call::$P { .. } => stringify!($name), )* }
-            }
-            pub fn stream(&self) -> StreamKind {
-                match self { $( Call::$P { .. } => __stream_kind!($stream), )* }
-            }
-            /// The Call frame's payload: procedure number, then arguments.
-            pub fn encode(&self) -> Vec<u8> {
-                let mut out = Vec::new();
-                self.proc_nr().put(&mut out);
-                match self {
-                    $( #[allow(unused_variables)] Call::$P { $($arg),* } => { $( Wire::put($arg, &mut out); )* } )*
-                }
-                out
-            }
-            /// Parses a Call frame's payload; anything malformed is an error.
-            pub fn decode(payload: &[u8]) -> Result<Call, ProtoError> {
-                let mut r = Reader::new(payload);
-                let nr = u32::get(&mut r)?;
-                let call = match nr {
-                    $( $nr => {
-                        $( let $arg = <$crate::arg_owned!($ty) as Wire>::get(&mut r)?; )*
-                        Call::$P { $($arg),* }
-                    } )*
-                    other => return Err(ProtoError::BadProc(other)),
-                };
-                r.finish()?;
-                Ok(call)
-            }
-        }
-
-        /// The agent implements this; the compiler then insists every call in the
-        /// table has an implementation.
-        pub trait Handler {
-            $( __handler_fn!($stream; $doc; $name; ($($arg: $ty),*); $ret); )*
-        }
-
-        /// Runs one call on a handler and encodes its return value.
-        pub fn dispatch<H: Handler + ?Sized>(h: &mut H, call: Call, io: StreamIo<'_>) -> Result<Vec<u8>, CallError> {
-            match call {
-                $( Call::$P { $($arg),* } => {
-                    let v: $ret = __dispatch_one!($stream; h; $name; ($($arg),*); io)?;
-                    Ok(wire::to_vec(&v))
-                } )*
-            }
-        }
-
-        /// Every call, in table order.
-        pub static CALLS: &[CallInfo] = &[
-            $( CallInfo {
-                nr: $nr,
-                name: stringify!($name),
-                args: &[$((stringify!($arg), stringify!($ty))),*],
-                ret: stringify!($ret),
-                stream: __stream_kind!($stream),
-                doc: $doc,
-            }, )*
-        ];
-    };
-}
-
-with_api!(gen_protocol);
 
 /// Decodes a Reply payload as the call's return type.
 pub fn decode_reply<T: Wire>(payload: &[u8]) -> Result<T, ProtoError> {

@@ -234,3 +234,13 @@ pub fn from_slice<T: Wire>(b: &[u8]) -> Result<T, ProtoError> {
     r.finish()?;
     Ok(v)
 }
+
+impl Wire for f32 {
+    const MIN_SIZE: usize = 4;
+    fn put(&self, out: &mut Vec<u8>) {
+        self.to_bits().put(out);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, ProtoError> {
+        Ok(f32::from_bits(u32::get(r)?))
+    }
+}
