@@ -161,36 +161,38 @@ fn scale(n: u64, from: u64, to: u64) -> u64 {
 }
 
 fn print_stat(out: &mut dyn Write, name: &str, dev: &str, st: &StatVfs, o: &Opts) -> Result<()> {
+    // The API's counts are signed; a negative one would be a broken peer.
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
     let (cols, percent): ([String; 3], f32) = if !o.inodes {
-        let used = st.blocks.saturating_sub(st.bfree);
+        let used = u(st.blocks).saturating_sub(u(st.bfree));
         let cols = if !o.human {
             [
-                scale(st.blocks, st.bsize, 1024).to_string(),
-                scale(used, st.bsize, 1024).to_string(),
-                scale(st.bavail, st.bsize, 1024).to_string(),
+                scale(u(st.blocks), u(st.bsize), 1024).to_string(),
+                scale(used, u(st.bsize), 1024).to_string(),
+                scale(u(st.bavail), u(st.bsize), 1024).to_string(),
             ]
         } else {
             [
-                human(st.blocks, st.bsize),
-                human(used, st.bsize),
-                human(st.bavail, st.bsize),
+                human(u(st.blocks), u(st.bsize)),
+                human(used, u(st.bsize)),
+                human(u(st.bavail), u(st.bsize)),
             ]
         };
         // virt-df computes in double and stores in a float: keep both steps.
-        let p = if st.blocks != 0 {
-            (100.0 - 100.0 * st.bfree as f64 / st.blocks as f64) as f32
+        let p = if u(st.blocks) != 0 {
+            (100.0 - 100.0 * u(st.bfree) as f64 / u(st.blocks) as f64) as f32
         } else {
             0.0
         };
         (cols, p)
     } else {
         let cols = [
-            st.files.to_string(),
-            st.files.saturating_sub(st.ffree).to_string(),
-            st.ffree.to_string(),
+            u(st.files).to_string(),
+            u(st.files).saturating_sub(u(st.ffree)).to_string(),
+            u(st.ffree).to_string(),
         ];
-        let p = if st.files != 0 {
-            (100.0 - 100.0 * st.ffree as f64 / st.files as f64) as f32
+        let p = if u(st.files) != 0 {
+            (100.0 - 100.0 * u(st.ffree) as f64 / u(st.files) as f64) as f32
         } else {
             0.0
         };

@@ -185,7 +185,7 @@ fn real_main() -> Result<i32> {
     }
     if output & OUT_DEVS != 0 {
         for d in g.list_devices()? {
-            let size = g.blockdev_getsize64(&d)?;
+            let size = u64::try_from(g.blockdev_getsize64(&d)?).unwrap_or(0);
             out.row(&d, "device", None, None, None, Some(size), "", None);
         }
     }
@@ -207,10 +207,11 @@ fn filesystems(g: &mut Handle, out: &mut Out, extra: bool) -> Result<()> {
             // The filesystem's own size where it can be mounted, else the device's.
             let st = g.mount_ro(&dev, "/").and_then(|()| g.statvfs("/"));
             g.umount_all()?;
-            Some(match st {
+            let size = match st {
                 Ok(st) => st.blocks.saturating_mul(st.bsize),
                 Err(_) => g.blockdev_getsize64(&dev)?,
-            })
+            };
+            Some(u64::try_from(size).unwrap_or(0))
         } else {
             None
         };

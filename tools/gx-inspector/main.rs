@@ -197,30 +197,30 @@ fn output_root(g: &mut Handle, root: &str, apps: bool) -> Result<Element> {
         let mut e = Element::new("applications");
         for a in list {
             let mut x = Element::new("application");
-            x.push(Element::leaf("name", a.name));
+            x.push(Element::leaf("name", a.app2_name));
             let mut opt = |n: &str, v: String| {
                 if !v.is_empty() {
                     x.push(Element::leaf(n, v));
                 }
             };
-            opt("display_name", a.display_name);
+            opt("display_name", a.app2_display_name);
             opt(
                 "epoch",
-                if a.epoch != 0 {
-                    a.epoch.to_string()
+                if a.app2_epoch != 0 {
+                    a.app2_epoch.to_string()
                 } else {
                     String::new()
                 },
             );
-            opt("version", a.version);
-            opt("release", a.release);
-            opt("arch", a.arch);
-            opt("install_path", a.install_path);
-            opt("publisher", a.publisher);
-            opt("url", a.url);
-            opt("source_package", a.source_package);
-            opt("summary", a.summary);
-            opt("description", a.description);
+            opt("version", a.app2_version);
+            opt("release", a.app2_release);
+            opt("arch", a.app2_arch);
+            opt("install_path", a.app2_install_path);
+            opt("publisher", a.app2_publisher);
+            opt("url", a.app2_url);
+            opt("source_package", a.app2_source_package);
+            opt("summary", a.app2_summary);
+            opt("description", a.app2_description);
             e.push(x);
         }
         os.push(e);

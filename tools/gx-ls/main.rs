@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use clap::{Arg, ArgAction};
 use gx_cli::{Common, Features, human::human, output};
-use gx_guestfs::{FileType, Handle, Stat};
+use gx_guestfs::{FileType, Handle, StatExt, StatNs};
 use std::io::{BufWriter, Write};
 
 fn main() {
@@ -158,8 +158,9 @@ fn real_main() -> Result<i32> {
                 .ll(dir)
                 .and_then(|s| out.write_all(s.as_bytes()).map_err(io_err)),
             (false, true) => g.find(dir).and_then(|names| {
+                // virt-ls prints find's relative names with a leading slash.
                 for n in names {
-                    writeln!(out, "{n}").map_err(io_err)?;
+                    writeln!(out, "/{n}").map_err(io_err)?;
                 }
                 Ok(())
             }),
@@ -188,7 +189,7 @@ fn visit(g: &Handle, dir: &str, o: &Opts, out: &mut dyn Write) -> gx_guestfs::Re
     let st = g.lstatns(dir)?;
     show(g, dir, None, &st, o, out)?;
     let mut seen = std::collections::HashSet::new();
-    seen.insert((st.dev, st.ino));
+    seen.insert((st.st_dev, st.st_ino));
     walk(g, dir, o, out, &mut seen, 0)
 }
 
@@ -197,7 +198,7 @@ fn walk(
     dir: &str,
     o: &Opts,
     out: &mut dyn Write,
-    seen: &mut std::collections::HashSet<(u64, u64)>,
+    seen: &mut std::collections::HashSet<(i64, i64)>,
     depth: usize,
 ) -> gx_guestfs::Result<()> {
     if depth > 4096 {
@@ -210,11 +211,11 @@ fn walk(
     for (name, st) in names.iter().zip(stats) {
         show(g, dir, Some(name), &st, o, out)?;
         if st.file_type() == FileType::Directory {
-            if st.ino != 0 && !seen.insert((st.dev, st.ino)) {
+            if st.st_ino != 0 && !seen.insert((st.st_dev, st.st_ino)) {
                 return Err(gx_guestfs::Error::corrupt(format!(
                     "{}: directory loop (inode {} seen twice)",
                     gx_guestfs::path::child(dir, name),
-                    st.ino
+                    st.st_ino
                 )));
             }
             walk(
@@ -234,7 +235,7 @@ fn show(
     g: &Handle,
     dir: &str,
     name: Option<&str>,
-    st: &Stat,
+    st: &StatNs,
     o: &Opts,
     out: &mut dyn Write,
 ) -> gx_guestfs::Result<()> {
@@ -251,21 +252,21 @@ fn show(
         FileType::Unknown => "u",
     };
     fields.push(t.to_string());
-    fields.push(format!("{:04o}", st.mode & 0o7777));
+    fields.push(format!("{:04o}", st.perm()));
     let size = if o.human {
-        human(st.size, 1)
+        human(u64::try_from(st.st_size).unwrap_or(0), 1)
     } else {
-        st.size.to_string()
+        st.st_size.to_string()
     };
     fields.push(if o.csv { size } else { format!("{size:>10}") });
     // virt-ls pads uids and time_t values to fixed widths in CSV output too.
     let pad = |s: String, w: usize| format!("{s:>w$}");
     if o.uids {
-        fields.push(pad(st.uid.to_string(), 4));
-        fields.push(pad(st.gid.to_string(), 4));
+        fields.push(pad(st.st_uid.to_string(), 4));
+        fields.push(pad(st.st_gid.to_string(), 4));
     }
     if o.times {
-        for ts in [st.atime, st.mtime, st.ctime] {
+        for ts in [st.atime(), st.mtime(), st.ctime()] {
             fields.push(if o.time_t {
                 match o.relative {
                     0 => pad(ts.sec.to_string(), 10),
@@ -278,18 +279,19 @@ fn show(
         }
     }
     if o.extra {
-        let dev = |d: u64| {
+        let dev = |d: i64| {
+            let d = d as u64;
             format!(
                 "{}:{}",
                 ((d >> 8) & 0xfff) | ((d >> 32) & !0xfff),
                 (d & 0xff) | ((d >> 12) & !0xff)
             )
         };
-        fields.push(dev(st.dev));
-        fields.push(st.ino.to_string());
-        fields.push(st.nlink.to_string());
-        fields.push(dev(st.rdev));
-        fields.push(st.blocks.to_string());
+        fields.push(dev(st.st_dev));
+        fields.push(st.st_ino.to_string());
+        fields.push(st.st_nlink.to_string());
+        fields.push(dev(st.st_rdev));
+        fields.push(st.st_blocks.to_string());
     }
     let path = match name {
         None => dir.to_string(),

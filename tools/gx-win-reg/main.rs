@@ -292,8 +292,15 @@ fn map_path_to_hive(g: &Handle, systemroot: &str, path: &str) -> Result<Target> 
             .iter()
             .map(|d| format!("{d}/{first}"))
             .find(|d| {
-                g.case_sensitive_path(d)
-                    .is_ok_and(|p| g.is_dir(&p).unwrap_or(false))
+                g.case_sensitive_path(d).is_ok_and(|p| {
+                    g.is_dir(
+                        &p,
+                        gx_guestfs::IsDirOpts {
+                            followsymlinks: Some(true),
+                        },
+                    )
+                    .unwrap_or(false)
+                })
             })
             .ok_or_else(|| anyhow!("{first}: cannot find user directory"))?;
         return Ok(Target {
@@ -352,12 +359,18 @@ fn download_hive(g: &Handle, hivefile: &str, debug: bool) -> Result<Hive> {
     let st = g
         .statns(&winfile)
         .map_err(|e| anyhow!("{winfile}: could not download registry file: {e}"))?;
-    if st.size > MAX_HIVE {
+    if u64::try_from(st.st_size).map_or(true, |s| s > MAX_HIVE) {
         bail!("{winfile}: registry file is larger than {MAX_HIVE} bytes");
     }
-    let data = g
-        .read_file(&winfile)
+    // Streamed (a SOFTWARE hive is often tens of MB, over `read_file`'s
+    // reply limit); the size was checked above and the buffer cannot grow
+    // past it by much, as the stat says.
+    let mut data = Vec::new();
+    g.download(&winfile, &mut data)
         .map_err(|e| anyhow!("{winfile}: could not download registry file: {e}"))?;
+    if data.len() as u64 > MAX_HIVE {
+        bail!("{winfile}: registry file is larger than {MAX_HIVE} bytes");
+    }
     let hive = Hive::open(data).with_context(|| format!("{winfile}: not a registry hive"))?;
     if debug {
         for w in hive.warnings() {

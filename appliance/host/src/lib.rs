@@ -130,6 +130,8 @@ pub enum Backend {
 pub struct Config {
     pub drives: Vec<Drive>,
     pub memory_mib: u32,
+    /// Virtual CPUs.
+    pub smp: u32,
     /// From process start to the agent's hello; covers a hung or panicking boot.
     pub launch_timeout: Duration,
     /// For each call's next frame (a streamed call resets it per chunk).
@@ -153,6 +155,7 @@ impl Default for Config {
         Config {
             drives: Vec::new(),
             memory_mib: 512,
+            smp: 1,
             launch_timeout: Duration::from_secs(120),
             call_timeout: Duration::from_secs(600),
             verbose: std::env::var_os("GX_VERBOSE").is_some(),
@@ -231,6 +234,7 @@ pub struct GuestSpec<'a> {
     pub initrd: &'a Path,
     pub append: String,
     pub memory_mib: u32,
+    pub smp: u32,
     pub socket: &'a Path,
     pub drives: &'a [Drive],
     pub helpers: Option<&'a Path>,
@@ -255,6 +259,7 @@ impl Boot<'_> {
             initrd: &self.files.initrd,
             append: self.append.clone(),
             memory_mib: self.config.memory_mib,
+            smp: self.config.smp.max(1),
             socket,
             drives: &self.config.drives,
             helpers: self.files.helpers.as_deref(),

@@ -187,7 +187,12 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
         "none",
         "-no-reboot",
     ]);
-    c.args(["-m", &spec.guest.memory_mib.to_string(), "-smp", "1"]);
+    c.args([
+        "-m",
+        &spec.guest.memory_mib.to_string(),
+        "-smp",
+        &spec.guest.smp.to_string(),
+    ]);
     c.arg("-kernel").arg(spec.guest.kernel);
     c.arg("-initrd").arg(spec.guest.initrd);
     c.args(["-append", &spec.guest.append]);

@@ -49,6 +49,15 @@ pub fn kvm_flavor() -> KvmFlavor {
     }
 }
 
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Vmm => "vmm",
+            Backend::Qemu => "qemu",
+        })
+    }
+}
+
 impl std::str::FromStr for Backend {
     type Err = Error;
 
@@ -177,6 +186,7 @@ pub fn command(spec: &VmmSpec<'_>) -> Result<Command, Error> {
     c.arg("--initrd").arg(spec.guest.initrd);
     c.args(["--cmdline", &spec.guest.append]);
     c.args(["--memory", &format!("{}M", spec.guest.memory_mib)]);
+    c.args(["--cpus", &spec.guest.smp.min(255).to_string()]);
     let sock = spec.guest.socket.to_str().ok_or_else(|| {
         Error::Setup(format!(
             "socket path {} is not UTF-8",

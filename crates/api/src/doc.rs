@@ -25,8 +25,7 @@ fn help_action(a: &Action) -> String {
     out.push_str(&format!("     {}\n\n", a.synopsis()));
     out.push_str("DESCRIPTION\n");
     let mut body = a.longdesc.to_string();
-    if a
-        .args
+    if a.args
         .iter()
         .any(|x| x.kind == crate::ArgKind::Str(crate::StrKind::Key))
     {

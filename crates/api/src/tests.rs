@@ -11,7 +11,11 @@ fn names_and_aliases_are_unique() {
         }
     }
     for f in FISH_COMMANDS {
-        assert!(seen.insert(canonical(f.name)), "fish command {} clashes", f.name);
+        assert!(
+            seen.insert(canonical(f.name)),
+            "fish command {} clashes",
+            f.name
+        );
         for al in f.aliases {
             assert!(seen.insert(canonical(al)), "duplicate alias {al}");
         }
@@ -31,7 +35,10 @@ fn proc_numbers_are_unique_and_bounded() {
             );
         }
     }
-    assert!(seen.contains(&table::LAST_PROC_NR), "LAST_PROC_NR is not in use");
+    assert!(
+        seen.contains(&table::LAST_PROC_NR),
+        "LAST_PROC_NR is not in use"
+    );
 }
 
 #[test]
@@ -48,7 +55,11 @@ fn rows_are_consistent() {
             assert!(!a.file_in(), "{}: uploads are writes", a.name);
         }
         assert!(!a.shortdesc.is_empty(), "{}: no shortdesc", a.name);
-        assert!(!a.shortdesc.ends_with('.'), "{}: shortdesc ends with .", a.name);
+        assert!(
+            !a.shortdesc.ends_with('.'),
+            "{}: shortdesc ends with .",
+            a.name
+        );
         assert!(!a.longdesc.is_empty(), "{}: no longdesc", a.name);
         for r in [a.ret] {
             if let Ret::Struct(s) | Ret::StructList(s) = r {
@@ -56,7 +67,11 @@ fn rows_are_consistent() {
             }
         }
         if let Some(by) = a.deprecated_by {
-            assert!(actions().any(|x| x.name == by), "{}: deprecated_by {by}?", a.name);
+            assert!(
+                actions().any(|x| x.name == by),
+                "{}: deprecated_by {by}?",
+                a.name
+            );
         }
         let mut args = HashSet::new();
         for x in a.args {
@@ -74,7 +89,10 @@ fn lookup_takes_guestfish_spellings() {
     assert_eq!(lookup("MOUNT_RO").map(|a| a.name), Some("mount_ro"));
     assert_eq!(lookup("run").map(|a| a.name), Some("launch"));
     assert_eq!(lookup("add-drive-opts").map(|a| a.name), Some("add_drive"));
-    assert!(lookup("internal-start").is_none(), "internal calls are hidden");
+    assert!(
+        lookup("internal-start").is_none(),
+        "internal calls are hidden"
+    );
     assert!(lookup("no-such-command").is_none());
     assert_eq!(lookup_fish_command("vi").map(|f| f.name), Some("edit"));
 }

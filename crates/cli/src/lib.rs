@@ -356,10 +356,10 @@ impl Common {
             bail!("you must specify at least one -a or -d option");
         }
         let mut g = Handle::new();
-        g.set_trace(self.trace);
-        g.set_verbose(self.verbose);
+        g.set_trace(self.trace)?;
+        g.set_verbose(self.verbose)?;
         g.set_engine(self.engine)?;
-        g.set_backend(self.backend);
+        g.set_backend_kind(self.backend);
         for d in &self.drives {
             match &d.source {
                 Source::File(p) => {

@@ -165,6 +165,15 @@ pub trait Filesystem {
     fn case_insensitive(&self) -> bool {
         false
     }
+
+    /// The extended attributes of a path (not following a final symlink):
+    /// full names (`user.x`, `security.selinux`) and raw values.
+    fn xattrs(&self, path: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        Err(Error::unsupported(format!(
+            "{path}: reading extended attributes of {} in-process",
+            self.fs_type()
+        )))
+    }
 }
 
 /// Open `dev` as the filesystem `fs_type` (as probed: `ext2`, `ext3`, `ext4`,

@@ -2,12 +2,17 @@
 //! process. Drives are opened read-only whatever the caller asked (this engine
 //! never writes); the mount table is a list of filesystems at guest paths.
 
+use crate::calls::statns_from;
+use crate::generated::DirectCalls;
 use crate::path::{self, child};
-use crate::{Drive, Error, ErrorKind, FileType, Result, Stat, StatVfs};
+use crate::{
+    Dirent, Drive, Error, ErrorKind, FileType, GrepOpts, LvmLv, LvmPv, LvmVg, Partition, Result,
+    StatNs, StatVfs, TarOutOpts, Xattr,
+};
 use gx_disk::partition::{self, PartitionKind, PartitionTable, TableKind};
 use gx_disk::probe::{self, Probe};
 use gx_disk::{Device, OpenOptions};
-use gx_fs::{DirEntry, Filesystem};
+use gx_fs::{DirEntry, Filesystem, Stat};
 use std::collections::HashSet;
 use std::io::Write;
 
@@ -48,6 +53,8 @@ struct Disk {
     dev: Device,
     table: Option<PartitionTable>,
     parts: Vec<Part>,
+    /// The drive was added read-only (`blockdev_getro`).
+    readonly: bool,
 }
 
 struct Mount {
@@ -58,10 +65,11 @@ struct Mount {
     dev_no: u64,
 }
 
-/// Deepest directory recursion for `find`; deeper trees are reported, not walked.
-const MAX_DEPTH: usize = 4096;
+use crate::path::MAX_DEPTH;
 /// Chunk size for streaming file data.
 const CHUNK: usize = 1 << 20;
+/// The most one `pread`/`pread_device` returns (libguestfs's protocol limit).
+const PREAD_MAX: usize = 2 * 1024 * 1024;
 
 pub(crate) struct Direct {
     disks: Vec<Disk>,
@@ -118,6 +126,7 @@ impl Direct {
                 dev,
                 table,
                 parts,
+                readonly: drive.options.readonly,
             });
         }
         Ok(Direct {
@@ -418,68 +427,6 @@ impl Direct {
         Ok(path::join(&r.guest))
     }
 
-    pub(crate) fn exists(&self, p: &str) -> Result<bool> {
-        match self.stat(p) {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-            Err(e) if e.message().ends_with("Not a directory") => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub(crate) fn is_type(&self, p: &str, t: FileType) -> Result<bool> {
-        match self.stat(p) {
-            Ok(st) => Ok(st.file_type() == t),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-            Err(e) if e.message().ends_with("Not a directory") => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub(crate) fn statvfs(&self, p: &str) -> Result<StatVfs> {
-        let r = self.resolve(p, true)?;
-        self.stat_resolved(&r, p)?;
-        self.fs(&r).statvfs()
-    }
-
-    pub(crate) fn case_sensitive_path(&self, p: &str) -> Result<String> {
-        // Directory order, as libguestfs's daemon reads it.
-        path::case_sensitive_path(p, |d| {
-            Ok(self.read_dir(d)?.into_iter().map(|e| e.name).collect())
-        })
-    }
-
-    pub(crate) fn download(&self, p: &str, out: &mut dyn Write) -> Result<u64> {
-        let r = self.resolve(p, true)?;
-        let st = self.stat_resolved(&r, p)?;
-        match st.file_type() {
-            FileType::Regular => {}
-            FileType::Directory => {
-                return Err(Error::invalid(format!("{p}: Is a directory")));
-            }
-            _ => return Err(Error::invalid(format!("{p}: not a regular file"))),
-        }
-        let fs = self.fs(&r);
-        let mut buf = vec![0u8; CHUNK.min(usize::try_from(st.size).unwrap_or(CHUNK)).max(1)];
-        let mut offset = 0u64;
-        // Never read past the size the inode claims, whatever the parser returns.
-        while offset < st.size {
-            let want = usize::try_from(st.size - offset)
-                .unwrap_or(usize::MAX)
-                .min(buf.len());
-            let n = fs
-                .read_at(&r.rel, offset, &mut buf[..want])
-                .map_err(|e| with_path(e, p))?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n])
-                .map_err(|e| Error::io(format!("{p}: write"), e))?;
-            offset += n as u64;
-        }
-        Ok(offset)
-    }
-
     pub(crate) fn pread(&self, p: &str, count: usize, offset: u64) -> Result<Vec<u8>> {
         let r = self.resolve(p, true)?;
         let st = self.stat_resolved(&r, p)?;
@@ -542,29 +489,621 @@ impl Direct {
         Ok(())
     }
 
-    pub(crate) fn ll(&self, dir: &str) -> Result<String> {
-        crate::lsla::ll(&mut &*self, dir)
+    /// Forget the mount at mountpoint (or of device) `what`: the most
+    /// recent one, as the kernel unmounts the top of a stack.
+    pub(crate) fn umount(&mut self, what: &str) -> Result<()> {
+        let canonical = path::canonical_device_name(what);
+        let at: Option<Vec<String>> = if what.starts_with('/') && !what.starts_with("/dev/") {
+            Some(
+                path::components(what)?
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let i = self
+            .mounts
+            .iter()
+            .rposition(|m| match &at {
+                Some(at) => &m.at == at,
+                None => m.device == canonical,
+            })
+            .ok_or_else(|| Error::invalid(format!("umount: {what}: not mounted")))?;
+        // A mount with others on top of it is busy, as in the kernel.
+        let at_i = self.mounts[i].at.clone();
+        if self
+            .mounts
+            .iter()
+            .enumerate()
+            .any(|(j, m)| j != i && m.at.len() > at_i.len() && m.at[..at_i.len()] == at_i[..])
+        {
+            return Err(Error::invalid(format!(
+                "umount: {what}: target is busy (something is mounted below it)"
+            )));
+        }
+        self.mounts.remove(i);
+        Ok(())
+    }
+
+    /// The disk (and partition) a device name means, for the part_* calls.
+    fn disk(&self, device: &str) -> Result<&Disk> {
+        match self.lookup(&path::canonical_device_name(device))? {
+            (d, None) => Ok(d),
+            (_, Some(_)) => Err(Error::invalid(format!(
+                "{device}: a partition, not a whole device"
+            ))),
+        }
+    }
+
+    fn table(&self, device: &str) -> Result<&PartitionTable> {
+        self.disk(device)?
+            .table
+            .as_ref()
+            .ok_or_else(|| Error::invalid(format!("{device}: unrecognised disk label")))
+    }
+
+    fn part(&self, device: &str, partnum: i32) -> Result<&gx_disk::partition::Partition> {
+        let t = self.table(device)?;
+        let n = u32::try_from(partnum).map_err(|_| {
+            Error::invalid(format!("{device}: partition number {partnum} is not valid"))
+        })?;
+        t.partitions.iter().find(|p| p.number == n).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("{device}: partition {partnum} does not exist"),
+            )
+        })
+    }
+
+    /// Streams `len` bytes of a device from `offset` into `out`.
+    fn copy_device(&self, dev: &Device, offset: u64, len: u64, out: &mut dyn Write) -> Result<()> {
+        let mut buf = vec![0u8; CHUNK.min(usize::try_from(len).unwrap_or(CHUNK)).max(1)];
+        let mut done = 0u64;
+        while done < len {
+            let n = usize::try_from(len - done)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            dev.read_at(&mut buf[..n], offset + done)?;
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io("download: writing the data", e))?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Streams a regular file's bytes `[offset, offset+len)` into `out`.
+    fn copy_file(&self, p: &str, offset: u64, len: Option<u64>, out: &mut dyn Write) -> Result<()> {
+        let r = self.resolve(p, true)?;
+        let st = self.stat_resolved(&r, p)?;
+        match st.file_type() {
+            FileType::Regular => {}
+            FileType::Directory => {
+                return Err(Error::invalid(format!("{p}: Is a directory")));
+            }
+            _ => return Err(Error::invalid(format!("{p}: not a regular file"))),
+        }
+        let end = match len {
+            Some(l) => offset.saturating_add(l).min(st.size),
+            None => st.size,
+        };
+        let fs = self.fs(&r);
+        let mut buf = vec![
+            0u8;
+            CHUNK
+                .min(usize::try_from(end.saturating_sub(offset)).unwrap_or(CHUNK))
+                .max(1)
+        ];
+        let mut pos = offset;
+        // Never read past the size the inode claims, whatever the parser returns.
+        while pos < end {
+            let want = usize::try_from(end - pos)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let n = fs
+                .read_at(&r.rel, pos, &mut buf[..want])
+                .map_err(|e| with_path(e, p))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io(format!("{p}: write"), e))?;
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Reads file bytes at `offset` (0 at the end), for walks that stream.
+    pub(crate) fn read_file_at(&self, p: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let r = self.resolve(p, true)?;
+        self.fs(&r)
+            .read_at(&r.rel, offset, buf)
+            .map_err(|e| with_path(e, p))
+    }
+
+    /// Extended attributes of `p` itself (a symlink's own), as pairs.
+    pub(crate) fn xattr_pairs(&self, p: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let r = self.resolve(p, false)?;
+        self.fs(&r).xattrs(&r.rel).map_err(|e| with_path(e, p))
+    }
+
+    /// Extended attributes of a resolved path, through its filesystem.
+    fn xattrs_of(&self, p: &str, follow: bool) -> Result<Vec<Xattr>> {
+        let r = self.resolve(p, follow)?;
+        self.stat_resolved(&r, p)?;
+        Ok(self
+            .fs(&r)
+            .xattrs(&r.rel)
+            .map_err(|e| with_path(e, p))?
+            .into_iter()
+            .map(|(attrname, attrval)| Xattr { attrname, attrval })
+            .collect())
+    }
+
+    /// Whether any device holds an LVM physical volume (the direct engine
+    /// does not assemble LVM yet: those answers must come from the appliance).
+    fn has_lvm(&self) -> bool {
+        self.disks.iter().any(|d| {
+            std::iter::once(&d.dev)
+                .chain(d.parts.iter().map(|p| &p.dev))
+                .any(|dev| {
+                    probe::probe(dev.as_ref())
+                        .map(|p| p.fs_type == "LVM2_member")
+                        .unwrap_or(false)
+                })
+        })
+    }
+
+    fn no_lvm<T>(&self, what: &str, none: T) -> Result<T> {
+        if self.has_lvm() {
+            Err(Error::unsupported(format!(
+                "{what}: the direct engine does not read LVM volume groups yet"
+            )))
+        } else {
+            Ok(none)
+        }
     }
 }
 
-impl crate::lsla::ListSource for &Direct {
-    fn stat(&mut self, p: &str) -> Result<Stat> {
-        Direct::stat(self, p)
+/// libguestfs's `readdir` type letters.
+fn ftyp(t: FileType) -> u8 {
+    match t {
+        FileType::Regular => b'r',
+        FileType::Directory => b'd',
+        FileType::Symlink => b'l',
+        FileType::CharDevice => b'c',
+        FileType::BlockDevice => b'b',
+        FileType::Fifo => b'f',
+        FileType::Socket => b's',
+        FileType::Unknown => b'u',
     }
-    fn lstat(&mut self, p: &str) -> Result<Stat> {
-        Direct::lstat(self, p)
+}
+
+fn api_statvfs(s: &gx_fs::StatVfs) -> StatVfs {
+    let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    StatVfs {
+        bsize: i(s.bsize),
+        frsize: i(s.frsize),
+        blocks: i(s.blocks),
+        bfree: i(s.bfree),
+        bavail: i(s.bavail),
+        files: i(s.files),
+        ffree: i(s.ffree),
+        favail: i(s.favail),
+        fsid: s.fsid as i64,
+        flag: i(s.flag),
+        namemax: i(s.namemax),
     }
-    fn names(&mut self, dir: &str) -> Result<Vec<String>> {
-        let mut names: Vec<String> = self.read_dir(dir)?.into_iter().map(|e| e.name).collect();
-        names.sort();
-        Ok(names)
+}
+
+fn offset_arg(call: &str, offset: i64) -> Result<u64> {
+    u64::try_from(offset)
+        .map_err(|_| Error::invalid(format!("{call}: offset {offset} is negative")))
+}
+
+fn count_arg(call: &str, count: i32) -> Result<usize> {
+    let c = usize::try_from(count)
+        .map_err(|_| Error::invalid(format!("{call}: count {count} is negative")))?;
+    if c > PREAD_MAX {
+        return Err(Error::invalid(format!(
+            "{call}: count {count} is too large for the protocol (at most {PREAD_MAX} bytes)"
+        )));
     }
-    fn lstat_list(&mut self, dir: &str, names: &[String]) -> Result<Vec<Stat>> {
-        Direct::lstat_list(self, dir, names)
+    Ok(c)
+}
+
+fn guid_upper(g: &gx_disk::partition::Guid) -> String {
+    g.to_string().to_ascii_uppercase()
+}
+
+impl DirectCalls for Direct {
+    fn ls(&self, directory: &str) -> Result<Vec<String>> {
+        let mut v: Vec<String> = self
+            .read_dir(directory)?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        v.sort();
+        Ok(v)
     }
-    fn readlink(&mut self, p: &str) -> Result<String> {
-        Direct::readlink(self, p)
+
+    fn readdir(&self, dir: &str) -> Result<Vec<Dirent>> {
+        let here = self.stat(dir)?;
+        if here.file_type() != FileType::Directory {
+            return Err(Error::invalid(format!("readdir: {dir}: Not a directory")));
+        }
+        let parent = self.stat(&child(dir, ".."))?;
+        let mut v = vec![
+            Dirent {
+                ino: here.ino as i64,
+                ftyp: b'd',
+                name: ".".into(),
+            },
+            Dirent {
+                ino: parent.ino as i64,
+                ftyp: b'd',
+                name: "..".into(),
+            },
+        ];
+        for e in self.read_dir(dir)? {
+            v.push(Dirent {
+                ino: e.ino as i64,
+                ftyp: ftyp(e.file_type),
+                name: e.name,
+            });
+        }
+        Ok(v)
     }
+
+    fn find(&self, directory: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut visited = HashSet::new();
+        Direct::find(self, directory, "", &mut out, &mut visited, 0)?;
+        let mut out: Vec<String> = out
+            .into_iter()
+            .map(|p| p.trim_start_matches('/').to_string())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn statns(&self, path: &str) -> Result<StatNs> {
+        Ok(statns_from(&self.stat(path)?))
+    }
+
+    fn lstatns(&self, path: &str) -> Result<StatNs> {
+        Ok(statns_from(&self.lstat(path)?))
+    }
+
+    fn lstatnslist(&self, path: &str, names: &[String]) -> Result<Vec<StatNs>> {
+        Ok(self
+            .lstat_list(path, names)?
+            .iter()
+            .map(statns_from)
+            .collect())
+    }
+
+    fn statvfs(&self, path: &str) -> Result<StatVfs> {
+        let r = self.resolve(path, true)?;
+        self.stat_resolved(&r, path)?;
+        Ok(api_statvfs(&self.fs(&r).statvfs()?))
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        Direct::readlink(self, path)
+    }
+
+    fn realpath(&self, path: &str) -> Result<String> {
+        Direct::realpath(self, path)
+    }
+
+    fn download(&self, remotefilename: &str, filename: &mut dyn Write) -> Result<()> {
+        if remotefilename.starts_with("/dev/") {
+            let dev = self
+                .device(&path::canonical_device_name(remotefilename))?
+                .clone();
+            return self.copy_device(&dev, 0, dev.size(), filename);
+        }
+        self.copy_file(remotefilename, 0, None, filename)
+    }
+
+    fn download_offset(
+        &self,
+        remotefilename: &str,
+        filename: &mut dyn Write,
+        offset: i64,
+        size: i64,
+    ) -> Result<()> {
+        let offset = offset_arg("download_offset", offset)?;
+        let size = u64::try_from(size)
+            .map_err(|_| Error::invalid(format!("download_offset: size {size} is negative")))?;
+        if remotefilename.starts_with("/dev/") {
+            let dev = self
+                .device(&path::canonical_device_name(remotefilename))?
+                .clone();
+            let len = size.min(dev.size().saturating_sub(offset));
+            return self.copy_device(&dev, offset, len, filename);
+        }
+        self.copy_file(remotefilename, offset, Some(size), filename)
+    }
+
+    fn pread(&self, path: &str, count: i32, offset: i64) -> Result<Vec<u8>> {
+        let count = count_arg("pread", count)?;
+        let offset = offset_arg("pread", offset)?;
+        Direct::pread(self, path, count, offset)
+    }
+
+    fn pread_device(&self, device: &str, count: i32, offset: i64) -> Result<Vec<u8>> {
+        let count = count_arg("pread_device", count)?;
+        let offset = offset_arg("pread_device", offset)?;
+        let dev = self.device(&path::canonical_device_name(device))?;
+        let len = usize::try_from(dev.size().saturating_sub(offset))
+            .unwrap_or(usize::MAX)
+            .min(count);
+        let mut buf = vec![0u8; len];
+        dev.read_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    fn grep(&self, regex: &str, path: &str, opts: &GrepOpts) -> Result<Vec<String>> {
+        crate::grep::grep(regex, path, opts, |out| {
+            DirectCalls::download(self, path, out)
+        })
+    }
+
+    fn getxattrs(&self, path: &str) -> Result<Vec<Xattr>> {
+        self.xattrs_of(path, true)
+    }
+
+    fn lgetxattrs(&self, path: &str) -> Result<Vec<Xattr>> {
+        self.xattrs_of(path, false)
+    }
+
+    fn lxattrlist(&self, path: &str, names: &[String]) -> Result<Vec<Xattr>> {
+        let mut out = Vec::new();
+        for n in names {
+            let x = self.xattrs_of(&child(path, n), false)?;
+            out.push(Xattr {
+                attrname: String::new(),
+                attrval: x.len().to_string().into_bytes(),
+            });
+            out.extend(x);
+        }
+        Ok(out)
+    }
+
+    fn getxattr(&self, path: &str, name: &str) -> Result<Vec<u8>> {
+        xattr_named(self.xattrs_of(path, true)?, path, name)
+    }
+
+    fn lgetxattr(&self, path: &str, name: &str) -> Result<Vec<u8>> {
+        xattr_named(self.xattrs_of(path, false)?, path, name)
+    }
+
+    fn tar_out(&self, directory: &str, tarfile: &mut dyn Write, opts: &TarOutOpts) -> Result<()> {
+        crate::tar::tar_out(self, directory, tarfile, opts)
+    }
+
+    fn list_devices(&self) -> Result<Vec<String>> {
+        Ok(Direct::list_devices(self))
+    }
+
+    fn list_partitions(&self) -> Result<Vec<String>> {
+        Ok(Direct::list_partitions(self))
+    }
+
+    fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
+        Direct::list_filesystems(self)
+    }
+
+    fn vfs_type(&self, mountable: &str) -> Result<String> {
+        Ok(self.probe(mountable)?.fs_type)
+    }
+
+    fn vfs_label(&self, mountable: &str) -> Result<String> {
+        Ok(self.probe(mountable)?.label)
+    }
+
+    fn vfs_uuid(&self, mountable: &str) -> Result<String> {
+        Ok(self.probe(mountable)?.uuid)
+    }
+
+    fn blockdev_getsize64(&self, device: &str) -> Result<i64> {
+        let size = self.device(&path::canonical_device_name(device))?.size();
+        i64::try_from(size)
+            .map_err(|_| Error::corrupt(format!("{device}: size {size} does not fit")))
+    }
+
+    fn blockdev_getss(&self, device: &str) -> Result<i32> {
+        self.device(&path::canonical_device_name(device))?;
+        Ok(512)
+    }
+
+    fn blockdev_getbsz(&self, device: &str) -> Result<i32> {
+        self.device(&path::canonical_device_name(device))?;
+        Ok(4096)
+    }
+
+    fn blockdev_getro(&self, device: &str) -> Result<bool> {
+        let (disk, _) = self.lookup(&path::canonical_device_name(device))?;
+        Ok(disk.readonly)
+    }
+
+    fn part_list(&self, device: &str) -> Result<Vec<Partition>> {
+        Ok(self
+            .table(device)?
+            .partitions
+            .iter()
+            .map(|p| Partition {
+                part_num: i32::try_from(p.number).unwrap_or(i32::MAX),
+                part_start: p.start,
+                part_end: p.start.saturating_add(p.size).saturating_sub(1),
+                part_size: p.size,
+            })
+            .collect())
+    }
+
+    fn part_get_parttype(&self, device: &str) -> Result<String> {
+        Ok(self.table(device)?.kind.libguestfs_name().to_string())
+    }
+
+    fn part_get_name(&self, device: &str, partnum: i32) -> Result<String> {
+        let p = self.part(device, partnum)?;
+        if self.table(device)?.kind != TableKind::Gpt {
+            return Err(Error::invalid(format!(
+                "part_get_name: {device}: partition names need a GPT disk"
+            )));
+        }
+        Ok(p.name.clone().unwrap_or_default())
+    }
+
+    fn part_get_bootable(&self, device: &str, partnum: i32) -> Result<bool> {
+        Ok(self.part(device, partnum)?.bootable)
+    }
+
+    fn part_get_gpt_type(&self, device: &str, partnum: i32) -> Result<String> {
+        self.part(device, partnum)?
+            .gpt_type
+            .as_ref()
+            .map(guid_upper)
+            .ok_or_else(|| Error::invalid(format!("part_get_gpt_type: {device}: not a GPT disk")))
+    }
+
+    fn part_get_gpt_guid(&self, device: &str, partnum: i32) -> Result<String> {
+        self.part(device, partnum)?
+            .gpt_guid
+            .as_ref()
+            .map(guid_upper)
+            .ok_or_else(|| Error::invalid(format!("part_get_gpt_guid: {device}: not a GPT disk")))
+    }
+
+    fn part_get_disk_guid(&self, device: &str) -> Result<String> {
+        match self.table(device)?.disk_id {
+            gx_disk::partition::DiskId::Gpt(g) => Ok(guid_upper(&g)),
+            gx_disk::partition::DiskId::Mbr(_) => Err(Error::invalid(format!(
+                "part_get_disk_guid: {device}: not a GPT disk"
+            ))),
+        }
+    }
+
+    fn part_get_mbr_id(&self, device: &str, partnum: i32) -> Result<i32> {
+        self.part(device, partnum)?
+            .mbr_type
+            .map(i32::from)
+            .ok_or_else(|| Error::invalid(format!("part_get_mbr_id: {device}: not an MBR disk")))
+    }
+
+    fn part_get_mbr_part_type(&self, device: &str, partnum: i32) -> Result<String> {
+        Ok(match self.part(device, partnum)?.kind {
+            PartitionKind::Extended => "extended",
+            PartitionKind::Logical => "logical",
+            _ => "primary",
+        }
+        .to_string())
+    }
+
+    fn vg_activate_all(&self, _activate: bool) -> Result<()> {
+        self.no_lvm("vg_activate_all", ())
+    }
+
+    fn vg_activate(&self, _activate: bool, _volgroups: &[String]) -> Result<()> {
+        self.no_lvm("vg_activate", ())
+    }
+
+    fn lvm_scan(&self, _activate: bool) -> Result<()> {
+        self.no_lvm("lvm_scan", ())
+    }
+
+    fn lvs(&self) -> Result<Vec<String>> {
+        self.no_lvm("lvs", Vec::new())
+    }
+
+    fn vgs(&self) -> Result<Vec<String>> {
+        self.no_lvm("vgs", Vec::new())
+    }
+
+    fn pvs(&self) -> Result<Vec<String>> {
+        self.no_lvm("pvs", Vec::new())
+    }
+
+    fn lvs_full(&self) -> Result<Vec<LvmLv>> {
+        self.no_lvm("lvs_full", Vec::new())
+    }
+
+    fn vgs_full(&self) -> Result<Vec<LvmVg>> {
+        self.no_lvm("vgs_full", Vec::new())
+    }
+
+    fn pvs_full(&self) -> Result<Vec<LvmPv>> {
+        self.no_lvm("pvs_full", Vec::new())
+    }
+
+    fn lvuuid(&self, device: &str) -> Result<String> {
+        self.no_lvm("lvuuid", ())?;
+        Err(Error::not_found(format!(
+            "lvuuid: {device}: no such logical volume"
+        )))
+    }
+
+    fn vguuid(&self, vgname: &str) -> Result<String> {
+        self.no_lvm("vguuid", ())?;
+        Err(Error::not_found(format!(
+            "vguuid: {vgname}: no such volume group"
+        )))
+    }
+
+    fn pvuuid(&self, device: &str) -> Result<String> {
+        self.no_lvm("pvuuid", ())?;
+        Err(Error::not_found(format!(
+            "pvuuid: {device}: not a physical volume"
+        )))
+    }
+
+    fn vglvuuids(&self, vgname: &str) -> Result<Vec<String>> {
+        self.no_lvm("vglvuuids", ())?;
+        Err(Error::not_found(format!(
+            "vglvuuids: {vgname}: no such volume group"
+        )))
+    }
+
+    fn vgpvuuids(&self, vgname: &str) -> Result<Vec<String>> {
+        self.no_lvm("vgpvuuids", ())?;
+        Err(Error::not_found(format!(
+            "vgpvuuids: {vgname}: no such volume group"
+        )))
+    }
+
+    fn list_dm_devices(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    fn lvm_canonical_lv_name(&self, lvname: &str) -> Result<String> {
+        self.no_lvm("lvm_canonical_lv_name", ())?;
+        Err(Error::not_found(format!(
+            "lvm_canonical_lv_name: {lvname}: not a logical volume"
+        )))
+    }
+
+    fn is_lv(&self, mountable: &str) -> Result<bool> {
+        if mountable.starts_with("/dev/mapper/") || path::parse_device(mountable).is_none() {
+            self.no_lvm("is_lv", false)
+        } else {
+            Ok(false)
+        }
+    }
+}
+
+fn xattr_named(v: Vec<Xattr>, path: &str, name: &str) -> Result<Vec<u8>> {
+    v.into_iter()
+        .find(|x| x.attrname == name)
+        .map(|x| x.attrval)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("getxattr: {path}: {name}: No data available"),
+            )
+        })
 }
 
 /// libguestfs refuses to treat these partitions as filesystems: MBR extended

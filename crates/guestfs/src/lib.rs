@@ -1,11 +1,17 @@
 //! The Handle every guestx tool uses: drives, engine choice and the API,
-//! with calls named as libguestfs names them.
+//! with calls named and typed as libguestfs names and types them.
 //!
-//! This crate owns policy: which drives are added and how (format, read-only),
-//! the libguestfs device names (`/dev/sda`, `/dev/sda1`, ...), which filesystems
-//! are listed, the mount table (a path map of several filesystems at their
-//! mountpoints, not a host mount), guest path resolution (symlinks followed
-//! across mountpoints, `..` handled, loops bounded) and the API calls themselves.
+//! The API is gx-api's table: most methods are generated from it
+//! (`generated.rs`: engine dispatch and the `auto` fallback in one place);
+//! the rest are written by hand in [`calls`] because they are policy
+//! (drives, mounts, configuration), inspection ([`inspect`]), or composed
+//! from other calls so they behave the same on either engine.
+//!
+//! This crate owns policy: which drives are added and how (format,
+//! read-only), the libguestfs device names (`/dev/sda`, `/dev/sda1`, ...),
+//! which filesystems are listed, the mount table (a path map of several
+//! filesystems at their mountpoints, not a host mount), guest path resolution
+//! (symlinks followed across mountpoints, `..` handled, loops bounded).
 //!
 //! Mechanism lives in the engines: the direct engine ([`gx_disk`] for images,
 //! partitions and probing, [`gx_fs`] for filesystems), which answers read-only
@@ -15,20 +21,27 @@
 //! does until it cannot, then the appliance takes over.
 //!
 //! It must not: write to an image added read-only, print anything (tools do
-//! that), or panic on anything an image contains.
+//! that, except the `-x` trace on stderr), or panic on anything an image
+//! contains.
 #![forbid(unsafe_code)]
 
 mod appliance;
+pub mod calls;
 mod checksum;
 mod direct;
+mod generated;
+mod grep;
 pub mod inspect;
 mod lsla;
 pub mod path;
+pub mod tar;
 
+pub use calls::StatExt;
 pub use direct::DeviceKind;
+pub use generated::*;
 pub use gx_appliance::Backend;
 pub use gx_disk::{Error, ErrorKind, Result};
-pub use gx_fs::{DirEntry, FileType, Stat, StatVfs, Timespec};
+pub use gx_fs::{FileType, Timespec};
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -37,7 +50,7 @@ use std::path::{Path, PathBuf};
 /// Disk image formats a drive can be added with.
 pub use gx_disk::Format;
 
-/// Options of [`Handle::add_drive_opts`] (libguestfs's `add_drive_opts` optargs).
+/// How a drive was added (the parsed `add_drive` optional arguments).
 #[derive(Debug, Clone, Default)]
 pub struct DriveOptions {
     /// The format; `None` autodetects (only safe for trusted images).
@@ -51,6 +64,8 @@ pub struct DriveOptions {
 pub struct Drive {
     pub path: PathBuf,
     pub options: DriveOptions,
+    /// A scratch drive: a temporary file the handle deletes when it closes.
+    pub(crate) scratch: bool,
 }
 
 /// Which engine answers a handle's calls.
@@ -98,14 +113,39 @@ impl std::str::FromStr for Engine {
     }
 }
 
+/// Settings of the handle (libguestfs's properties).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub trace: bool,
+    pub verbose: bool,
+    pub autosync: bool,
+    pub memsize: i32,
+    pub smp: i32,
+    pub append: Option<String>,
+    pub program: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            trace: false,
+            verbose: false,
+            autosync: true,
+            memsize: 512,
+            smp: 1,
+            append: None,
+            program: "guestx".into(),
+        }
+    }
+}
+
 /// A libguestfs handle: add drives, `launch`, then call the API.
 pub struct Handle {
     drives: Vec<Drive>,
     /// The direct engine. Open in `Direct` and `Auto` (and, when the images
     /// parse, in `Appliance` too, for device-level reads such as `device_kind`).
     engine: Option<direct::Direct>,
-    trace: bool,
-    verbose: bool,
+    settings: Settings,
     /// Results of the last `inspect_os`.
     inspection: inspect::State,
     mode: Engine,
@@ -130,12 +170,11 @@ impl Default for Handle {
     }
 }
 
-macro_rules! trace {
-    ($h:expr, $($arg:tt)*) => {
-        if $h.trace {
-            eprintln!("libguestfs: trace: {}", format!($($arg)*));
-        }
-    };
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+        calls::remove_scratch(&self.drives);
+    }
 }
 
 impl Handle {
@@ -144,8 +183,7 @@ impl Handle {
         Handle {
             drives: Vec::new(),
             engine: None,
-            trace: false,
-            verbose: false,
+            settings: Settings::default(),
             inspection: inspect::State::default(),
             mode: Engine::Direct,
             backend: None,
@@ -157,19 +195,9 @@ impl Handle {
         }
     }
 
-    /// Print each API call to stderr (`-x`).
-    pub fn set_trace(&mut self, on: bool) {
-        self.trace = on;
-    }
-
-    /// Print debug messages to stderr (`-v`).
-    pub fn set_verbose(&mut self, on: bool) {
-        self.verbose = on;
-    }
-
     /// True when verbose messages are on.
     pub fn verbose(&self) -> bool {
-        self.verbose
+        self.settings.verbose
     }
 
     /// Choose the engine (before `launch`).
@@ -190,7 +218,7 @@ impl Handle {
 
     /// Choose the appliance's launcher; `None` picks one for this host
     /// (`GX_BACKEND`, else our VMM on hardware KVM, else QEMU).
-    pub fn set_backend(&mut self, backend: Option<Backend>) {
+    pub fn set_backend_kind(&mut self, backend: Option<Backend>) {
         self.backend = backend;
     }
 
@@ -214,18 +242,24 @@ impl Handle {
             .and_then(|a| a.as_ref().map(|a| a.backend()))
     }
 
-    /// Add a disk image. It is opened when the handle is launched.
+    /// Add a disk image with typed options (what `add_drive` parses its
+    /// optional arguments into). It is opened when the handle is launched.
     pub fn add_drive_opts(&mut self, path: impl AsRef<Path>, options: DriveOptions) -> Result<()> {
         let path = path.as_ref();
-        trace!(self, "add_drive_opts \"{}\" {:?}", path.display(), options);
+        self.trace_call(format_args!(
+            "add_drive \"{}\" {:?}",
+            path.display(),
+            options
+        ));
         if self.launched {
             return Err(Error::invalid(
-                "add_drive_opts: drives cannot be added after launch",
+                "add_drive: drives cannot be added after launch",
             ));
         }
         self.drives.push(Drive {
             path: path.to_path_buf(),
             options,
+            scratch: false,
         });
         Ok(())
     }
@@ -235,67 +269,45 @@ impl Handle {
         &self.drives
     }
 
-    /// Open every drive and read its partition table (direct engine), or
-    /// boot the appliance (`Appliance` mode).
-    pub fn launch(&mut self) -> Result<()> {
-        trace!(self, "launch");
-        if self.launched {
-            return Err(Error::invalid("launch: the handle is already launched"));
-        }
-        *self.appliance_failed.get_mut() = None;
-        match self.mode {
-            Engine::Direct => self.engine = Some(direct::Direct::open(&self.drives)?),
-            Engine::Auto => match direct::Direct::open(&self.drives) {
-                Ok(d) => self.engine = Some(d),
-                Err(e) if e.kind() == ErrorKind::Unsupported => {
-                    self.ensure_appliance(Some(&e))?;
-                    self.on_appliance.set(true);
-                }
-                Err(e) => return Err(e),
-            },
-            Engine::Appliance => {
-                // Device-level reads (device_kind, inspection's partition
-                // queries) use it when the images parse; nothing else does.
-                self.engine = direct::Direct::open(&self.drives).ok();
-                self.ensure_appliance(None)?;
-                self.on_appliance.set(true);
-            }
-        }
-        self.launched = true;
-        Ok(())
+    /// What kind of device a name refers to, and where it sits (read from
+    /// the partition tables by the direct engine, whichever engine answers).
+    pub fn device_kind(&self, device: &str) -> Result<DeviceKind> {
+        self.engine()?.device_kind(device)
     }
 
-    /// Unmount everything, power the appliance off (if it runs) and drop the
-    /// engines. The handle can be launched again.
-    pub fn shutdown(&mut self) -> Result<()> {
-        trace!(self, "shutdown");
-        self.engine = None;
-        self.mounts.clear();
-        self.launched = false;
-        self.on_appliance.set(false);
-        match self.appliance.get_mut().take() {
-            Some(a) => a.shutdown(),
-            None => Ok(()),
+    /// The canonical libguestfs name of a device (`/dev/vda1` -> `/dev/sda1`).
+    pub fn canonical_device_name(&self, device: &str) -> String {
+        path::canonical_device_name(device)
+    }
+
+    // ------------------------------------------------------------------
+    // Engine plumbing, used by the generated methods and by hand-written
+    // calls.
+
+    /// Prints the `-x` trace line of a call.
+    pub(crate) fn trace_call(&self, args: std::fmt::Arguments<'_>) {
+        if self.settings.trace {
+            eprintln!("libguestfs: trace: {args}");
         }
     }
 
     fn engine(&self) -> Result<&direct::Direct> {
         self.engine
             .as_ref()
-            .ok_or_else(|| Error::invalid("call launch before using this function"))
+            .ok_or_else(|| not_launched("the direct engine"))
     }
 
     fn engine_mut(&mut self) -> Result<&mut direct::Direct> {
         self.engine
             .as_mut()
-            .ok_or_else(|| Error::invalid("call launch before using this function"))
+            .ok_or_else(|| not_launched("the direct engine"))
     }
 
-    fn check_launched(&self) -> Result<()> {
+    pub(crate) fn check_launched(&self, name: &str) -> Result<()> {
         if self.launched {
             Ok(())
         } else {
-            Err(Error::invalid("call launch before using this function"))
+            Err(not_launched(name))
         }
     }
 
@@ -315,7 +327,7 @@ impl Handle {
         if let Some(msg) = self.appliance_failed.borrow().as_ref() {
             return Err(fail(msg.clone()));
         }
-        if self.verbose {
+        if self.settings.verbose {
             match why {
                 Some(w) => eprintln!("libguestfs: launching the appliance: {w}"),
                 None => eprintln!("libguestfs: launching the appliance"),
@@ -323,7 +335,10 @@ impl Handle {
         }
         let opts = appliance::LaunchOptions {
             backend: self.backend,
-            verbose: self.verbose,
+            verbose: self.settings.verbose,
+            memsize: self.settings.memsize,
+            smp: self.settings.smp,
+            append: self.settings.append.clone(),
         };
         match appliance::ApplianceEngine::launch(&self.drives, &opts) {
             Ok(a) => {
@@ -365,14 +380,21 @@ impl Handle {
         f(a)
     }
 
-    /// Run a read-only call on the engine that answers now; in `Auto`, a
-    /// direct `Unsupported` moves to the appliance and the call is retried.
-    fn call<T>(
+    /// Whether the appliance answers now.
+    pub(crate) fn on_appliance(&self) -> bool {
+        self.on_appliance.get()
+    }
+
+    /// A read either engine can answer: the direct engine while it can; in
+    /// `Auto`, a direct `Unsupported` moves to the appliance and the call is
+    /// retried there.
+    pub(crate) fn read_call<T>(
         &self,
+        name: &'static str,
         direct: impl FnOnce(&direct::Direct) -> Result<T>,
-        app: impl FnOnce(&mut appliance::ApplianceEngine) -> Result<T>,
+        app: impl FnOnce(&mut gx_appliance::Appliance) -> gx_appliance::Result<T>,
     ) -> Result<T> {
-        self.check_launched()?;
+        self.check_launched(name)?;
         if !self.on_appliance.get() {
             match direct(self.engine()?) {
                 Err(e) if self.mode == Engine::Auto && e.kind() == ErrorKind::Unsupported => {
@@ -381,18 +403,19 @@ impl Handle {
                 r => return r,
             }
         }
-        self.with_appliance(app)
+        self.with_appliance(|a| app(a.app()).map_err(|e| appliance::convert(name, e)))
     }
 
-    /// [`Handle::call`] for calls that stream into `out`. The retry on the
-    /// appliance happens only if the direct engine wrote nothing yet.
-    fn call_out<T>(
+    /// [`Handle::read_call`] for calls that stream into `out`. The retry on
+    /// the appliance happens only if the direct engine wrote nothing yet.
+    pub(crate) fn read_call_out<T>(
         &self,
+        name: &'static str,
         out: &mut dyn Write,
         direct: impl FnOnce(&direct::Direct, &mut dyn Write) -> Result<T>,
-        app: impl FnOnce(&mut appliance::ApplianceEngine, &mut dyn Write) -> Result<T>,
+        app: impl FnOnce(&mut gx_appliance::Appliance, &mut dyn Write) -> gx_appliance::Result<T>,
     ) -> Result<T> {
-        self.check_launched()?;
+        self.check_launched(name)?;
         if !self.on_appliance.get() {
             let mut counted = Counted { inner: out, n: 0 };
             match direct(self.engine()?, &mut counted) {
@@ -406,468 +429,49 @@ impl Handle {
                 r => return r,
             }
         }
-        self.with_appliance(|a| app(a, out))
+        self.with_appliance(|a| app(a.app(), out).map_err(|e| appliance::convert(name, e)))
     }
 
-    /// A call that writes: the appliance only.
-    fn write_call<T>(
+    /// A call only the appliance answers (every write, and what needs a
+    /// kernel): in `Direct` mode an error saying so; in `Auto` the appliance
+    /// starts (once) and takes over.
+    pub(crate) fn appliance_call<T>(
         &self,
-        name: &str,
-        f: impl FnOnce(&mut appliance::ApplianceEngine) -> Result<T>,
+        name: &'static str,
+        writes: bool,
+        f: impl FnOnce(&mut gx_appliance::Appliance) -> gx_appliance::Result<T>,
     ) -> Result<T> {
-        self.check_launched()?;
+        self.check_launched(name)?;
         if !self.on_appliance.get() {
-            let e = Error::new(
-                ErrorKind::ReadOnly,
-                format!(
-                    "{name}: the direct engine is read-only; writing needs the appliance \
-                     (--engine appliance or auto)"
-                ),
-            );
+            let e = if writes {
+                Error::new(
+                    ErrorKind::ReadOnly,
+                    format!(
+                        "{name}: the direct engine is read-only; writing needs the appliance \
+                         (--engine appliance or auto)"
+                    ),
+                )
+            } else {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!("{name}: only the appliance can do this (--engine appliance or auto)"),
+                )
+            };
             if self.mode != Engine::Auto {
                 return Err(e);
             }
             self.switch_to_appliance(&e)?;
         }
-        self.with_appliance(f)
+        self.with_appliance(|a| f(a.app()).map_err(|e| appliance::convert(name, e)))
     }
+}
 
-    /// Whole block devices: `/dev/sda`, `/dev/sdb`, ...
-    pub fn list_devices(&self) -> Result<Vec<String>> {
-        trace!(self, "list_devices");
-        self.call(|d| Ok(d.list_devices()), |a| a.list_devices())
-    }
-
-    /// Partitions of every device, in device order (`/dev/sda1`, ... logical from 5).
-    pub fn list_partitions(&self) -> Result<Vec<String>> {
-        trace!(self, "list_partitions");
-        self.call(|d| Ok(d.list_partitions()), |a| a.list_partitions())
-    }
-
-    /// Every filesystem-bearing device with its type, as libguestfs's
-    /// `list_filesystems`: whole unpartitioned devices, then partitions that
-    /// can hold a filesystem; `unknown` where nothing is recognised; volume
-    /// members (LVM PVs, LUKS) left out.
-    pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
-        trace!(self, "list_filesystems");
-        self.call(|d| d.list_filesystems(), |a| a.list_filesystems())
-    }
-
-    /// The filesystem type on a device (`""` when none is recognised).
-    pub fn vfs_type(&self, device: &str) -> Result<String> {
-        trace!(self, "vfs_type \"{device}\"");
-        self.call(|d| Ok(d.probe(device)?.fs_type), |a| a.vfs_type(device))
-    }
-
-    /// The filesystem label on a device (`""` when none).
-    pub fn vfs_label(&self, device: &str) -> Result<String> {
-        trace!(self, "vfs_label \"{device}\"");
-        self.call(|d| Ok(d.probe(device)?.label), |a| a.vfs_label(device))
-    }
-
-    /// The filesystem UUID on a device (`""` when none).
-    pub fn vfs_uuid(&self, device: &str) -> Result<String> {
-        trace!(self, "vfs_uuid \"{device}\"");
-        self.call(|d| Ok(d.probe(device)?.uuid), |a| a.vfs_uuid(device))
-    }
-
-    /// Size of a device or partition in bytes.
-    pub fn blockdev_getsize64(&self, device: &str) -> Result<u64> {
-        trace!(self, "blockdev_getsize64 \"{device}\"");
-        self.call(
-            |d| Ok(d.device(device)?.size()),
-            |a| a.blockdev_getsize64(device),
-        )
-    }
-
-    /// What kind of device a name refers to, and where it sits (read from
-    /// the partition tables by the direct engine, whichever engine answers).
-    pub fn device_kind(&self, device: &str) -> Result<DeviceKind> {
-        self.engine()?.device_kind(device)
-    }
-
-    /// The canonical libguestfs name of a device (`/dev/vda1` -> `/dev/sda1`).
-    pub fn canonical_device_name(&self, device: &str) -> String {
-        path::canonical_device_name(device)
-    }
-
-    /// Mount a filesystem read-only at `mountpoint` (which must exist, or be `/`).
-    pub fn mount_ro(&mut self, device: &str, mountpoint: &str) -> Result<()> {
-        trace!(self, "mount_ro \"{device}\" \"{mountpoint}\"");
-        self.do_mount(appliance::MountReq {
-            options: None,
-            vfstype: None,
-            device: device.to_string(),
-            mountpoint: mountpoint.to_string(),
-        })
-    }
-
-    /// Mount read-write (libguestfs's `mount`): the appliance only.
-    pub fn mount(&mut self, device: &str, mountpoint: &str) -> Result<()> {
-        trace!(self, "mount \"{device}\" \"{mountpoint}\"");
-        self.do_mount(appliance::MountReq {
-            options: Some("rw".to_string()),
-            vfstype: None,
-            device: device.to_string(),
-            mountpoint: mountpoint.to_string(),
-        })
-    }
-
-    /// Mount with options. The direct engine is read-only: `rw` is refused
-    /// there (and moves `Auto` to the appliance).
-    pub fn mount_options(&mut self, options: &str, device: &str, mountpoint: &str) -> Result<()> {
-        trace!(
-            self,
-            "mount_options \"{options}\" \"{device}\" \"{mountpoint}\""
-        );
-        self.do_mount(appliance::MountReq {
-            options: Some(options.to_string()),
-            vfstype: None,
-            device: device.to_string(),
-            mountpoint: mountpoint.to_string(),
-        })
-    }
-
-    /// Mount with options and an explicit filesystem type.
-    pub fn mount_vfs(
-        &mut self,
-        options: &str,
-        vfstype: &str,
-        device: &str,
-        mountpoint: &str,
-    ) -> Result<()> {
-        trace!(
-            self,
-            "mount_vfs \"{options}\" \"{vfstype}\" \"{device}\" \"{mountpoint}\""
-        );
-        self.do_mount(appliance::MountReq {
-            options: Some(options.to_string()),
-            vfstype: Some(vfstype.to_string()),
-            device: device.to_string(),
-            mountpoint: mountpoint.to_string(),
-        })
-    }
-
-    fn do_mount(&mut self, req: appliance::MountReq) -> Result<()> {
-        self.check_launched()?;
-        if !self.on_appliance.get() {
-            let r = match check_ro_options(req.options.as_deref().unwrap_or("")) {
-                Ok(()) => {
-                    self.engine_mut()?
-                        .mount(&req.device, &req.mountpoint, req.vfstype.as_deref())
-                }
-                Err(e) => Err(e),
-            };
-            match r {
-                Ok(()) => {
-                    self.mounts.push(req);
-                    return Ok(());
-                }
-                Err(e)
-                    if self.mode == Engine::Auto
-                        && matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::ReadOnly) =>
-                {
-                    self.switch_to_appliance(&e)?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        self.with_appliance(|a| a.mount(&req))?;
-        self.mounts.push(req);
-        Ok(())
-    }
-
-    /// Unmount everything.
-    pub fn umount_all(&mut self) -> Result<()> {
-        trace!(self, "umount_all");
-        self.check_launched()?;
-        self.mounts.clear();
-        if self.on_appliance.get() {
-            self.with_appliance(|a| a.umount_all())
-        } else {
-            self.engine_mut()?.umount_all();
-            Ok(())
-        }
-    }
-
-    /// Current mounts as (device, mountpoint) pairs, in mount order.
-    pub fn mountpoints(&self) -> Result<Vec<(String, String)>> {
-        self.call(|d| Ok(d.mountpoints()), |a| a.mountpoints())
-    }
-
-    /// Names in a directory, sorted, without `.` and `..`.
-    pub fn ls(&self, dir: &str) -> Result<Vec<String>> {
-        trace!(self, "ls \"{dir}\"");
-        let mut names = self.call(
-            |d| Ok(d.read_dir(dir)?.into_iter().map(|e| e.name).collect()),
-            |a| a.ls(dir),
-        )?;
-        names.sort();
-        Ok(names)
-    }
-
-    /// Directory entries (name, inode, type), unsorted.
-    pub fn readdir(&self, dir: &str) -> Result<Vec<DirEntry>> {
-        trace!(self, "readdir \"{dir}\"");
-        self.call(|d| d.read_dir(dir), |a| a.read_dir(dir))
-    }
-
-    /// Every path below `dir`, relative to it with a leading `/`, sorted
-    /// (libguestfs's `find`).
-    pub fn find(&self, dir: &str) -> Result<Vec<String>> {
-        trace!(self, "find \"{dir}\"");
-        let mut out = self.call(
-            |d| {
-                let mut out = Vec::new();
-                let mut visited = std::collections::HashSet::new();
-                d.find(dir, "", &mut out, &mut visited, 0)?;
-                Ok(out)
-            },
-            |a| a.find(dir),
-        )?;
-        out.sort();
-        Ok(out)
-    }
-
-    /// A long listing of a directory in the style of `ls -la` (libguestfs's `ll`).
-    pub fn ll(&self, dir: &str) -> Result<String> {
-        trace!(self, "ll \"{dir}\"");
-        self.call(|d| d.ll(dir), |a| a.ll(dir))
-    }
-
-    /// Stat a path without following a final symlink.
-    pub fn lstatns(&self, path: &str) -> Result<Stat> {
-        trace!(self, "lstatns \"{path}\"");
-        self.call(|d| d.lstat(path), |a| a.lstat(path))
-    }
-
-    /// Stat a path, following symlinks.
-    pub fn statns(&self, path: &str) -> Result<Stat> {
-        trace!(self, "statns \"{path}\"");
-        self.call(|d| d.stat(path), |a| a.stat(path))
-    }
-
-    /// Stat each name in `dir` without following symlinks (libguestfs's `lstatnslist`).
-    pub fn lstatnslist(&self, dir: &str, names: &[String]) -> Result<Vec<Stat>> {
-        trace!(self, "lstatnslist \"{dir}\" ({} names)", names.len());
-        self.call(|d| d.lstat_list(dir, names), |a| a.lstat_list(dir, names))
-    }
-
-    /// The target of a symlink.
-    pub fn readlink(&self, path: &str) -> Result<String> {
-        trace!(self, "readlink \"{path}\"");
-        self.call(|d| d.readlink(path), |a| a.readlink(path))
-    }
-
-    /// The canonical absolute path, with every symlink resolved.
-    pub fn realpath(&self, path: &str) -> Result<String> {
-        trace!(self, "realpath \"{path}\"");
-        self.call(|d| d.realpath(path), |a| a.realpath(path))
-    }
-
-    /// Find the real case of a path on a case-insensitive guest
-    /// (libguestfs's `case_sensitive_path`).
-    pub fn case_sensitive_path(&self, path: &str) -> Result<String> {
-        trace!(self, "case_sensitive_path \"{path}\"");
-        self.call(
-            |d| d.case_sensitive_path(path),
-            |a| a.case_sensitive_path(path),
-        )
-    }
-
-    /// The whole content of a file. For large files use [`Handle::download`].
-    pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
-        trace!(self, "read_file \"{path}\"");
-        let mut out = Vec::new();
-        self.call_out(
-            &mut out,
-            |d, o| d.download(path, o),
-            |a, o| a.download(path, o),
-        )?;
-        Ok(out)
-    }
-
-    /// A file's content as text (libguestfs's `cat`).
-    pub fn cat(&self, path: &str) -> Result<String> {
-        let data = self.read_file(path)?;
-        Ok(String::from_utf8_lossy(&data).into_owned())
-    }
-
-    /// Stream a file into `out` in constant memory.
-    pub fn download(&self, path: &str, out: &mut dyn Write) -> Result<u64> {
-        trace!(self, "download \"{path}\"");
-        self.call_out(out, |d, o| d.download(path, o), |a, o| a.download(path, o))
-    }
-
-    /// Read `count` bytes at `offset` of a file (libguestfs's `pread`).
-    pub fn pread(&self, path: &str, count: usize, offset: u64) -> Result<Vec<u8>> {
-        trace!(self, "pread \"{path}\" {count} {offset}");
-        self.call(
-            |d| d.pread(path, count, offset),
-            |a| a.pread(path, count, offset),
-        )
-    }
-
-    /// Space and inode counts of the filesystem holding `path`.
-    pub fn statvfs(&self, path: &str) -> Result<StatVfs> {
-        trace!(self, "statvfs \"{path}\"");
-        self.call(|d| d.statvfs(path), |a| a.statvfs(path))
-    }
-
-    /// A file's checksum in hex; `csumtype` is one of crc, md5, sha1,
-    /// sha224, sha256, sha384, sha512.
-    pub fn checksum(&self, csumtype: &str, path: &str) -> Result<String> {
-        trace!(self, "checksum \"{csumtype}\" \"{path}\"");
-        let mut hasher = checksum::Hasher::new(csumtype)?;
-        self.call_out(
-            &mut hasher,
-            |d, o| d.download(path, o),
-            |a, o| a.download(path, o),
-        )?;
-        Ok(hasher.finish())
-    }
-
-    /// True if `path` exists (following symlinks).
-    pub fn exists(&self, path: &str) -> Result<bool> {
-        trace!(self, "exists \"{path}\"");
-        self.call(|d| d.exists(path), |a| a.exists(path))
-    }
-
-    /// True if `path` is a regular file (following symlinks).
-    pub fn is_file(&self, path: &str) -> Result<bool> {
-        trace!(self, "is_file \"{path}\"");
-        self.call(
-            |d| d.is_type(path, FileType::Regular),
-            |a| a.is_type(path, FileType::Regular),
-        )
-    }
-
-    /// True if `path` is a directory (following symlinks).
-    pub fn is_dir(&self, path: &str) -> Result<bool> {
-        trace!(self, "is_dir \"{path}\"");
-        self.call(
-            |d| d.is_type(path, FileType::Directory),
-            |a| a.is_type(path, FileType::Directory),
-        )
-    }
-
-    /// True if `path` is a symlink.
-    pub fn is_symlink(&self, path: &str) -> Result<bool> {
-        trace!(self, "is_symlink \"{path}\"");
-        match self.lstatns(path) {
-            Ok(st) => Ok(st.file_type() == FileType::Symlink),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    // Writes. The direct engine never writes: these go to the appliance
-    // (and move `Auto` there); read-only drives take them in the appliance's
-    // throw-away overlay.
-
-    /// Create or replace a file with `content`.
-    pub fn write(&mut self, path: &str, content: &[u8]) -> Result<()> {
-        trace!(self, "write \"{path}\" ({} bytes)", content.len());
-        self.write_call("write", |a| {
-            a.app()
-                .write(path, content)
-                .map_err(|e| appliance::convert("write", e))
-        })
-    }
-
-    /// Append `content` to a file.
-    pub fn write_append(&mut self, path: &str, content: &[u8]) -> Result<()> {
-        trace!(self, "write_append \"{path}\" ({} bytes)", content.len());
-        self.write_call("write_append", |a| {
-            a.app()
-                .write_append(path, content)
-                .map_err(|e| appliance::convert("write_append", e))
-        })
-    }
-
-    /// Stream `data` into a file (created or truncated), in constant memory.
-    pub fn upload(&mut self, data: &mut dyn std::io::Read, path: &str) -> Result<()> {
-        trace!(self, "upload \"{path}\"");
-        self.write_call("upload", |a| a.upload(path, data))
-    }
-
-    /// Create a directory.
-    pub fn mkdir(&mut self, path: &str) -> Result<()> {
-        trace!(self, "mkdir \"{path}\"");
-        self.write_call("mkdir", |a| {
-            a.app()
-                .mkdir(path)
-                .map_err(|e| appliance::convert("mkdir", e))
-        })
-    }
-
-    /// Create a directory and its parents; no error if it exists.
-    pub fn mkdir_p(&mut self, path: &str) -> Result<()> {
-        trace!(self, "mkdir_p \"{path}\"");
-        self.write_call("mkdir_p", |a| {
-            a.app()
-                .mkdir_p(path)
-                .map_err(|e| appliance::convert("mkdir_p", e))
-        })
-    }
-
-    /// Remove a file.
-    pub fn rm(&mut self, path: &str) -> Result<()> {
-        trace!(self, "rm \"{path}\"");
-        self.write_call("rm", |a| {
-            a.app().rm(path).map_err(|e| appliance::convert("rm", e))
-        })
-    }
-
-    /// Remove a file or a directory tree; no error if it is missing.
-    pub fn rm_rf(&mut self, path: &str) -> Result<()> {
-        trace!(self, "rm_rf \"{path}\"");
-        self.write_call("rm_rf", |a| {
-            a.app()
-                .rm_rf(path)
-                .map_err(|e| appliance::convert("rm_rf", e))
-        })
-    }
-
-    /// Create an empty file or update its times.
-    pub fn touch(&mut self, path: &str) -> Result<()> {
-        trace!(self, "touch \"{path}\"");
-        self.write_call("touch", |a| {
-            a.app()
-                .touch(path)
-                .map_err(|e| appliance::convert("touch", e))
-        })
-    }
-
-    /// Create a symbolic link `linkname` pointing at `target`.
-    pub fn ln_s(&mut self, target: &str, linkname: &str) -> Result<()> {
-        trace!(self, "ln_s \"{target}\" \"{linkname}\"");
-        self.write_call("ln_s", |a| {
-            a.app()
-                .ln_s(target, linkname)
-                .map_err(|e| appliance::convert("ln_s", e))
-        })
-    }
-
-    /// Change permissions.
-    pub fn chmod(&mut self, mode: u32, path: &str) -> Result<()> {
-        trace!(self, "chmod {mode:#o} \"{path}\"");
-        let mode = i32::try_from(mode)
-            .map_err(|_| Error::invalid(format!("chmod: {path}: mode {mode:#o} out of range")))?;
-        self.write_call("chmod", |a| {
-            a.app()
-                .chmod(mode, path)
-                .map_err(|e| appliance::convert("chmod", e))
-        })
-    }
-
-    /// Flush everything written to the disks.
-    pub fn sync(&mut self) -> Result<()> {
-        trace!(self, "sync");
-        self.write_call("sync", |a| {
-            a.app().sync().map_err(|e| appliance::convert("sync", e))
-        })
-    }
+/// libguestfs's words for a call before `launch`.
+pub(crate) fn not_launched(name: &str) -> Error {
+    Error::invalid(format!(
+        "{name}: call launch before using this function\n\
+         (in guestfish, don't forget to use the 'run' command)"
+    ))
 }
 
 fn busy() -> Error {
@@ -875,8 +479,7 @@ fn busy() -> Error {
 }
 
 /// Counts what a stream wrote: a failed direct-engine stream is retried on
-/// the appliance only when nothing reached the caller yet, and the
-/// appliance's `download` returns the size.
+/// the appliance only when nothing reached the caller yet.
 pub(crate) struct Counted<'a> {
     pub(crate) inner: &'a mut dyn Write,
     pub(crate) n: u64,
@@ -892,16 +495,4 @@ impl Write for Counted<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// The direct engine cannot write: refuse mount options asking for it.
-fn check_ro_options(options: &str) -> Result<()> {
-    if options.split(',').any(|o| o.trim() == "rw") {
-        return Err(Error::new(
-            ErrorKind::ReadOnly,
-            "mount: the direct engine is read-only; option \"rw\" needs the appliance \
-             (--engine appliance or auto)",
-        ));
-    }
-    Ok(())
 }

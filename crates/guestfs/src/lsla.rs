@@ -3,42 +3,33 @@
 //! right-aligned as `ls` aligns numeric ids: the appliance has no user database.
 
 use crate::path::child;
-use crate::{FileType, Result, Stat};
+use crate::{FileType, Handle, Result, StatExt, StatNs};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// What an engine offers to build an `ll` listing from.
-pub(crate) trait ListSource {
-    fn stat(&mut self, p: &str) -> Result<Stat>;
-    fn lstat(&mut self, p: &str) -> Result<Stat>;
-    /// Names in `dir`, sorted, without `.` and `..`.
-    fn names(&mut self, dir: &str) -> Result<Vec<String>>;
-    fn lstat_list(&mut self, dir: &str, names: &[String]) -> Result<Vec<Stat>>;
-    fn readlink(&mut self, p: &str) -> Result<String>;
-}
-
 /// libguestfs's `ll`: `ls -la` of a directory (with `.` and `..`), or the one
-/// line of a non-directory.
-pub(crate) fn ll(src: &mut impl ListSource, dir: &str) -> Result<String> {
-    let here = src.stat(dir)?;
+/// line of a non-directory, from the Handle's own calls, so both engines
+/// print the same.
+pub(crate) fn ll(g: &Handle, dir: &str) -> Result<String> {
+    let here = g.statns(dir)?;
     if here.file_type() != FileType::Directory {
-        let st = src.lstat(dir)?;
+        let st = g.lstatns(dir)?;
         let link = if st.file_type() == FileType::Symlink {
-            src.readlink(dir).ok()
+            g.readlink(dir).ok()
         } else {
             None
         };
         return Ok(format(&[(dir.to_string(), st, link)], false));
     }
-    let names = src.names(dir)?;
-    let stats = src.lstat_list(dir, &names)?;
-    let parent = src.stat(&child(dir, ".."))?;
+    let names = g.ls(dir)?;
+    let stats = g.lstatnslist(dir, &names)?;
+    let parent = g.statns(&child(dir, ".."))?;
     let mut rows = vec![
         (".".to_string(), here, None),
         ("..".to_string(), parent, None),
     ];
     for (name, st) in names.into_iter().zip(stats) {
         let link = if st.file_type() == FileType::Symlink {
-            src.readlink(&child(dir, &name)).ok()
+            g.readlink(&child(dir, &name)).ok()
         } else {
             None
         };
@@ -49,12 +40,12 @@ pub(crate) fn ll(src: &mut impl ListSource, dir: &str) -> Result<String> {
 
 /// Format rows of (name, stat, symlink target). With `total`, start with the
 /// `total N` line (1 KiB blocks, rounded up) as `ls` does for a directory.
-pub fn format(rows: &[(String, Stat, Option<String>)], total: bool) -> String {
+pub fn format(rows: &[(String, StatNs, Option<String>)], total: bool) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let owner = |id: u32| id.to_string();
+    let owner = |id: i64| id.to_string();
     struct Row<'a> {
         mode: String,
         nlink: String,
@@ -69,24 +60,25 @@ pub fn format(rows: &[(String, Stat, Option<String>)], total: bool) -> String {
         Size(String),
         Dev(String, String),
     }
-    let mut blocks: u64 = 0;
+    let mut blocks: i64 = 0;
     let mut out_rows = Vec::with_capacity(rows.len());
     for (name, st, link) in rows {
-        blocks = blocks.saturating_add(st.blocks);
+        blocks = blocks.saturating_add(st.st_blocks.max(0));
         let ft = st.file_type();
         let size = match ft {
             FileType::CharDevice | FileType::BlockDevice => {
-                SizeCol::Dev(major(st.rdev).to_string(), minor(st.rdev).to_string())
+                let rdev = st.st_rdev as u64;
+                SizeCol::Dev(major(rdev).to_string(), minor(rdev).to_string())
             }
-            _ => SizeCol::Size(st.size.to_string()),
+            _ => SizeCol::Size(st.st_size.to_string()),
         };
         out_rows.push(Row {
-            mode: mode_string(st.mode),
-            nlink: st.nlink.to_string(),
-            user: owner(st.uid),
-            group: owner(st.gid),
+            mode: mode_string(u32::try_from(st.st_mode).unwrap_or(0)),
+            nlink: st.st_nlink.to_string(),
+            user: owner(st.st_uid),
+            group: owner(st.st_gid),
             size,
-            date: ls_date(st.mtime.sec, now),
+            date: ls_date(st.st_mtime_sec, now),
             name,
             link: link.as_deref(),
         });
@@ -126,7 +118,7 @@ pub fn format(rows: &[(String, Stat, Option<String>)], total: bool) -> String {
     let mut out = String::new();
     if total {
         // ceil(blocks * 512 / 1024)
-        out.push_str(&format!("total {}\n", blocks.div_ceil(2)));
+        out.push_str(&format!("total {}\n", (blocks + 1) / 2));
     }
     for r in out_rows {
         let size = match &r.size {

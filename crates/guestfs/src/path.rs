@@ -129,6 +129,10 @@ pub fn parse_device(device: &str) -> Option<(usize, Option<u32>)> {
 /// Longest chain of symlinks followed in one lookup (Linux's MAXSYMLINKS).
 pub(crate) const MAX_SYMLINKS: usize = 40;
 
+/// Deepest directory recursion of a walk (`find`, `du`, `tar_out`); deeper
+/// trees are reported as corrupt (a loop), not walked.
+pub const MAX_DEPTH: usize = 4096;
+
 /// Resolve a guest path component by component, as the kernel does: `..`
 /// pops the resolved prefix, a symlink's target is spliced in (an absolute
 /// one restarts from `/`), and a non-directory in the middle is an error.

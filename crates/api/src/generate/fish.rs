@@ -96,10 +96,9 @@ fn arm(a: &Action) -> String {
                 format!("let {n} = f.key(\"{}\")?;", x.name),
                 format!("&{n}"),
             ),
-            ArgKind::Str(StrKind::Pathname | StrKind::DevOrPath | StrKind::MountableOrPath) => (
-                format!("let {n} = f.path_arg(&{w})?;"),
-                format!("&{n}"),
-            ),
+            ArgKind::Str(StrKind::Pathname | StrKind::DevOrPath | StrKind::MountableOrPath) => {
+                (format!("let {n} = f.path_arg(&{w})?;"), format!("&{n}"))
+            }
             ArgKind::Str(StrKind::FileIn) => (
                 format!("let mut {n} = f.file_in(&{w})?;"),
                 format!("&mut *{n}"),
@@ -189,9 +188,9 @@ fn print(a: &Action) -> String {
         },
         Ret::Bool => format!("{p}writeln!(f.out(), \"{{r}}\")?;\n"),
         Ret::String => format!("{p}writeln!(f.out(), \"{{r}}\")?;\n"),
-        Ret::OptString => format!(
-            "{p}writeln!(f.out(), \"{{}}\", r.as_deref().unwrap_or(\"(null)\"))?;\n"
-        ),
+        Ret::OptString => {
+            format!("{p}writeln!(f.out(), \"{{}}\", r.as_deref().unwrap_or(\"(null)\"))?;\n")
+        }
         Ret::StringList => format!(
             "{p}let out = f.out();\n{p}for s in &r {{\n{p}    writeln!(out, \"{{s}}\")?;\n{p}}}\n"
         ),

@@ -157,7 +157,9 @@ pub(crate) fn doc_comment(out: &mut String, indent: &str, a: &Action) {
         }
     }
     if let Some(by) = a.deprecated_by {
-        out.push_str(&format!("{indent}///\n{indent}/// Deprecated: use `{by}`.\n"));
+        out.push_str(&format!(
+            "{indent}///\n{indent}/// Deprecated: use `{by}`.\n"
+        ));
     }
 }
 

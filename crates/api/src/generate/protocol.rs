@@ -32,7 +32,10 @@ pub(crate) fn protocol() -> String {
     }
 
     // Optional-argument structs.
-    for a in agent_calls().chain(generated_handle_calls()).chain(public()) {
+    for a in agent_calls()
+        .chain(generated_handle_calls())
+        .chain(public())
+    {
         let Some(t) = opts_type(a) else { continue };
         if o.contains(&format!("pub struct {t} ")) {
             continue;
@@ -44,7 +47,11 @@ pub(crate) fn protocol() -> String {
         o.push_str("#[derive(Debug, Clone, Default, PartialEq, Eq)]\n");
         o.push_str(&format!("pub struct {t} {{\n"));
         for oa in a.optargs {
-            o.push_str(&format!("    pub {}: {},\n", ident(oa.name), opt_type(oa.kind)));
+            o.push_str(&format!(
+                "    pub {}: {},\n",
+                ident(oa.name),
+                opt_type(oa.kind)
+            ));
         }
         o.push_str("}\n\n");
         wire_impl(

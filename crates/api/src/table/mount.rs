@@ -39,7 +39,12 @@ engine does this in-process for the filesystems it reads (ext2/3/4, FAT, NTFS)."
     },
     Action {
         name: "mount_vfs",
-        args: &[s("options"), s("vfstype"), mountable("mountable"), s("mountpoint")],
+        args: &[
+            s("options"),
+            s("vfstype"),
+            mountable("mountable"),
+            s("mountpoint"),
+        ],
         proc_nr: Some(9),
         shortdesc: "mount a guest disk with mount options and vfstype",
         longdesc: "Like `mount_options`, naming the filesystem type instead of detecting it.",

@@ -26,7 +26,12 @@ pub(super) static ACTIONS: &[Action] = &[
     },
     Action {
         name: "part_add",
-        args: &[dev("device"), s("prlogex"), int64("startsect"), int64("endsect")],
+        args: &[
+            dev("device"),
+            s("prlogex"),
+            int64("startsect"),
+            int64("endsect"),
+        ],
         proc_nr: Some(56),
         shortdesc: "add a partition to the device",
         longdesc: "Add a partition from sector `startsect` to sector `endsect` inclusive (a \

@@ -286,12 +286,7 @@ allocated (zeroes), unlike `truncate_size`, which leaves a hole.",
     Action {
         name: "copy_attributes",
         args: &[path("src"), path("dest")],
-        optargs: &[
-            ob("all"),
-            ob("mode"),
-            ob("xattributes"),
-            ob("ownership"),
-        ],
+        optargs: &[ob("all"), ob("mode"), ob("xattributes"), ob("ownership")],
         proc_nr: Some(99),
         shortdesc: "copy the attributes of a path (file/directory) to another",
         longdesc: "Copy attributes of `src` to `dest`: `mode` the permission bits, \

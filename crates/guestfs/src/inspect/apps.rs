@@ -19,7 +19,7 @@ pub fn fuzz_rpm_bdb(data: &[u8]) -> usize {
 }
 
 use super::{bound, windows::get_node};
-use crate::{Error, FileType, Handle, Result};
+use crate::{Application as Application1, Application2, Error, FileType, Handle, Result, StatExt};
 
 /// Largest dpkg status / apk installed file read (libguestfs's limit).
 const MAX_DB_FILE: u64 = 50 * 1000 * 1000;
@@ -28,9 +28,10 @@ const MAX_PACMAN_DESC: u64 = 8192;
 /// Most applications listed: a hostile database cannot exhaust memory.
 const MAX_APPS: usize = 200_000;
 
-/// One installed application (libguestfs's `application2` struct).
+/// One installed application, as the database readers produce it (the
+/// API returns it as libguestfs's `application2` struct).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Application {
+pub(crate) struct Application {
     pub name: String,
     pub display_name: String,
     pub epoch: i32,
@@ -51,7 +52,53 @@ impl Handle {
     /// The applications installed in the guest whose root is `root`, sorted
     /// by name. The guest must be mounted. An empty list where the package
     /// format is not understood.
-    pub fn inspect_list_applications2(&self, root: &str) -> Result<Vec<Application>> {
+    pub fn inspect_list_applications2(&self, root: &str) -> Result<Vec<Application2>> {
+        Ok(self
+            .list_apps(root)?
+            .into_iter()
+            .map(|a| Application2 {
+                app2_name: a.name,
+                app2_display_name: a.display_name,
+                app2_epoch: a.epoch,
+                app2_version: a.version,
+                app2_release: a.release,
+                app2_arch: a.arch,
+                app2_install_path: a.install_path,
+                app2_trans_path: a.trans_path,
+                app2_publisher: a.publisher,
+                app2_url: a.url,
+                app2_source_package: a.source_package,
+                app2_summary: a.summary,
+                app2_description: a.description,
+                app2_class: a.class,
+                ..Application2::default()
+            })
+            .collect())
+    }
+
+    /// The older list: `application2` without the architecture and class.
+    pub fn inspect_list_applications(&self, root: &str) -> Result<Vec<Application1>> {
+        Ok(self
+            .list_apps(root)?
+            .into_iter()
+            .map(|a| Application1 {
+                app_name: a.name,
+                app_display_name: a.display_name,
+                app_epoch: a.epoch,
+                app_version: a.version,
+                app_release: a.release,
+                app_install_path: a.install_path,
+                app_trans_path: a.trans_path,
+                app_publisher: a.publisher,
+                app_url: a.url,
+                app_source_package: a.source_package,
+                app_summary: a.summary,
+                app_description: a.description,
+            })
+            .collect())
+    }
+
+    fn list_apps(&self, root: &str) -> Result<Vec<Application>> {
         let os_type = self.inspect_get_type(root)?;
         let format = self.inspect_get_package_format(root)?;
         let mut apps = match (os_type.as_str(), format.as_str()) {
@@ -68,12 +115,14 @@ impl Handle {
 
     fn db_file(&self, path: &str, max: u64) -> Result<Vec<u8>> {
         let st = self.statns(path)?;
-        if st.file_type() != FileType::Regular || st.size > max {
+        if st.file_type() != FileType::Regular
+            || u64::try_from(st.st_size).unwrap_or(u64::MAX) > max
+        {
             return Err(Error::invalid(format!(
                 "{path}: not a regular file or larger than {max} bytes"
             )));
         }
-        self.read_file(path)
+        self.read_bounded("inspection", path, max)
     }
 
     fn apps_deb(&self) -> Result<Vec<Application>> {
@@ -90,7 +139,7 @@ impl Handle {
         let dir = "/var/lib/pacman/local";
         let mut apps = Vec::new();
         for e in self.readdir(dir)? {
-            if e.file_type != FileType::Directory || e.name == "." || e.name == ".." {
+            if e.ftyp != b'd' || e.name == "." || e.name == ".." {
                 continue;
             }
             if apps.len() >= MAX_APPS {

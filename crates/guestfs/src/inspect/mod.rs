@@ -20,9 +20,7 @@ mod fstab;
 mod linux;
 mod windows;
 
-pub use apps::Application;
-
-use crate::{Error, ErrorKind, FileType, Handle, Result};
+use crate::{Error, ErrorKind, FileType, Handle, Result, StatExt};
 
 /// Largest release/hostname/config file inspection reads (libguestfs's
 /// `is_small_file`: 2 * 1048 * 1024 bytes).
@@ -126,16 +124,6 @@ pub(crate) struct DevIds {
     pub partlabel: Option<String>,
 }
 
-/// One partition as `part_list` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PartInfo {
-    pub part_num: u32,
-    /// Byte offsets and length.
-    pub part_start: u64,
-    pub part_end: u64,
-    pub part_size: u64,
-}
-
 /// Cut a guest string to a bounded length on a character boundary.
 pub(crate) fn bound(mut s: String) -> String {
     if s.len() > MAX_STRING {
@@ -185,10 +173,12 @@ impl Handle {
     /// A small regular file (following symlinks), or `None`.
     pub(crate) fn read_small_file(&self, path: &str, max: u64) -> Option<Vec<u8>> {
         let st = self.statns(path).ok()?;
-        if st.file_type() != FileType::Regular || st.size > max {
+        if st.file_type() != FileType::Regular
+            || u64::try_from(st.st_size).unwrap_or(u64::MAX) > max
+        {
             return None;
         }
-        self.read_file(path).ok()
+        self.read_bounded("inspection", path, max).ok()
     }
 
     /// A small file's lines (split at `\n`, as libguestfs's `read_small_file`).
@@ -196,58 +186,6 @@ impl Handle {
         let data = self.read_small_file(path, MAX_SMALL_FILE)?;
         let text = String::from_utf8_lossy(&data);
         Some(text.split('\n').map(|l| bound(l.to_string())).collect())
-    }
-
-    /// Partitions of a whole device with their byte offsets (libguestfs's `part_list`).
-    pub fn part_list(&self, device: &str) -> Result<Vec<PartInfo>> {
-        let dev = self.engine()?.device(device)?;
-        let table = gx_disk::partition::read_partitions(dev.as_ref())?;
-        Ok(table
-            .map(|t| {
-                t.partitions
-                    .iter()
-                    .map(|p| PartInfo {
-                        part_num: p.number,
-                        part_start: p.start,
-                        part_end: p.start.saturating_add(p.size).saturating_sub(1),
-                        part_size: p.size,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
-    /// The partition table type of a whole device: `msdos`, `gpt`, or an error.
-    pub fn part_get_parttype(&self, device: &str) -> Result<String> {
-        let dev = self.engine()?.device(device)?;
-        match gx_disk::partition::read_partitions(dev.as_ref())? {
-            Some(t) => Ok(t.kind.libguestfs_name().to_string()),
-            None => Err(Error::invalid(format!(
-                "part_get_parttype: {device}: unrecognised disk label"
-            ))),
-        }
-    }
-
-    /// A GPT partition's unique GUID, uppercase.
-    pub fn part_get_gpt_guid(&self, device: &str, partnum: u32) -> Result<String> {
-        let dev = self.engine()?.device(device)?;
-        let t = gx_disk::partition::read_partitions(dev.as_ref())?;
-        t.and_then(|t| t.partitions.into_iter().find(|p| p.number == partnum))
-            .and_then(|p| p.gpt_guid)
-            .map(|g| g.to_string())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "part_get_gpt_guid: {device}: partition {partnum} is not a GPT partition"
-                ))
-            })
-    }
-
-    /// Read bytes of a device (libguestfs's `pread_device`).
-    pub fn pread_device(&self, device: &str, count: usize, offset: u64) -> Result<Vec<u8>> {
-        let dev = self.engine()?.device(device)?;
-        let mut buf = vec![0u8; count];
-        dev.read_at(&mut buf, offset)?;
-        Ok(buf)
     }
 
     /// UUIDs and labels of every device, for fstab and drive-letter resolution.
@@ -546,6 +484,32 @@ impl Handle {
     pub fn inspect_get_format(&self, root: &str) -> Result<String> {
         self.root_data(root)?;
         Ok("installed".into())
+    }
+
+    /// Install media are not recognised: never a live image.
+    pub fn inspect_is_live(&self, root: &str) -> Result<bool> {
+        self.root_data(root)?;
+        Ok(false)
+    }
+
+    pub fn inspect_is_netinst(&self, root: &str) -> Result<bool> {
+        self.root_data(root)?;
+        Ok(false)
+    }
+
+    pub fn inspect_is_multipart(&self, root: &str) -> Result<bool> {
+        self.root_data(root)?;
+        Ok(false)
+    }
+
+    /// The distribution's icon. Not implemented yet: an `Unsupported`
+    /// error, never a wrong icon.
+    pub fn inspect_get_icon(&self, root: &str, opts: crate::InspectGetIconOpts) -> Result<Vec<u8>> {
+        self.root_data(root)?;
+        let _ = opts;
+        Err(Error::unsupported(
+            "inspect_get_icon: icons are not implemented yet",
+        ))
     }
 
     pub fn inspect_get_windows_systemroot(&self, root: &str) -> Result<String> {

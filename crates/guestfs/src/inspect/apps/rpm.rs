@@ -8,7 +8,7 @@
 
 use super::{Application, MAX_APPS};
 use crate::inspect::bound;
-use crate::{Error, FileType, Handle, Result};
+use crate::{Error, FileType, Handle, Result, StatExt};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
@@ -67,10 +67,10 @@ impl Handle {
             // A database left in WAL mode may have recent changes in -wal: copy
             // it beside ours so SQLite reads them (it is optional).
             let wal = format!("{path}-wal");
-            if self
-                .statns(&wal)
-                .is_ok_and(|st| st.file_type() == FileType::Regular && st.size <= MAX_RPMDB)
-            {
+            if self.statns(&wal).is_ok_and(|st| {
+                st.file_type() == FileType::Regular
+                    && u64::try_from(st.st_size).is_ok_and(|s| s <= MAX_RPMDB)
+            }) {
                 self.download_to(&wal, &dir.path().join("rpmdb.sqlite-wal"))?;
             }
             read_packages(&copy).map_err(|e| Error::corrupt(format!("{path}: {e}")))?
@@ -108,10 +108,10 @@ impl Handle {
         name: &str,
     ) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
         let st = self.statns(path)?;
-        if st.size > MAX_RPMDB {
+        if u64::try_from(st.st_size).map_or(true, |s| s > MAX_RPMDB) {
             return Err(Error::invalid(format!(
                 "{path}: rpm database of {} bytes is larger than the {MAX_RPMDB} bytes read",
-                st.size
+                st.st_size
             )));
         }
         let dir = tempfile::Builder::new()

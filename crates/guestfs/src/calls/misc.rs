@@ -1,0 +1,194 @@
+//! Deprecated spellings and small calls composed from others, plus the
+//! encrypted-device calls (hand-written because opened devices are handle
+//! state).
+
+use crate::{
+    CryptsetupOpenOpts, E2fsckOpts, Error, Handle, MkswapOpts, NtfsresizeOpts, Result, TarInOpts,
+    path,
+};
+
+impl Handle {
+    pub fn fallocate(&mut self, path: &str, len: i32) -> Result<()> {
+        self.fallocate64(path, i64::from(len))
+    }
+
+    pub fn tgz_in(&mut self, tarball: &mut dyn std::io::Read, directory: &str) -> Result<()> {
+        self.tar_in(
+            tarball,
+            directory,
+            TarInOpts {
+                compress: Some("gzip".into()),
+                ..TarInOpts::default()
+            },
+        )
+    }
+
+    pub fn txz_in(&mut self, tarball: &mut dyn std::io::Read, directory: &str) -> Result<()> {
+        self.tar_in(
+            tarball,
+            directory,
+            TarInOpts {
+                compress: Some("xz".into()),
+                ..TarInOpts::default()
+            },
+        )
+    }
+
+    #[allow(non_snake_case)]
+    pub fn mkswap_L(&mut self, label: &str, device: &str) -> Result<()> {
+        self.mkswap(
+            device,
+            MkswapOpts {
+                label: Some(label.into()),
+                uuid: None,
+            },
+        )
+    }
+
+    #[allow(non_snake_case)]
+    pub fn mkswap_U(&mut self, uuid: &str, device: &str) -> Result<()> {
+        self.mkswap(
+            device,
+            MkswapOpts {
+                label: None,
+                uuid: Some(uuid.into()),
+            },
+        )
+    }
+
+    pub fn set_e2label(&mut self, device: &str, label: &str) -> Result<()> {
+        self.set_label(device, label)
+    }
+
+    pub fn set_e2uuid(&mut self, device: &str, uuid: &str) -> Result<()> {
+        match uuid {
+            "random" | "time" => self.set_uuid_random(device),
+            "clear" => self.set_uuid(device, "00000000-0000-0000-0000-000000000000"),
+            u => self.set_uuid(device, u),
+        }
+    }
+
+    pub fn e2fsck_f(&mut self, device: &str) -> Result<()> {
+        self.e2fsck(
+            device,
+            E2fsckOpts {
+                correct: Some(true),
+                ..E2fsckOpts::default()
+            },
+        )
+    }
+
+    pub fn ntfsresize_size(&mut self, device: &str, size: i64) -> Result<()> {
+        self.ntfsresize(
+            device,
+            NtfsresizeOpts {
+                size: Some(size),
+                force: None,
+            },
+        )
+    }
+
+    pub fn get_e2label(&self, device: &str) -> Result<String> {
+        self.vfs_label(device)
+    }
+
+    pub fn get_e2uuid(&self, device: &str) -> Result<String> {
+        self.vfs_uuid(device)
+    }
+
+    /// `blockdev_getsz`: 512-byte sectors.
+    pub fn blockdev_getsz(&self, device: &str) -> Result<i64> {
+        Ok(self.blockdev_getsize64(device)? / 512)
+    }
+
+    /// `part_to_dev`: /dev/sda1 -> /dev/sda.
+    pub fn part_to_dev(&self, partition: &str) -> Result<String> {
+        let (disk, _) = split_partition(partition)?;
+        Ok(disk)
+    }
+
+    /// `part_to_partnum`: /dev/sda1 -> 1.
+    pub fn part_to_partnum(&self, partition: &str) -> Result<i32> {
+        let (_, n) = split_partition(partition)?;
+        Ok(n)
+    }
+
+    pub fn vgscan(&self) -> Result<()> {
+        self.lvm_scan(true)
+    }
+
+    /// `cryptsetup_open`: the direct engine decrypts in-process where it
+    /// can; otherwise the appliance's cryptsetup does (`auto`).
+    pub fn cryptsetup_open(
+        &mut self,
+        device: &str,
+        key: &str,
+        mapname: &str,
+        opts: CryptsetupOpenOpts,
+    ) -> Result<()> {
+        self.trace_call(format_args!(
+            "cryptsetup_open \"{device}\" \"***\" \"{mapname}\" {opts:?}"
+        ));
+        if mapname.is_empty() || mapname.contains('/') {
+            return Err(Error::invalid(format!(
+                "cryptsetup_open: \"{mapname}\": the map name must be a plain name"
+            )));
+        }
+        self.read_call(
+            "cryptsetup_open",
+            |_| {
+                Err(Error::unsupported(format!(
+                    "cryptsetup_open: {device}: the direct engine does not decrypt devices yet"
+                )))
+            },
+            |a| a.cryptsetup_open(device, key, mapname, opts.clone()),
+        )
+    }
+
+    pub fn cryptsetup_close(&mut self, device: &str) -> Result<()> {
+        self.trace_call(format_args!("cryptsetup_close \"{device}\""));
+        self.read_call(
+            "cryptsetup_close",
+            |_| {
+                Err(Error::not_found(format!(
+                    "cryptsetup_close: {device}: not an open encrypted device"
+                )))
+            },
+            |a| a.cryptsetup_close(device),
+        )
+    }
+
+    pub fn luks_open(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {
+        self.cryptsetup_open(device, key, mapname, CryptsetupOpenOpts::default())
+    }
+
+    pub fn luks_open_ro(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {
+        self.cryptsetup_open(
+            device,
+            key,
+            mapname,
+            CryptsetupOpenOpts {
+                readonly: Some(true),
+                ..CryptsetupOpenOpts::default()
+            },
+        )
+    }
+
+    pub fn luks_close(&mut self, device: &str) -> Result<()> {
+        self.cryptsetup_close(device)
+    }
+}
+
+/// `/dev/sda12` -> (`/dev/sda`, 12), on libguestfs's canonical names.
+fn split_partition(partition: &str) -> Result<(String, i32)> {
+    let canonical = path::canonical_device_name(partition);
+    let bad = || Error::invalid(format!("part_to_dev: {partition}: not a partition name"));
+    match path::parse_device(&canonical) {
+        Some((_, Some(n))) => {
+            let digits = n.to_string();
+            let disk = canonical.strip_suffix(&digits).ok_or_else(bad)?.to_string();
+            Ok((disk, i32::try_from(n).map_err(|_| bad())?))
+        }
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,449 @@
+//! What the generated command table (`generated.rs`) needs from the shell:
+//! the handle, where output goes, and how words become arguments of each
+//! kind, with guestfish's rules and messages.
+//!
+//! The generated code calls: `f.g`, `f.out()`, `f.path_arg`, `f.file_in`,
+//! `f.file_out`, `f.key`, and the free functions `parse_bool`, `parse_int`,
+//! `parse_int64`, `parse_string_list`, `dup_optarg`, `unknown_optarg`,
+//! `escape_buffer`, `format_g`. Keep those signatures.
+
+use std::io::{Read, Write};
+
+use gx_guestfs::Handle;
+
+/// Why a command failed. `WrongArgs` and `Unknown` are reported by the
+/// caller with guestfish's usage texts; the others print their message.
+#[derive(Debug)]
+pub(crate) enum FishError {
+    /// The argument count is wrong: print the synopsis.
+    WrongArgs,
+    /// No such command.
+    Unknown,
+    /// A message already in guestfish's words (printed as is, to stderr).
+    Msg(String),
+    /// The handle's error (printed as `libguestfs: error: ...`).
+    Api(gx_guestfs::Error),
+    /// Local I/O (writing the output, reading a local file).
+    Io(std::io::Error),
+}
+
+impl From<gx_guestfs::Error> for FishError {
+    fn from(e: gx_guestfs::Error) -> Self {
+        FishError::Api(e)
+    }
+}
+
+impl From<std::io::Error> for FishError {
+    fn from(e: std::io::Error) -> Self {
+        FishError::Io(e)
+    }
+}
+
+/// The shell's state as the command table sees it.
+pub(crate) struct Fish {
+    /// The libguestfs handle.
+    pub g: Handle,
+    /// Where command output goes: stdout, or a `--remote` client's stdout.
+    pub output: Box<dyn Write>,
+    /// The program name for messages (`guestfish` would print its own).
+    pub prog: String,
+    /// Read keys from stdin without prompting (`--keys-from-stdin`).
+    pub keys_from_stdin: bool,
+    /// Keys given with `--key`, tried before prompting: (selector, key).
+    pub keys: Vec<(String, String)>,
+    /// Here-document bodies collected by the parser for `-<<END` words,
+    /// keyed by the end marker, consumed by `file_in`.
+    pub heredocs: Vec<(String, Vec<u8>)>,
+}
+
+impl Fish {
+    pub(crate) fn new(g: Handle, prog: &str) -> Fish {
+        Fish {
+            g,
+            output: Box::new(std::io::stdout()),
+            prog: prog.to_string(),
+            keys_from_stdin: false,
+            keys: Vec::new(),
+            heredocs: Vec::new(),
+        }
+    }
+
+    /// Where command output goes.
+    pub(crate) fn out(&mut self) -> &mut dyn Write {
+        &mut *self.output
+    }
+
+    /// A guest path word: `win:` paths are translated (drive letters through
+    /// inspection, backslashes to slashes, case as on disk).
+    pub(crate) fn path_arg(&mut self, word: &str) -> Result<String, FishError> {
+        if word.len() < 4 || !word[..4].eq_ignore_ascii_case("win:") {
+            return Ok(word.to_string());
+        }
+        let rest = &word[4..];
+        let b = rest.as_bytes();
+        let path = if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+            self.drive_letter_path(b[0].to_ascii_lowercase() as char, &rest[2..])?
+        } else if rest.is_empty() {
+            "/".to_string()
+        } else {
+            rest.to_string()
+        };
+        let path = path.replace('\\', "/");
+        Ok(self.g.case_sensitive_path(&path)?)
+    }
+
+    fn drive_letter_path(&mut self, letter: char, rest: &str) -> Result<String, FishError> {
+        let roots = self.g.inspect_get_roots().unwrap_or_default();
+        let [root] = roots.as_slice() else {
+            return Err(FishError::Msg(format!(
+                "{}: to use Windows drive letters, you must inspect the guest (\"-i\" option or run \"inspect-os\" command)",
+                self.prog
+            )));
+        };
+        let drives = self.g.inspect_get_drive_mappings(root).map_err(|_| {
+            FishError::Msg(format!(
+                "{}: to use Windows drive letters, this must be a Windows guest",
+                self.prog
+            ))
+        })?;
+        let device = drives
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(&letter.to_string()))
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| {
+                FishError::Msg(format!("{}: drive '{letter}:' not found.", self.prog))
+            })?;
+        let mps = self.g.mountpoints()?;
+        let mp = mps
+            .iter()
+            .find(|(d, _)| *d == device)
+            .map(|(_, m)| m.clone())
+            .ok_or_else(|| {
+                FishError::Msg(format!(
+                    "{}: to access '{letter}:', mount {device} first",
+                    self.prog
+                ))
+            })?;
+        let mp = mp.trim_end_matches('/');
+        Ok(format!(
+            "{mp}{}{rest}",
+            if rest.starts_with(['/', '\\']) {
+                ""
+            } else {
+                "/"
+            }
+        ))
+    }
+
+    /// A local file to send to the guest: `-` is stdin, `-<<END` a here
+    /// document the parser collected.
+    pub(crate) fn file_in(&mut self, word: &str) -> Result<Box<dyn Read>, FishError> {
+        if word == "-" {
+            return Ok(Box::new(std::io::stdin()));
+        }
+        if let Some(marker) = word.strip_prefix("-<<") {
+            if let Some(i) = self.heredocs.iter().position(|(m, _)| m == marker) {
+                let (_, body) = self.heredocs.remove(i);
+                return Ok(Box::new(std::io::Cursor::new(body)));
+            }
+            return Err(FishError::Msg(format!(
+                "{}: end of input reached without finding '{marker}'",
+                self.prog
+            )));
+        }
+        let f = std::fs::File::open(word)
+            .map_err(|e| FishError::Msg(format!("{word}: {}", os_error(&e))))?;
+        Ok(Box::new(f))
+    }
+
+    /// A local file the guest's data goes to: `-` is the command output.
+    pub(crate) fn file_out(&mut self, word: &str) -> Result<Box<dyn Write>, FishError> {
+        if word == "-" {
+            // A duplicate of the current output, so the handle can write
+            // while `self` is borrowed by the call.
+            return Ok(Box::new(SharedOut(std::io::stdout())));
+        }
+        let f = std::fs::File::create(word)
+            .map_err(|e| FishError::Msg(format!("{word}: {}", os_error(&e))))?;
+        Ok(Box::new(std::io::BufWriter::new(f)))
+    }
+
+    /// A key or passphrase: from `--key`, from stdin, or prompted for.
+    pub(crate) fn key(&mut self, name: &str) -> Result<String, FishError> {
+        if let Some((_, k)) = self.keys.iter().find(|(sel, _)| sel == "all") {
+            return Ok(k.clone());
+        }
+        if !self.keys_from_stdin {
+            eprint!("Enter {name}: ");
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if line.is_empty() {
+            return Err(FishError::Msg(format!(
+                "{}: error reading {name}",
+                self.prog
+            )));
+        }
+        Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    }
+}
+
+/// Standard output as a separate writer (for `download ... -`).
+struct SharedOut(std::io::Stdout);
+
+impl Write for SharedOut {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// An OS error as strerror(3) words it.
+pub(crate) fn os_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// guestfish's booleans: true/t/yes/y/on/1 and false/f/no/n/off/0, any case.
+pub(crate) fn parse_bool(word: &str) -> Result<bool, FishError> {
+    match word.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "on" | "1" => Ok(true),
+        "false" | "f" | "no" | "n" | "off" | "0" => Ok(false),
+        _ => Err(FishError::Msg(format!(
+            "{}: '{word}': invalid boolean value, use 'true' or 'false'",
+            crate::PROG
+        ))),
+    }
+}
+
+/// gnulib's xstrtoll codes, which guestfish prints.
+const LONGINT_OVERFLOW: u32 = 1;
+const LONGINT_INVALID_SUFFIX_CHAR: u32 = 2;
+const LONGINT_INVALID: u32 = 4;
+
+/// `xstrtoll(word, 0, "0kKMGTPEZY")`: an optionally signed number in
+/// decimal, `0x` hex or `0` octal, optionally followed by one size suffix
+/// (`k`/`K` 1024, `M`, `G`, `T`, `P`, `E`; with `B` powers of 1000, with
+/// `iB` powers of 1024).
+fn xstrtoll(word: &str) -> Result<i64, u32> {
+    let s = word.trim_start();
+    let (neg, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits_start) = if s.len() > 1 && (s.starts_with("0x") || s.starts_with("0X")) {
+        (16, 2)
+    } else if s.starts_with('0') {
+        (8, 0)
+    } else {
+        (10, 0)
+    };
+    let body = &s[digits_start..];
+    let end = body
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(body.len());
+    if end == 0 {
+        return Err(LONGINT_INVALID);
+    }
+    let mut overflow = false;
+    let mut v: i128 = i128::from_str_radix(&body[..end], radix).unwrap_or_else(|_| {
+        overflow = true;
+        0
+    });
+    if neg {
+        v = -v;
+    }
+    let suffix = &body[end..];
+    if !suffix.is_empty() {
+        let mut chars = suffix.chars();
+        let c = chars.next().unwrap_or('\0');
+        let rest: String = chars.collect();
+        let base: i128 = match rest.as_str() {
+            "" | "iB" => 1024,
+            "B" | "D" => 1000,
+            _ => return Err(LONGINT_INVALID_SUFFIX_CHAR),
+        };
+        let power = match c {
+            '0' if rest.is_empty() => 0,
+            'k' | 'K' => 1,
+            'M' => 2,
+            'G' => 3,
+            'T' => 4,
+            'P' => 5,
+            'E' => 6,
+            'Z' => 7,
+            'Y' => 8,
+            _ => return Err(LONGINT_INVALID_SUFFIX_CHAR),
+        };
+        for _ in 0..power {
+            v = v.saturating_mul(base);
+        }
+    }
+    if overflow || v > i128::from(i64::MAX) || v < i128::from(i64::MIN) {
+        return Err(LONGINT_OVERFLOW);
+    }
+    Ok(v as i64)
+}
+
+/// An `Int` argument: 31 bits signed, as guestfish checks it.
+pub(crate) fn parse_int(cmd: &str, name: &str, word: &str) -> Result<i32, FishError> {
+    let v = parse_int64(cmd, name, word)?;
+    if !(-(2i64 << 30)..=(2i64 << 30) - 1).contains(&v) {
+        return Err(FishError::Msg(format!(
+            "{cmd}: {name}: integer out of range"
+        )));
+    }
+    i32::try_from(v).map_err(|_| FishError::Msg(format!("{cmd}: {name}: integer out of range")))
+}
+
+/// An `Int64` argument.
+pub(crate) fn parse_int64(cmd: &str, name: &str, word: &str) -> Result<i64, FishError> {
+    xstrtoll(word).map_err(|code| {
+        FishError::Msg(format!(
+            "{cmd}: {name}: invalid integer parameter (xstrtoll returned {code})"
+        ))
+    })
+}
+
+/// A `StringList` word: split at blanks, single quotes group (with `\'` a
+/// literal quote), as guestfish's `parse_string_list`.
+pub(crate) fn parse_string_list(word: &str) -> Result<Vec<String>, FishError> {
+    let b = word.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        let mut tok: Option<Vec<u8>> = None;
+        let mut in_quote = false;
+        while i < b.len() && (!(b[i] == b' ' || b[i] == b'\t') || in_quote) {
+            let t = tok.get_or_insert_with(Vec::new);
+            if b[i] == b'\'' {
+                in_quote = !in_quote;
+                i += 1;
+            }
+            let start = i;
+            let mut end = i;
+            if in_quote {
+                while end < b.len() && b[end] != b'\'' {
+                    end += 1;
+                }
+            } else {
+                while end < b.len() && !matches!(b[end], b' ' | b'\t' | b'\'') {
+                    end += 1;
+                }
+            }
+            if end < b.len() && b[end] == b'\'' && end != start && b[end - 1] == b'\\' {
+                t.extend_from_slice(&b[start..end - 1]);
+                t.push(b'\'');
+                i = end + 1;
+            } else {
+                t.extend_from_slice(&b[start..end]);
+                i = end;
+            }
+        }
+        if in_quote {
+            return Err(FishError::Msg(format!(
+                "Runaway quote in string \"{word}\""
+            )));
+        }
+        if let Some(t) = tok {
+            out.push(String::from_utf8_lossy(&t).into_owned());
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn dup_optarg(cmd: &str, name: &str) -> FishError {
+    FishError::Msg(format!(
+        "{cmd}: optional argument \"{name}\" given more than once"
+    ))
+}
+
+pub(crate) fn unknown_optarg(cmd: &str, word: &str) -> FishError {
+    FishError::Msg(format!("{cmd}: unknown optional argument \"{word}\""))
+}
+
+/// A buffer field as guestfish prints it: printable ASCII as is, other
+/// bytes as `\xNN`.
+pub(crate) fn escape_buffer(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for &c in b {
+        if (0x20..0x7f).contains(&c) {
+            s.push(c as char);
+        } else {
+            s.push_str(&format!("\\x{c:02x}"));
+        }
+    }
+    s
+}
+
+/// C's `%g`: six significant digits, trailing zeros removed, exponent form
+/// for very small or large values.
+pub(crate) fn format_g(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let exp = v.abs().log10().floor() as i32;
+    if !(-4..6).contains(&exp) {
+        let m = v / 10f64.powi(exp);
+        let mut ms = format!("{m:.5}");
+        if ms.contains('.') {
+            ms = ms.trim_end_matches('0').trim_end_matches('.').to_string();
+        }
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{ms}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (5 - exp).max(0) as usize;
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_as_xstrtoll_reads_them() {
+        assert_eq!(xstrtoll("10"), Ok(10));
+        assert_eq!(xstrtoll("0x1f"), Ok(31));
+        assert_eq!(xstrtoll("0755"), Ok(0o755));
+        assert_eq!(xstrtoll("-5"), Ok(-5));
+        assert_eq!(xstrtoll("1K"), Ok(1024));
+        assert_eq!(xstrtoll("1M"), Ok(1 << 20));
+        assert_eq!(xstrtoll("1kB"), Ok(1000));
+        assert_eq!(xstrtoll("1KiB"), Ok(1024));
+        assert_eq!(xstrtoll("abc"), Err(LONGINT_INVALID));
+        assert_eq!(xstrtoll(""), Err(LONGINT_INVALID));
+        assert_eq!(xstrtoll("12x"), Err(LONGINT_INVALID_SUFFIX_CHAR));
+        assert_eq!(xstrtoll("99999999999999999999"), Err(LONGINT_OVERFLOW));
+    }
+
+    #[test]
+    fn string_lists_split_like_guestfish() {
+        assert_eq!(parse_string_list("a b  c").unwrap(), ["a", "b", "c"]);
+        assert_eq!(parse_string_list("'a b' c").unwrap(), ["a b", "c"]);
+        assert_eq!(parse_string_list("x' y'z").unwrap(), ["x yz"]);
+        assert_eq!(parse_string_list("it\\'s").unwrap(), ["it's"]);
+        assert!(parse_string_list("'open").is_err());
+        assert!(parse_string_list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn percent_g() {
+        assert_eq!(format_g(12.5), "12.5");
+        assert_eq!(format_g(100.0), "100");
+        assert_eq!(format_g(0.000012), "1.2e-05");
+        assert_eq!(format_g(1234567.0), "1.23457e+06");
+    }
+}
