@@ -18,7 +18,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use gx_guestfs::{Backend, DriveOptions, Engine, FileType, Format, Handle, Stat};
+use gx_guestfs::{
+    Backend, DriveOptions, Engine, FileType, Format, Handle, IsDirOpts, IsFileOpts, StatExt, StatNs,
+};
 
 /// Why the appliance cannot run here, if it cannot.
 fn appliance_missing() -> Option<String> {
@@ -82,26 +84,26 @@ fn handle(engine: Engine, drives: &[(&Path, Option<Format>)]) -> Handle {
 ///   kernel its virtio-blk ones;
 /// - `ino` on vfat: FAT has no inode numbers; the kernel invents them in
 ///   lookup order, the direct engine derives them from the entry position.
-fn comparable(st: &Stat, fs: &str) -> String {
-    let ino = if fs == "vfat" { 0 } else { st.ino };
+fn comparable(st: &StatNs, fs: &str) -> String {
+    let ino = if fs == "vfat" { 0 } else { st.st_ino };
     format!(
         "type={:?} mode={:o} uid={} gid={} nlink={} ino={ino} rdev={} size={} blocks={} \
          blksize={} atime={}.{:09} mtime={}.{:09} ctime={}.{:09}",
         st.file_type(),
-        st.mode,
-        st.uid,
-        st.gid,
-        st.nlink,
-        st.rdev,
-        st.size,
-        st.blocks,
-        st.blksize,
-        st.atime.sec,
-        st.atime.nsec,
-        st.mtime.sec,
-        st.mtime.nsec,
-        st.ctime.sec,
-        st.ctime.nsec
+        st.st_mode,
+        st.st_uid,
+        st.st_gid,
+        st.st_nlink,
+        st.st_rdev,
+        st.st_size,
+        st.st_blocks,
+        st.st_blksize,
+        st.st_atime_sec,
+        st.st_atime_nsec,
+        st.st_mtime_sec,
+        st.st_mtime_nsec,
+        st.st_ctime_sec,
+        st.st_ctime_nsec
     )
 }
 
@@ -119,7 +121,7 @@ fn walk(g: &Handle, fs: &str) -> BTreeMap<String, String> {
                 format!("{dir}/{name}")
             };
             let single = g.lstatns(&p).unwrap();
-            assert_eq!(single.ino, st.ino, "{p}: lstatns vs lstatnslist");
+            assert_eq!(single.st_ino, st.st_ino, "{p}: lstatns vs lstatnslist");
             let mut line = comparable(&st, fs);
             match st.file_type() {
                 FileType::Directory => todo.push(p.clone()),
@@ -217,12 +219,26 @@ fn direct_and_appliance_agree_and_images_stay_unchanged() {
                         "realpath {p}"
                     );
                     assert_eq!(
-                        d.statns(p).unwrap().ino,
-                        a.statns(p).unwrap().ino,
+                        d.statns(p).unwrap().st_ino,
+                        a.statns(p).unwrap().st_ino,
                         "statns {p}"
                     );
-                    assert_eq!(d.is_dir(p).unwrap(), a.is_dir(p).unwrap(), "is_dir {p}");
-                    assert_eq!(d.is_file(p).unwrap(), a.is_file(p).unwrap(), "is_file {p}");
+                    let dir = || IsDirOpts {
+                        followsymlinks: Some(true),
+                    };
+                    let file = || IsFileOpts {
+                        followsymlinks: Some(true),
+                    };
+                    assert_eq!(
+                        d.is_dir(p, dir()).unwrap(),
+                        a.is_dir(p, dir()).unwrap(),
+                        "is_dir {p}"
+                    );
+                    assert_eq!(
+                        d.is_file(p, file()).unwrap(),
+                        a.is_file(p, file()).unwrap(),
+                        "is_file {p}"
+                    );
                 }
             }
             assert_eq!(d.ll("/etc").unwrap(), a.ll("/etc").unwrap(), "ll /etc");
@@ -275,7 +291,7 @@ fn direct_and_appliance_agree_and_images_stay_unchanged() {
         a.cat("/gx-engine-test").unwrap(),
         "written in the overlay\n"
     );
-    assert!(a.is_dir("/gx-engine-dir").unwrap());
+    assert!(a.is_dir("/gx-engine-dir", IsDirOpts::default()).unwrap());
     a.sync().unwrap();
     a.shutdown().unwrap();
     drop(a);
@@ -303,7 +319,7 @@ fn auto_falls_back_to_the_appliance_for_xfs() {
     assert_eq!(g.active_engine(), Some(Engine::Appliance));
     let st = g.statvfs("/").unwrap();
     assert!(st.blocks > 0 && st.bsize > 0, "{st:?}");
-    assert!(g.is_dir("/").unwrap());
+    assert!(g.is_dir("/", IsDirOpts::default()).unwrap());
     let names = g.ls("/").unwrap();
     eprintln!("xfs root: {names:?}");
     assert_eq!(
@@ -335,7 +351,7 @@ fn direct_engine_reports_unsupported_without_falling_back() {
 fn vmm_handle(linux: &Path) -> Handle {
     let mut g = Handle::new();
     g.set_engine(Engine::Appliance).unwrap();
-    g.set_backend(Some(Backend::Vmm));
+    g.set_backend_kind(Some(Backend::Vmm));
     g.add_drive_opts(
         linux,
         DriveOptions {

@@ -85,7 +85,7 @@ fn check_linux(g: &mut Handle, w: &Want<'_>) {
         .inspect_list_applications2(r)
         .unwrap()
         .into_iter()
-        .map(|a| a.name)
+        .map(|a| a.app2_name)
         .collect();
     assert_eq!(apps, w.apps);
 }
@@ -118,12 +118,19 @@ fn debian_guest() {
         },
     );
     let apps = g.inspect_list_applications2("/dev/sda2").unwrap();
-    let ssh = apps.iter().find(|a| a.name == "openssh-server").unwrap();
+    let ssh = apps
+        .iter()
+        .find(|a| a.app2_name == "openssh-server")
+        .unwrap();
     assert_eq!(
-        (ssh.epoch, ssh.version.as_str(), ssh.release.as_str()),
+        (
+            ssh.app2_epoch,
+            ssh.app2_version.as_str(),
+            ssh.app2_release.as_str()
+        ),
         (1, "9.2p1", "2+deb12u2")
     );
-    assert_eq!(ssh.source_package, "openssh");
+    assert_eq!(ssh.app2_source_package, "openssh");
     assert_eq!(
         g.inspect_get_filesystems("/dev/sda2").unwrap(),
         vec!["/dev/sda2", "/dev/sda1"]
@@ -162,7 +169,7 @@ fn windows_guest() {
     );
     g.mount_ro(r, "/").unwrap();
     let apps = g.inspect_list_applications2(r).unwrap();
-    let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+    let names: Vec<&str> = apps.iter().map(|a| a.app2_name.as_str()).collect();
     // Both Uninstall keys; NoDisplayName has no DisplayName and is left out.
     assert_eq!(
         names,
@@ -172,8 +179,8 @@ fn windows_guest() {
             "{6A3F1C55-1B0E-4C3D-9C7F-2E5D0B8A9F10}"
         ]
     );
-    assert_eq!(apps[1].install_path, r"C:\Program Files (x86)\OldApp");
-    assert_eq!(apps[2].url, "https://example.invalid/guestx");
+    assert_eq!(apps[1].app2_install_path, r"C:\Program Files (x86)\OldApp");
+    assert_eq!(apps[2].app2_url, "https://example.invalid/guestx");
 }
 
 #[test]
@@ -301,7 +308,10 @@ fn pacman_apk_and_gentoo_guests() {
         },
     );
     let apps = g.inspect_list_applications2("/dev/sda").unwrap();
-    assert_eq!((apps[0].epoch, apps[0].release.as_str()), (1, "15"));
+    assert_eq!(
+        (apps[0].app2_epoch, apps[0].app2_release.as_str()),
+        (1, "15")
+    );
     let mut g = launch(phony("phony-gentoo.img"));
     check_linux(
         &mut g,
@@ -403,23 +413,23 @@ fn fedora_rpm_applications_match_virt_inspector() {
         .map(|a| {
             // virt-inspector's rules: epoch only when non-zero, empty
             // strings left out, in this order.
-            let mut f = vec![("name".to_string(), a.name)];
-            if !a.display_name.is_empty() {
-                f.push(("display_name".into(), a.display_name));
+            let mut f = vec![("name".to_string(), a.app2_name)];
+            if !a.app2_display_name.is_empty() {
+                f.push(("display_name".into(), a.app2_display_name));
             }
-            if a.epoch != 0 {
-                f.push(("epoch".into(), a.epoch.to_string()));
+            if a.app2_epoch != 0 {
+                f.push(("epoch".into(), a.app2_epoch.to_string()));
             }
             for (tag, v) in [
-                ("version", a.version),
-                ("release", a.release),
-                ("arch", a.arch),
-                ("install_path", a.install_path),
-                ("publisher", a.publisher),
-                ("url", a.url),
-                ("source_package", a.source_package),
-                ("summary", a.summary),
-                ("description", a.description),
+                ("version", a.app2_version),
+                ("release", a.app2_release),
+                ("arch", a.app2_arch),
+                ("install_path", a.app2_install_path),
+                ("publisher", a.app2_publisher),
+                ("url", a.app2_url),
+                ("source_package", a.app2_source_package),
+                ("summary", a.app2_summary),
+                ("description", a.app2_description),
             ] {
                 if !v.is_empty() {
                     f.push((tag.to_string(), v));
