@@ -144,6 +144,9 @@ pub enum Engine {
 pub enum Visibility {
     /// The Handle, gx-fish and the docs.
     Public,
+    /// The Handle and the docs, but not a gx-fish command (gx-fish has its
+    /// own command of that name: `copy-in` takes several files).
+    NotInFish,
     /// Host <-> agent only (session set-up and tear-down).
     Internal,
 }

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod fish_wrapper;
 pub mod human;
 pub mod inspect;
 pub mod lock;

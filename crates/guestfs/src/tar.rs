@@ -9,8 +9,10 @@
 //! files (sparse ones as GNU sparse 1.0 when the filesystem says blocks are
 //! missing), hard links (the second and later names of a multiply-linked
 //! file), symlinks, character and block devices and FIFOs. Sockets are left
-//! out, as GNU tar does. Long names use GNU `L`/`K` records; sizes and ids
-//! too big for octal fields use base-256.
+//! out, as GNU tar does. POSIX (pax) format, as `tar --format=pax` writes
+//! it: long names and link targets in `path`/`linkpath` records (GNU tar
+//! honours PAX records, sparse ones included, only in POSIX-magic
+//! archives); sizes and ids too big for octal fields use base-256.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -309,20 +311,23 @@ impl Writer<'_> {
         pax: &[(String, Vec<u8>)],
         data: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<()> {
-        if !pax.is_empty() {
-            let body = pax_body(pax);
+        let mut recs: Vec<(String, Vec<u8>)> = Vec::new();
+        if name.len() >= 100 {
+            recs.push(("path".into(), name.as_bytes().to_vec()));
+        }
+        if h.linkname.len() >= 100 {
+            recs.push(("linkpath".into(), h.linkname.as_bytes().to_vec()));
+        }
+        recs.extend(pax.iter().cloned());
+        if !recs.is_empty() {
+            let body = pax_body(&recs);
             let mut ph = Header::empty();
             ph.typeflag = b'x';
             ph.size = body.len() as u64;
-            ph.write(self.out, "./PaxHeaders/x", "")?;
+            let base = name.trim_end_matches('/').rsplit('/').next().unwrap_or("x");
+            ph.write(self.out, &format!("./PaxHeaders/{base}"), "")?;
             self.out.write_all(&body).map_err(io)?;
             pad(self.out, body.len() as u64)?;
-        }
-        if h.linkname.len() >= 100 {
-            long_record(self.out, b'K', &h.linkname)?;
-        }
-        if name.len() >= 100 {
-            long_record(self.out, b'L', name)?;
         }
         let size = h.size;
         let linkname = std::mem::take(&mut h.linkname);
@@ -473,16 +478,6 @@ fn pad(out: &mut dyn Write, size: u64) -> Result<()> {
     Ok(())
 }
 
-fn long_record(out: &mut dyn Write, kind: u8, name: &str) -> Result<()> {
-    let mut h = Header::empty();
-    h.typeflag = kind;
-    h.size = name.len() as u64 + 1;
-    h.write(out, "././@LongLink", "")?;
-    out.write_all(name.as_bytes()).map_err(io)?;
-    out.write_all(&[0]).map_err(io)?;
-    pad(out, name.len() as u64 + 1)
-}
-
 /// PAX records: `LEN key=value\n`, LEN counting itself.
 fn pax_body(recs: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut body = Vec::new();
@@ -537,8 +532,8 @@ impl Header {
         }
     }
 
-    /// The 512-byte GNU header; `name` and `linkname` cut to their fields
-    /// (a long-name record went before when they do not fit).
+    /// The 512-byte POSIX header; `name` and `linkname` cut to their
+    /// fields (a PAX record went before when they do not fit).
     fn write(&self, out: &mut dyn Write, name: &str, linkname: &str) -> Result<()> {
         let mut b = [0u8; BLOCK];
         put_str(&mut b[0..100], name);
@@ -549,7 +544,8 @@ impl Header {
         put_num(&mut b[136..148], self.mtime);
         b[156] = self.typeflag;
         put_str(&mut b[157..257], linkname);
-        b[257..265].copy_from_slice(b"ustar  \0");
+        b[257..263].copy_from_slice(b"ustar\0");
+        b[263..265].copy_from_slice(b"00");
         if matches!(self.typeflag, b'3' | b'4') {
             put_num(&mut b[329..337], self.devmajor);
             put_num(&mut b[337..345], self.devminor);

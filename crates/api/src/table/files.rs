@@ -642,4 +642,25 @@ direct engine builds the archive in-process.",
         longdesc: "`tar_out` with `compress:xz`.",
         ..A
     },
+    Action {
+        name: "copy_in",
+        args: &[s("localpath"), path("remotedir")],
+        writes: true,
+        visibility: crate::Visibility::NotInFish,
+        shortdesc: "copy local files or directories into an image",
+        longdesc: "Copy the local file or directory `localpath`, recursively, into the \
+existing guest directory `remotedir` (through `tar_in`, keeping modes, owners, times and \
+links).",
+        ..A
+    },
+    Action {
+        name: "copy_out",
+        args: &[path("remotepath"), s("localdir")],
+        visibility: crate::Visibility::NotInFish,
+        shortdesc: "copy remote files or directories out of an image",
+        longdesc: "Copy the guest file or directory `remotepath`, recursively, into the \
+existing local directory `localdir`: a file with `download`, a directory with `tar_out` \
+unpacked by the host's tar.",
+        ..A
+    },
 ];

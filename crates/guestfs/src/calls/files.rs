@@ -586,3 +586,147 @@ fn old_stat(s: &StatNs) -> Stat {
         ctime: s.st_ctime_sec,
     }
 }
+
+/// `dir/base` of a path as libguestfs's `split_path` cuts it: a trailing
+/// slash ignored; no directory for a bare name.
+fn split_path(p: &str) -> Result<(Option<String>, String)> {
+    if p.is_empty() {
+        return Err(Error::invalid(
+            "error: argument is zero length or longer than maximum permitted",
+        ));
+    }
+    let p = if p.len() >= 2 {
+        p.strip_suffix('/').unwrap_or(p)
+    } else {
+        p
+    };
+    Ok(match p.rfind('/') {
+        Some(0) => (Some("/".into()), p[1..].to_string()),
+        Some(i) => (Some(p[..i].to_string()), p[i + 1..].to_string()),
+        None => (None, p.to_string()),
+    })
+}
+
+impl Handle {
+    /// `copy_in`: the host's `tar -cf -` of `localpath` into `tar_in`.
+    pub fn copy_in(&mut self, localpath: &str, remotedir: &str) -> Result<()> {
+        self.trace_call(format_args!("copy_in \"{localpath}\" \"{remotedir}\""));
+        if std::fs::metadata(localpath).is_err() {
+            return Err(Error::not_found(format!(
+                "source ‘{localpath}’ does not exist (or cannot be read)"
+            )));
+        }
+        if !self.is_dir(
+            remotedir,
+            IsDirOpts {
+                followsymlinks: Some(true),
+            },
+        )? {
+            return Err(Error::invalid(format!(
+                "target ‘{remotedir}’ is not a directory"
+            )));
+        }
+        let (dir, base) = split_path(localpath)?;
+        let mut cmd = std::process::Command::new("tar");
+        if let Some(d) = &dir {
+            cmd.arg("-C").arg(d);
+        }
+        cmd.args(["-cf", "-", "--"]).arg(&base);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::io("copy_in: running tar", e))?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::invalid("copy_in: tar has no stdout"))?;
+        let r = self.tar_in(&mut stdout, remotedir, crate::TarInOpts::default());
+        drop(stdout);
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::io("copy_in: waiting for tar", e))?;
+        r?;
+        if !out.status.success() {
+            return Err(Error::invalid(format!(
+                "tar subprocess failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `copy_out`: a file with `download`, a directory with `tar_out`
+    /// unpacked by the host's `tar -xf -` into `localdir/BASENAME`.
+    pub fn copy_out(&self, remotepath: &str, localdir: &str) -> Result<()> {
+        self.trace_call(format_args!("copy_out \"{remotepath}\" \"{localdir}\""));
+        if !std::fs::metadata(localdir).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::invalid(format!(
+                "target ‘{localdir}’ is not a directory"
+            )));
+        }
+        let (_, base) = split_path(remotepath)?;
+        let follow = |b| Some(b);
+        if self.is_file(
+            remotepath,
+            IsFileOpts {
+                followsymlinks: follow(true),
+            },
+        )? {
+            let target = std::path::Path::new(localdir).join(&base);
+            let f = std::fs::File::create(&target)
+                .map_err(|e| Error::io(format!("copy_out: {}", target.display()), e))?;
+            let mut w = std::io::BufWriter::new(f);
+            self.download(remotepath, &mut w)?;
+            return w
+                .flush()
+                .map_err(|e| Error::io(format!("copy_out: {}", target.display()), e));
+        }
+        if !self.is_dir(
+            remotepath,
+            IsDirOpts {
+                followsymlinks: follow(true),
+            },
+        )? {
+            return Err(Error::invalid(format!(
+                "‘{remotepath}’ is not a file or directory"
+            )));
+        }
+        let base = if base.is_empty() || base == "/" {
+            ".".to_string()
+        } else {
+            base
+        };
+        let target = std::path::Path::new(localdir).join(&base);
+        match std::fs::create_dir(&target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(format!("copy_out: {}", target.display()), e)),
+        }
+        let mut child = std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&target)
+            .args(["-xf", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io("copy_out: running tar", e))?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| Error::invalid("copy_out: tar has no stdin"))?;
+        let r = self.tar_out(remotepath, &mut stdin, TarOutOpts::default());
+        drop(stdin);
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::io("copy_out: waiting for tar", e))?;
+        r?;
+        if !out.status.success() {
+            return Err(Error::invalid(format!(
+                "tar subprocess failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+}
