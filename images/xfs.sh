@@ -37,6 +37,11 @@
 #   /xattr/leaf  40 user.attr-NN (NN 00..39, 20 bytes each)
 #   /xattr/node  300 user.node-attribute-NNN (30 bytes each)
 #   /xattr/remote user.big (5000 bytes: a remote value), user.tiny (1 byte)
+# xfs.manifest, xfs-v4.manifest: the source trees as the host saw them (one
+#   line per path: path, type letter, octal mode, uid, gid, size, then the
+#   sha256 of a file, the target of a symlink or major:minor of a device),
+#   with /frag/frag.bin and /prealloc as the xfs_db and protofile steps
+#   leave them: the oracle the tests compare the direct engine with.
 # xfs-v4.img (128 MiB, v4: -m crc=0; UUID $XFS_V4_UUID, label "xfsv4"): the
 #   same tree without /dirs/btree, /frag, /xattr.
 # bigtree-xfs.img (128 MiB, v5, UUID $XFS_BIG_UUID, label "bigxfs"): like
@@ -227,6 +232,46 @@ xfs_attrs() {
   xfs_db -x "${c[@]}" "$img" >/dev/null
 }
 
+# xfs_manifest SRC OUT
+xfs_manifest() {
+  "$PYTHON" -S - "$1" >"$2" <<'PY'
+import hashlib, os, stat, sys
+src = sys.argv[1]
+lines = []
+def frag():
+    out = bytearray()
+    for k in range(39):
+        blk = bytes(4096) if k % 5 == 4 else bytes([65 + k % 26]) * 4096
+        out += blk + bytes(4096)
+    out = out[:77 * 4096]
+    return bytes(out + bytes(123))
+for d, dirs, files in os.walk(src):
+    dirs.sort()
+    for name in sorted(dirs + files):
+        p = os.path.join(d, name)
+        rel = "/" + os.path.relpath(p, src)
+        st = os.lstat(p)
+        m = st.st_mode
+        t = {stat.S_IFDIR: "d", stat.S_IFREG: "f", stat.S_IFLNK: "l", stat.S_IFCHR: "c",
+             stat.S_IFBLK: "b", stat.S_IFIFO: "p"}[stat.S_IFMT(m)]
+        size, extra = st.st_size, ""
+        if t == "f":
+            data = open(p, "rb").read()
+            if rel == "/frag/frag.bin":
+                data = frag()
+            size = len(data)
+            extra = hashlib.sha256(data).hexdigest()
+        elif t == "l":
+            extra = os.readlink(p)
+        elif t in "cb":
+            extra = "%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev))
+        if t == "d":
+            size = 0
+        lines.append("\t".join([rel, t, "%o" % stat.S_IMODE(m), str(st.st_uid), str(st.st_gid), str(size), extra]))
+print("\n".join(lines))
+PY
+}
+
 xfs_check() { # IMG
   local out
   if ! out=$(xfs_repair -n "$1" 2>&1); then
@@ -243,6 +288,7 @@ build_xfs() {
   make_xfs_tree "$x/full" 1
   fixtimes "$x/full"
   xfs_proto "$x/full" >"$x/full.proto"
+  xfs_manifest "$x/full" "$T/xfs.manifest"
   mkfs_xfs "$T/xfs.img" 128M "$x/full.proto" "$XFS_UUID" xfsroot -m rmapbt=0
   xfs_fragment "$T/xfs.img" "$(xfs_ino "$T/xfs.img" /frag/frag.bin)" "$XFS_UUID"
   xfs_attrs "$T/xfs.img"
@@ -255,6 +301,7 @@ build_xfs() {
   make_xfs_tree "$x/v4" 0
   fixtimes "$x/v4"
   xfs_proto "$x/v4" >"$x/v4.proto"
+  xfs_manifest "$x/v4" "$T/xfs-v4.manifest"
   mkfs_xfs "$T/xfs-v4.img" 128M "$x/v4.proto" "$XFS_V4_UUID" xfsv4 -m crc=0
   xfs_check "$T/xfs-v4.img"
 

@@ -63,6 +63,7 @@ pub struct XfsFs {
     sb: Superblock,
     dir_cache: RefCell<Vec<(u64, Rc<DirMap>)>>,
     extent_cache: RefCell<ExtentCache>,
+    inode_cache: RefCell<Vec<Rc<Inode>>>,
     /// The inode of the file `read_at` last read, so streaming a file does
     /// not resolve its path for every chunk.
     open_file: RefCell<Option<(String, Rc<Inode>)>>,
@@ -95,6 +96,7 @@ impl XfsFs {
             sb,
             dir_cache: RefCell::new(Vec::new()),
             extent_cache: RefCell::new(Vec::new()),
+            inode_cache: RefCell::new(Vec::new()),
             open_file: RefCell::new(None),
         };
         if fs.sb.rblocks != 0 {
@@ -175,9 +177,10 @@ impl XfsFs {
         if !path.starts_with('/') {
             return Err(Error::invalid(format!("{path}: path is not absolute")));
         }
-        let mut inode = self.read_inode(self.sb.rootino)?;
+        let mut inode = self.dir_inode(self.sb.rootino)?;
+        let mut comps = path.split('/').filter(|c| !c.is_empty()).peekable();
         // One lookup per component: the work is bounded by the path.
-        for comp in path.split('/').filter(|c| !c.is_empty()) {
+        while let Some(comp) = comps.next() {
             if comp == "." || comp == ".." {
                 return Err(Error::invalid(format!(
                     "{path}: path has a {comp} component"
@@ -192,9 +195,29 @@ impl XfsFs {
                 .lookup(&inode, comp.as_bytes())
                 .map_err(|e| e.context(path))?
                 .ok_or_else(|| Error::not_found(format!("{path}: no such file or directory")))?;
-            inode = self.read_inode(ino).map_err(|e| e.context(path))?;
+            inode = if comps.peek().is_some() {
+                self.dir_inode(ino)
+            } else {
+                self.read_inode(ino).map(Rc::new)
+            }
+            .map_err(|e| e.context(path))?;
         }
-        Ok(inode)
+        Ok(Rc::unwrap_or_clone(inode))
+    }
+
+    /// An inode met as a directory on the way down a path, through a small
+    /// cache: resolving every entry of a listing re-walks the same ones.
+    fn dir_inode(&self, ino: u64) -> Result<Rc<Inode>> {
+        if let Some(i) = self.inode_cache.borrow().iter().find(|i| i.ino == ino) {
+            return Ok(i.clone());
+        }
+        let i = Rc::new(self.read_inode(ino)?);
+        let mut cache = self.inode_cache.borrow_mut();
+        if cache.len() >= DIR_CACHE_DIRS * 2 {
+            cache.remove(0);
+        }
+        cache.push(i.clone());
+        Ok(i)
     }
 
     fn stat_of(&self, i: &Inode) -> Stat {
