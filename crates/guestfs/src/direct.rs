@@ -439,7 +439,12 @@ impl Direct {
     pub(crate) fn statvfs(&self, p: &str) -> Result<StatVfs> {
         let r = self.resolve(p, true)?;
         self.stat_resolved(&r, p)?;
-        self.fs(&r).statvfs()
+        let mut v = self.fs(&r).statvfs()?;
+        if self.fs(&r).fs_type() == "xfs" {
+            // XFS reports its device number as f_fsid (xfs_fs_statfs).
+            v.fsid = self.mounts[r.mount].dev_no;
+        }
+        Ok(v)
     }
 
     pub(crate) fn case_sensitive_path(&self, p: &str) -> Result<String> {
