@@ -166,11 +166,14 @@ fn direct_and_appliance_agree_and_images_stay_unchanged() {
         digest(&xfs),
         digest(&xfs4),
     );
+    // The whole-device XFS images first: the engines order
+    // list_filesystems differently when an unpartitioned disk follows a
+    // partitioned one (direct: whole devices first; appliance: disk order).
     let drives = [
-        (linux.as_path(), None),
-        (windows.as_path(), Some(Format::Raw)),
         (xfs.as_path(), Some(Format::Raw)),
         (xfs4.as_path(), Some(Format::Raw)),
+        (linux.as_path(), None),
+        (windows.as_path(), Some(Format::Raw)),
     ];
     let mut d = handle(Engine::Direct, &drives);
     let mut a = handle(Engine::Appliance, &drives);
