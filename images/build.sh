@@ -93,6 +93,8 @@
 #   ext4-nolabel.img ext4   (no label)  $PROBE_EXT4_UUID
 #   vfat-fat12.img vfat FAT12 "FAT12VOL" 0012-ABCD
 #   ntfs.img       ntfs     "ntfsvol"   $PROBE_NTFS_SERIAL
+# xfs.img, xfs-v4.img, bigtree-xfs.img: XFS images (v5, v4, 10,000 entries),
+#   built by images/xfs.sh (sourced below), whose header lists their contents.
 # damaged/:
 #   truncated.qcow2          linux.qcow2 cut to half its length (header, L1,
 #                            refcounts and L2 intact; later data clusters gone)
@@ -125,7 +127,7 @@ OUT=${1:-$HERE/out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-KEY=$(cat "$HERE/build.sh" "$HERE/helpers.py" "$HERE"/data/* | sha256sum | cut -d' ' -f1)
+KEY=$(cat "$HERE/build.sh" "$HERE/xfs.sh" "$HERE/helpers.py" "$HERE"/data/* | sha256sum | cut -d' ' -f1)
 stamp_ok() { [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$KEY" ]; }
 # The phony guests for inspection have their own recipe, cache and lock.
 phony() { bash "$HERE/phony.sh" "$OUT"; }
@@ -747,9 +749,13 @@ EOF
   qemu-img create -q -f qcow2 -u -b /etc/passwd -F raw "$d/raw-with-qcow2-header.img" 1M
 }
 
+# --------------------------------------------------------------------- xfs
+# shellcheck source=images/xfs.sh
+. "$HERE/xfs.sh"
+
 # ------------------------------------------------------------------- main
 for tool in mkfs.ext4 debugfs mkfs.vfat mcopy sgdisk sfdisk mkntfs ntfs-3g hivexregedit \
-  qemu-img qemu-io mkfs.xfs mkfs.btrfs genisoimage mkswap lvm cryptsetup mkfs.exfat python3; do
+  qemu-img qemu-io mkfs.xfs xfs_db xfs_repair mkfs.btrfs genisoimage mkswap lvm cryptsetup mkfs.exfat python3; do
   command -v "$tool" >/dev/null || { echo "images/build.sh: $tool not found: run scripts/setup" >&2; exit 1; }
 done
 [ -n "$FAKETIME_LIB" ] || echo "images/build.sh: WARNING: libfaketime not found (package libfaketime): NTFS, ISO, xfs, btrfs and exfat times will be the build time" >&2
@@ -764,6 +770,7 @@ step build_bigtree
 step build_windows
 step build_multi
 step build_chain
+step build_xfs
 step build_probe
 step build_damaged
 

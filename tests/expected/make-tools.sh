@@ -99,6 +99,12 @@ cap ls-lR-multi-ext2 virt-ls -a multi.img -m /dev/sda5 -lR /
 cap ls-lR-bigtree-d000 virt-ls -a bigtree.img -m /dev/sda -lR /d000
 capsha ls-lR-bigtree virt-ls -a bigtree.img -m /dev/sda -lR /
 cap ls-missing-dir virt-ls "${L[@]}" /nonexistent
+X=(-a xfs.img -m /dev/sda)
+cap ls-lR-xfs virt-ls "${X[@]}" -lR /links /devs /files /dirs/sf /xattr
+cap ls-lR-extra-stats-xfs virt-ls "${X[@]}" -lR --extra-stats --uids --time-t /files /frag /deep
+capsha ls-lR-xfs-dirs virt-ls "${X[@]}" -lR /dirs
+cap ls-lR-xfs-v4 virt-ls -a xfs-v4.img -m /dev/sda -lR --extra-stats /links /devs /files
+capsha ls-lR-bigtree-xfs virt-ls -a bigtree-xfs.img -m /dev/sda -lR /
 
 # -------------------------------------------------------------- virt-cat
 cap cat-hostname virt-cat "${L[@]}" /etc/hostname
@@ -109,6 +115,9 @@ capsha cat-blob virt-cat "${L[@]}" /usr/share/blob/random-4M.bin
 capsha cat-sparse virt-cat "${L[@]}" /var/tmp/sparse.bin
 cap cat-missing virt-cat "${L[@]}" /etc/nonexistent
 cap cat-windows-autoexec virt-cat -a windows.img -m /dev/sda1 /autoexec.bat
+capsha cat-xfs-frag virt-cat "${X[@]}" /frag/frag.bin
+capsha cat-xfs-blob virt-cat "${X[@]}" /files/blob-4M.bin
+cap cat-xfs-link virt-cat "${X[@]}" /links/short
 cap cat-esp-long-name virt-cat -a linux.img -m /dev/sda1 '/A long file name.txt'
 
 # --------------------------------------------------------------- virt-df
@@ -122,6 +131,11 @@ cap df-multi virt-df -a multi.img
 cap df-windows virt-df -a windows.img
 cap df-two-disks virt-df -a linux.img -a multi.img
 cap df-bigtree-i virt-df -a bigtree.img -i
+cap df-xfs virt-df -a xfs.img
+cap df-i-xfs virt-df -a xfs.img -i
+cap df-xfs-v4 virt-df -a xfs-v4.img
+cap df-probe-xfs virt-df -a probe/xfs.img
+cap df-h-bigtree-xfs virt-df -a bigtree-xfs.img -h
 
 wait
 

@@ -1,6 +1,7 @@
 //! `--engine`: gx-ls, gx-cat and gx-df print byte-identical output whichever
-//! engine answers, and `auto` (the default) reaches the appliance for a
-//! filesystem the direct engine cannot read (gx-df on an xfs image).
+//! engine answers (ext4 and XFS), and `auto` (the default) reaches the
+//! appliance for a filesystem the direct engine cannot read (gx-df on an
+//! exfat image).
 //!
 //! Each `--engine appliance` run boots the appliance (QEMU TCG here), so the
 //! list is short. Skips, saying why, when the appliance cannot run here
@@ -59,10 +60,31 @@ fn tools_print_the_same_on_both_engines() {
     let img = gx_testdata::image("linux.qcow2");
     let img = img.to_str().unwrap();
     let before = gx_testdata::file_digest(Path::new(img));
-    let cases: [(&str, Vec<&str>); 3] = [
+    let xfs = gx_testdata::image("xfs.img");
+    let xfs = xfs.to_str().unwrap();
+    let cases: [(&str, Vec<&str>); 6] = [
         (LS, vec!["-a", img, "-m", "/dev/sda2", "-l", "-R", "/etc"]),
         (CAT, vec!["-a", img, "-m", "/dev/sda2", "/etc/hostname"]),
         (DF, vec!["-a", img]),
+        (
+            LS,
+            vec![
+                "--format=raw",
+                "-a",
+                xfs,
+                "-m",
+                "/dev/sda",
+                "-lR",
+                "/links",
+                "/devs",
+                "/files",
+            ],
+        ),
+        (
+            CAT,
+            vec!["--format=raw", "-a", xfs, "-m", "/dev/sda", "/links/short"],
+        ),
+        (DF, vec!["--format=raw", "-a", xfs]),
     ];
     for (bin, args) in &cases {
         let mut direct = vec!["--engine", "direct"];
@@ -86,27 +108,27 @@ fn tools_print_the_same_on_both_engines() {
 }
 
 #[test]
-fn df_auto_reaches_the_appliance_for_xfs() {
+fn df_auto_reaches_the_appliance_for_exfat() {
     if let Some(why) = appliance_missing() {
-        gx_testdata::skip!("SKIP df_auto_reaches_the_appliance_for_xfs: {why}");
+        gx_testdata::skip!("SKIP df_auto_reaches_the_appliance_for_exfat: {why}");
         return;
     }
-    let img = gx_testdata::image("probe/xfs.img");
+    let img = gx_testdata::image("probe/exfat.img");
     let s = img.to_str().unwrap();
     let before = gx_testdata::file_digest(&img);
-    // Direct alone cannot read xfs: gx-df leaves the filesystem out.
+    // Direct alone cannot read exfat: gx-df leaves the filesystem out.
     let d = run(DF, &["--engine", "direct", "--format=raw", "-a", s]);
     let d = String::from_utf8_lossy(&d.stdout).into_owned();
-    assert!(!d.contains("xfs.img:/dev/sda"), "{d}");
+    assert!(!d.contains("exfat.img:/dev/sda"), "{d}");
     // auto is the default.
     let a = run(DF, &["--format=raw", "-a", s]);
     let a = String::from_utf8_lossy(&a.stdout).into_owned();
     let row = a
         .lines()
-        .find(|l| l.starts_with("xfs.img:/dev/sda"))
-        .unwrap_or_else(|| panic!("no xfs row in:\n{a}"));
+        .find(|l| l.starts_with("exfat.img:/dev/sda"))
+        .unwrap_or_else(|| panic!("no exfat row in:\n{a}"));
     let cols: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cols.len(), 5, "{row}");
     assert!(cols[1].parse::<u64>().unwrap() > 0, "{row}");
-    assert_eq!(before, gx_testdata::file_digest(&img), "xfs.img changed");
+    assert_eq!(before, gx_testdata::file_digest(&img), "exfat.img changed");
 }

@@ -9,7 +9,9 @@
 //!   cyclic directory chain, wants a writable device and re-walks chains on
 //!   every seek);
 //! - NTFS: the ntfs crate, every call behind `catch_unwind`, with our own
-//!   bounded index walk and case-insensitive lookup through `$UpCase`.
+//!   bounded index walk and case-insensitive lookup through `$UpCase`;
+//! - XFS v4 and v5 ([`XfsFs`]): our own parser, CRCs checked; a dirty log is
+//!   `Unsupported` (no replay).
 //!
 //! Every filesystem [`open`] returns is wrapped so that a panic in any parser
 //! becomes a `Corrupt` error.
@@ -31,6 +33,8 @@ mod jbd2;
 pub use ext4::Ext4Fs;
 mod fat;
 mod ntfs;
+mod xfs;
+pub use xfs::XfsFs;
 
 /// File type, as the `S_IFMT` bits say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +122,15 @@ pub struct DirEntry {
     pub file_type: FileType,
 }
 
+/// One extended attribute (libguestfs's `xattr` struct): the full name
+/// with its namespace prefix (`user.`, `security.`, `trusted.`, `system.`)
+/// and the value as the kernel's getxattr returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XAttr {
+    pub attrname: String,
+    pub attrval: Vec<u8>,
+}
+
 /// What `statvfs` says (libguestfs's `statvfs` struct).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatVfs {
@@ -166,18 +179,19 @@ pub trait Filesystem {
         false
     }
 
-    /// The extended attributes of a path (not following a final symlink):
-    /// full names (`user.x`, `security.selinux`) and raw values.
-    fn xattrs(&self, path: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    /// The extended attributes of a file, not following a final symlink,
+    /// in the order the kernel's listxattr gives them (libguestfs's
+    /// `lgetxattrs`). Filesystems that do not read them say `Unsupported`.
+    fn lgetxattrs(&self, path: &str) -> Result<Vec<XAttr>> {
         Err(Error::unsupported(format!(
-            "{path}: reading extended attributes of {} in-process",
+            "{path}: the direct engine does not read extended attributes on {}",
             self.fs_type()
         )))
     }
 }
 
 /// Open `dev` as the filesystem `fs_type` (as probed: `ext2`, `ext3`, `ext4`,
-/// `vfat`, `ntfs`), read-only.
+/// `vfat`, `ntfs`, `xfs`), read-only.
 pub fn open(dev: Device, fs_type: &str) -> Result<Box<dyn Filesystem>> {
     let what = dev.describe();
     let fs: Box<dyn Filesystem> = guard(&what, || {
@@ -185,6 +199,7 @@ pub fn open(dev: Device, fs_type: &str) -> Result<Box<dyn Filesystem>> {
             "ext2" | "ext3" | "ext4" => Box::new(ext4::Ext4Fs::open(dev.clone())?),
             "vfat" => Box::new(fat::FatFs::open(dev.clone())?),
             "ntfs" => Box::new(ntfs::NtfsFs::open(dev.clone())?),
+            "xfs" => Box::new(xfs::XfsFs::open(dev.clone())?),
             _ => {
                 return Err(Error::unsupported(format!(
                     "{what}: the direct engine cannot read {fs_type} filesystems"
@@ -241,5 +256,8 @@ impl Filesystem for Guarded {
     }
     fn case_insensitive(&self) -> bool {
         self.inner.case_insensitive()
+    }
+    fn lgetxattrs(&self, path: &str) -> Result<Vec<XAttr>> {
+        guard(&self.what, || self.inner.lgetxattrs(path))
     }
 }

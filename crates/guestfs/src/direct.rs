@@ -625,7 +625,13 @@ impl Direct {
     /// Extended attributes of `p` itself (a symlink's own), as pairs.
     pub(crate) fn xattr_pairs(&self, p: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let r = self.resolve(p, false)?;
-        self.fs(&r).xattrs(&r.rel).map_err(|e| with_path(e, p))
+        Ok(self
+            .fs(&r)
+            .lgetxattrs(&r.rel)
+            .map_err(|e| with_path(e, p))?
+            .into_iter()
+            .map(|x| (x.attrname, x.attrval))
+            .collect())
     }
 
     /// Extended attributes of a resolved path, through its filesystem.
@@ -634,10 +640,13 @@ impl Direct {
         self.stat_resolved(&r, p)?;
         Ok(self
             .fs(&r)
-            .xattrs(&r.rel)
+            .lgetxattrs(&r.rel)
             .map_err(|e| with_path(e, p))?
             .into_iter()
-            .map(|(attrname, attrval)| Xattr { attrname, attrval })
+            .map(|x| Xattr {
+                attrname: x.attrname,
+                attrval: x.attrval,
+            })
             .collect())
     }
 
@@ -787,7 +796,12 @@ impl DirectCalls for Direct {
     fn statvfs(&self, path: &str) -> Result<StatVfs> {
         let r = self.resolve(path, true)?;
         self.stat_resolved(&r, path)?;
-        Ok(api_statvfs(&self.fs(&r).statvfs()?))
+        let mut v = self.fs(&r).statvfs()?;
+        if self.fs(&r).fs_type() == "xfs" {
+            // XFS reports its device number as f_fsid (xfs_fs_statfs).
+            v.fsid = self.mounts[r.mount].dev_no;
+        }
+        Ok(api_statvfs(&v))
     }
 
     fn readlink(&self, path: &str) -> Result<String> {
