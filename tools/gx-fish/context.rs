@@ -3,8 +3,8 @@
 //! kind, with guestfish's rules and messages.
 //!
 //! The generated code calls: `f.g`, `f.out()`, `f.path_arg`, `f.file_in`,
-//! `f.file_out`, `f.key`, and the free functions `parse_bool`, `parse_int`,
-//! `parse_int64`, `parse_string_list`, `dup_optarg`, `unknown_optarg`,
+//! `f.file_out`, `f.key`, and the free functions `argc`, `parse_bool`,
+//! `parse_int`, `parse_int64`, `parse_string_list`, `dup_optarg`, `unknown_optarg`,
 //! `escape_buffer`, `format_g`. Keep those signatures.
 
 use std::io::{Read, Write};
@@ -359,6 +359,16 @@ pub(crate) fn parse_string_list(word: &str) -> Result<Vec<String>, FishError> {
         }
     }
     Ok(out)
+}
+
+/// The argument count check: `WrongArgs` (the caller prints the synopsis)
+/// unless `min <= argv.len() <= max`.
+pub(crate) fn argc(argv: &[String], min: usize, max: usize) -> Result<(), FishError> {
+    if (min..=max).contains(&argv.len()) {
+        Ok(())
+    } else {
+        Err(FishError::WrongArgs)
+    }
 }
 
 pub(crate) fn dup_optarg(cmd: &str, name: &str) -> FishError {

@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use crate::context::{
-    Fish, FishError, dup_optarg, parse_bool, parse_int, parse_int64, parse_string_list,
+    Fish, FishError, argc, dup_optarg, parse_bool, parse_int, parse_int64, parse_string_list,
     unknown_optarg,
 };
 
@@ -20,9 +20,7 @@ pub(crate) fn run_action(
 ) -> Result<(), FishError> {
     match name {
         "add_drive" => {
-            if argv.len() < 1 || argv.len() > 14 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 14)?;
             let a_filename = argv[0].as_str();
             let mut opts = gx_guestfs::AddDriveOpts::default();
             for w in &argv[1..] {
@@ -101,9 +99,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "add_drive_ro" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_filename = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.add_drive_ro(a_filename)?;
@@ -111,9 +107,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "add_drive_scratch" => {
-            if argv.len() < 1 || argv.len() > 4 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 4)?;
             let a_size = parse_int64(cmd, "size", &argv[0])?;
             let mut opts = gx_guestfs::AddDriveScratchOpts::default();
             for w in &argv[1..] {
@@ -142,9 +136,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "disk_create" => {
-            if argv.len() < 3 || argv.len() > 8 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 8)?;
             let a_filename = argv[0].as_str();
             let a_format = argv[1].as_str();
             let a_size = parse_int64(cmd, "size", &argv[2])?;
@@ -185,45 +177,35 @@ pub(crate) fn run_action(
             Ok(())
         }
         "launch" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.launch()?;
             let () = r;
             Ok(())
         }
         "shutdown" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.shutdown()?;
             let () = r;
             Ok(())
         }
         "close" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.close()?;
             let () = r;
             Ok(())
         }
         "version" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.version()?;
             print_version(f.out(), &r, "")?;
             Ok(())
         }
         "available" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_groups = parse_string_list(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.available(&a_groups)?;
@@ -231,9 +213,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "available_all_groups" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.available_all_groups()?;
             let out = f.out();
@@ -243,9 +223,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "set_verbose" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_verbose = parse_bool(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_verbose(a_verbose)?;
@@ -253,18 +231,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_verbose" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_verbose()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "set_trace" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_trace = parse_bool(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_trace(a_trace)?;
@@ -272,18 +246,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_trace" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_trace()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "set_autosync" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_autosync = parse_bool(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_autosync(a_autosync)?;
@@ -291,18 +261,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_autosync" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_autosync()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "set_memsize" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_memsize = parse_int(cmd, "memsize", &argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_memsize(a_memsize)?;
@@ -310,18 +276,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_memsize" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_memsize()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "set_smp" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_smp = parse_int(cmd, "smp", &argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_smp(a_smp)?;
@@ -329,18 +291,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_smp" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_smp()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "set_backend" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_backend = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_backend(a_backend)?;
@@ -348,18 +306,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_backend" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_backend()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "set_append" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_append = Some(argv[0].as_str()).filter(|s| !s.is_empty());
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_append(a_append)?;
@@ -367,18 +321,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_append" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_append()?;
             writeln!(f.out(), "{}", r.as_deref().unwrap_or("(null)"))?;
             Ok(())
         }
         "set_program" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_program = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_program(a_program)?;
@@ -386,54 +336,42 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_program" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_program()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "get_cachedir" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_cachedir()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "get_tmpdir" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_tmpdir()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "is_config" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.is_config()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "is_ready" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.is_ready()?;
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
         "echo_daemon" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_words = parse_string_list(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.echo_daemon(&a_words)?;
@@ -441,9 +379,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "debug" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_subcmd = argv[0].as_str();
             let a_extraargs = parse_string_list(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -452,9 +388,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mount" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_mountable = argv[0].as_str();
             let a_mountpoint = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -463,9 +397,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mount_ro" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_mountable = argv[0].as_str();
             let a_mountpoint = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -474,9 +406,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mount_options" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_options = argv[0].as_str();
             let a_mountable = argv[1].as_str();
             let a_mountpoint = argv[2].as_str();
@@ -486,9 +416,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mount_vfs" => {
-            if argv.len() != 4 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 4, 4)?;
             let a_options = argv[0].as_str();
             let a_vfstype = argv[1].as_str();
             let a_mountable = argv[2].as_str();
@@ -500,9 +428,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "umount" => {
-            if argv.len() < 1 || argv.len() > 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 3)?;
             let a_pathordevice = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::UmountOpts::default();
             for w in &argv[1..] {
@@ -526,18 +452,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "umount_all" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.umount_all()?;
             let () = r;
             Ok(())
         }
         "mounts" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.mounts()?;
             let out = f.out();
@@ -547,9 +469,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mountpoints" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.mountpoints()?;
             let out = f.out();
@@ -559,18 +479,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "sync" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.sync()?;
             let () = r;
             Ok(())
         }
         "ls" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_directory = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.ls(&a_directory)?;
@@ -581,9 +497,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ls0" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_dir = f.path_arg(&argv[0])?;
             let mut a_filenames = f.file_out(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -593,9 +507,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ll" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_directory = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.ll(&a_directory)?;
@@ -603,9 +515,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "readdir" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_dir = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.readdir(&a_dir)?;
@@ -618,9 +528,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "find" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_directory = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.find(&a_directory)?;
@@ -631,9 +539,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "find0" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_directory = f.path_arg(&argv[0])?;
             let mut a_files = f.file_out(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -643,9 +549,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "statns" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.statns(&a_path)?;
@@ -653,9 +557,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lstatns" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.lstatns(&a_path)?;
@@ -663,9 +565,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lstatnslist" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_names = parse_string_list(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -679,9 +579,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "stat" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.stat(&a_path)?;
@@ -689,9 +587,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lstat" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.lstat(&a_path)?;
@@ -699,9 +595,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lstatlist" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_names = parse_string_list(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -715,9 +609,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "statvfs" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.statvfs(&a_path)?;
@@ -725,9 +617,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "du" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.du(&a_path)?;
@@ -735,9 +625,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "exists" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.exists(&a_path)?;
@@ -745,9 +633,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_file" => {
-            if argv.len() < 1 || argv.len() > 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::IsFileOpts::default();
             for w in &argv[1..] {
@@ -766,9 +652,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_dir" => {
-            if argv.len() < 1 || argv.len() > 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::IsDirOpts::default();
             for w in &argv[1..] {
@@ -787,9 +671,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_symlink" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.is_symlink(&a_path)?;
@@ -797,9 +679,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_chardev" => {
-            if argv.len() < 1 || argv.len() > 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::IsChardevOpts::default();
             for w in &argv[1..] {
@@ -818,9 +698,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_blockdev" => {
-            if argv.len() < 1 || argv.len() > 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::IsBlockdevOpts::default();
             for w in &argv[1..] {
@@ -839,9 +717,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_fifo" => {
-            if argv.len() < 1 || argv.len() > 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::IsFifoOpts::default();
             for w in &argv[1..] {
@@ -860,9 +736,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_socket" => {
-            if argv.len() < 1 || argv.len() > 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::IsSocketOpts::default();
             for w in &argv[1..] {
@@ -881,9 +755,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "readlink" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.readlink(&a_path)?;
@@ -891,9 +763,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "readlinklist" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_names = parse_string_list(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -905,9 +775,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "realpath" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.realpath(&a_path)?;
@@ -915,9 +783,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "case_sensitive_path" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.case_sensitive_path(&a_path)?;
@@ -925,9 +791,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "filesize" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_file = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.filesize(&a_file)?;
@@ -935,9 +799,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "download" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_remotefilename = f.path_arg(&argv[0])?;
             let mut a_filename = f.file_out(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -947,9 +809,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "download_offset" => {
-            if argv.len() != 4 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 4, 4)?;
             let a_remotefilename = f.path_arg(&argv[0])?;
             let mut a_filename = f.file_out(&argv[1])?;
             let a_offset = parse_int64(cmd, "offset", &argv[2])?;
@@ -962,9 +822,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "cat" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.cat(&a_path)?;
@@ -972,9 +830,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "read_file" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.read_file(&a_path)?;
@@ -982,9 +838,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "read_lines" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.read_lines(&a_path)?;
@@ -995,9 +849,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "head" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.head(&a_path)?;
@@ -1008,9 +860,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "head_n" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_nrlines = parse_int(cmd, "nrlines", &argv[0])?;
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1022,9 +872,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "tail" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.tail(&a_path)?;
@@ -1035,9 +883,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "tail_n" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_nrlines = parse_int(cmd, "nrlines", &argv[0])?;
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1049,9 +895,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pread" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_count = parse_int(cmd, "count", &argv[1])?;
             let a_offset = parse_int64(cmd, "offset", &argv[2])?;
@@ -1061,9 +905,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pread_device" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_count = parse_int(cmd, "count", &argv[1])?;
             let a_offset = parse_int64(cmd, "offset", &argv[2])?;
@@ -1073,9 +915,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "wc_l" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.wc_l(&a_path)?;
@@ -1083,9 +923,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "wc_w" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.wc_w(&a_path)?;
@@ -1093,9 +931,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "wc_c" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.wc_c(&a_path)?;
@@ -1103,9 +939,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "grep" => {
-            if argv.len() < 2 || argv.len() > 6 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 6)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             let mut opts = gx_guestfs::GrepOpts::default();
@@ -1143,9 +977,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "egrep" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1157,9 +989,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "fgrep" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_pattern = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1171,9 +1001,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "grepi" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1185,9 +1013,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "egrepi" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1199,9 +1025,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "fgrepi" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_pattern = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1213,9 +1037,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zgrep" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1227,9 +1049,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zegrep" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1241,9 +1061,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zfgrep" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_pattern = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1255,9 +1073,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zgrepi" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1269,9 +1085,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zegrepi" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_regex = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1283,9 +1097,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zfgrepi" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_pattern = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1297,9 +1109,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "checksum" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_csumtype = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1308,9 +1118,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "checksum_device" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_csumtype = argv[0].as_str();
             let a_device = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -1319,9 +1127,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "checksums_out" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_csumtype = argv[0].as_str();
             let a_directory = f.path_arg(&argv[1])?;
             let mut a_sumsfile = f.file_out(&argv[2])?;
@@ -1333,9 +1139,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "getxattrs" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.getxattrs(&a_path)?;
@@ -1348,9 +1152,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lgetxattrs" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.lgetxattrs(&a_path)?;
@@ -1363,9 +1165,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lxattrlist" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_names = parse_string_list(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1379,9 +1179,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "getxattr" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_name = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -1390,9 +1188,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lgetxattr" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_name = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -1401,9 +1197,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "tar_out" => {
-            if argv.len() < 2 || argv.len() > 8 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 8)?;
             let a_directory = argv[0].as_str();
             let mut a_tarfile = f.file_out(&argv[1])?;
             let mut opts = gx_guestfs::TarOutOpts::default();
@@ -1449,9 +1243,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "tgz_out" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_directory = f.path_arg(&argv[0])?;
             let mut a_tarball = f.file_out(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1461,9 +1253,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "txz_out" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_directory = f.path_arg(&argv[0])?;
             let mut a_tarball = f.file_out(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1473,9 +1263,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "write" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_content = argv[1].as_bytes();
             #[allow(clippy::let_unit_value)]
@@ -1484,9 +1272,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "write_append" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_content = argv[1].as_bytes();
             #[allow(clippy::let_unit_value)]
@@ -1495,9 +1281,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "upload" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let mut a_filename = f.file_in(&argv[0])?;
             let a_remotefilename = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1506,9 +1290,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "upload_offset" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let mut a_filename = f.file_in(&argv[0])?;
             let a_remotefilename = f.path_arg(&argv[1])?;
             let a_offset = parse_int64(cmd, "offset", &argv[2])?;
@@ -1519,9 +1301,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pwrite" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_content = argv[1].as_bytes();
             let a_offset = parse_int64(cmd, "offset", &argv[2])?;
@@ -1531,9 +1311,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pwrite_device" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_content = argv[1].as_bytes();
             let a_offset = parse_int64(cmd, "offset", &argv[2])?;
@@ -1543,9 +1321,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mkdir" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.mkdir(&a_path)?;
@@ -1553,9 +1329,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mkdir_p" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.mkdir_p(&a_path)?;
@@ -1563,9 +1337,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mkdir_mode" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_mode = parse_int(cmd, "mode", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1574,9 +1346,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "rmdir" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.rmdir(&a_path)?;
@@ -1584,9 +1354,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "rm" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.rm(&a_path)?;
@@ -1594,9 +1362,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "rm_f" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.rm_f(&a_path)?;
@@ -1604,9 +1370,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "rm_rf" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.rm_rf(&a_path)?;
@@ -1614,9 +1378,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mv" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_src = f.path_arg(&argv[0])?;
             let a_dest = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1625,9 +1387,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "rename" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_oldpath = f.path_arg(&argv[0])?;
             let a_newpath = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1636,9 +1396,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "cp" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_src = f.path_arg(&argv[0])?;
             let a_dest = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1647,9 +1405,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "cp_a" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_src = f.path_arg(&argv[0])?;
             let a_dest = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1658,9 +1414,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "cp_r" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_src = f.path_arg(&argv[0])?;
             let a_dest = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1669,9 +1423,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "chmod" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_mode = parse_int(cmd, "mode", &argv[0])?;
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1680,9 +1432,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "chown" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_owner = parse_int(cmd, "owner", &argv[0])?;
             let a_group = parse_int(cmd, "group", &argv[1])?;
             let a_path = f.path_arg(&argv[2])?;
@@ -1692,9 +1442,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lchown" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_owner = parse_int(cmd, "owner", &argv[0])?;
             let a_group = parse_int(cmd, "group", &argv[1])?;
             let a_path = f.path_arg(&argv[2])?;
@@ -1704,9 +1452,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "touch" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.touch(&a_path)?;
@@ -1714,9 +1460,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ln" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_target = argv[0].as_str();
             let a_linkname = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1725,9 +1469,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ln_f" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_target = argv[0].as_str();
             let a_linkname = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1736,9 +1478,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ln_s" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_target = argv[0].as_str();
             let a_linkname = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1747,9 +1487,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ln_sf" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_target = argv[0].as_str();
             let a_linkname = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1758,9 +1496,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "truncate" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.truncate(&a_path)?;
@@ -1768,9 +1504,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "truncate_size" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_size = parse_int64(cmd, "size", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1779,9 +1513,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "fallocate64" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_len = parse_int64(cmd, "len", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1790,9 +1522,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "fallocate" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_path = f.path_arg(&argv[0])?;
             let a_len = parse_int(cmd, "len", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1801,9 +1531,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "fill" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_c = parse_int(cmd, "c", &argv[0])?;
             let a_len = parse_int(cmd, "len", &argv[1])?;
             let a_path = f.path_arg(&argv[2])?;
@@ -1813,9 +1541,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "fill_pattern" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_pattern = argv[0].as_str();
             let a_len = parse_int(cmd, "len", &argv[1])?;
             let a_path = f.path_arg(&argv[2])?;
@@ -1825,9 +1551,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "copy_attributes" => {
-            if argv.len() < 2 || argv.len() > 6 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 6)?;
             let a_src = f.path_arg(&argv[0])?;
             let a_dest = f.path_arg(&argv[1])?;
             let mut opts = gx_guestfs::CopyAttributesOpts::default();
@@ -1862,9 +1586,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "setxattr" => {
-            if argv.len() != 4 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 4, 4)?;
             let a_xattr = argv[0].as_str();
             let a_val = argv[1].as_str();
             let a_vallen = parse_int(cmd, "vallen", &argv[2])?;
@@ -1875,9 +1597,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lsetxattr" => {
-            if argv.len() != 4 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 4, 4)?;
             let a_xattr = argv[0].as_str();
             let a_val = argv[1].as_str();
             let a_vallen = parse_int(cmd, "vallen", &argv[2])?;
@@ -1888,9 +1608,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "removexattr" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_xattr = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1899,9 +1617,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lremovexattr" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_xattr = argv[0].as_str();
             let a_path = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1910,9 +1626,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "tar_in" => {
-            if argv.len() < 2 || argv.len() > 7 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 7)?;
             let mut a_tarfile = f.file_in(&argv[0])?;
             let a_directory = f.path_arg(&argv[1])?;
             let mut opts = gx_guestfs::TarInOpts::default();
@@ -1952,9 +1666,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "tgz_in" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let mut a_tarball = f.file_in(&argv[0])?;
             let a_directory = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1963,9 +1675,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "txz_in" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let mut a_tarball = f.file_in(&argv[0])?;
             let a_directory = f.path_arg(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -1974,9 +1684,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zero_free_space" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_directory = f.path_arg(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.zero_free_space(&a_directory)?;
@@ -1984,9 +1692,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "sh" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_command = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.sh(a_command)?;
@@ -1994,9 +1700,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "sh_lines" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_command = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.sh_lines(a_command)?;
@@ -2007,9 +1711,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "command" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_arguments = parse_string_list(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.command(&a_arguments)?;
@@ -2017,9 +1719,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "command_lines" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_arguments = parse_string_list(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.command_lines(&a_arguments)?;
@@ -2030,9 +1730,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "list_devices" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.list_devices()?;
             let out = f.out();
@@ -2042,9 +1740,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "list_partitions" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.list_partitions()?;
             let out = f.out();
@@ -2054,9 +1750,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "list_filesystems" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.list_filesystems()?;
             let out = f.out();
@@ -2066,9 +1760,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vfs_type" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_mountable = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.vfs_type(a_mountable)?;
@@ -2076,9 +1768,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vfs_label" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_mountable = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.vfs_label(a_mountable)?;
@@ -2086,9 +1776,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vfs_uuid" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_mountable = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.vfs_uuid(a_mountable)?;
@@ -2096,9 +1784,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_e2label" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_e2label(a_device)?;
@@ -2106,9 +1792,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "get_e2uuid" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.get_e2uuid(a_device)?;
@@ -2116,9 +1800,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blkid" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blkid(a_device)?;
@@ -2129,9 +1811,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_getsize64" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_getsize64(a_device)?;
@@ -2139,9 +1819,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_getsz" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_getsz(a_device)?;
@@ -2149,9 +1827,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_getss" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_getss(a_device)?;
@@ -2159,9 +1835,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_getbsz" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_getbsz(a_device)?;
@@ -2169,9 +1843,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_getro" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_getro(a_device)?;
@@ -2179,9 +1851,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_setro" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_setro(a_device)?;
@@ -2189,9 +1859,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_setrw" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_setrw(a_device)?;
@@ -2199,9 +1867,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_flushbufs" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_flushbufs(a_device)?;
@@ -2209,9 +1875,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "blockdev_rereadpt" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.blockdev_rereadpt(a_device)?;
@@ -2219,9 +1883,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zero" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.zero(a_device)?;
@@ -2229,9 +1891,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "zero_device" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.zero_device(a_device)?;
@@ -2239,9 +1899,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_init" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_parttype = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -2250,9 +1908,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_add" => {
-            if argv.len() != 4 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 4, 4)?;
             let a_device = argv[0].as_str();
             let a_prlogex = argv[1].as_str();
             let a_startsect = parse_int64(cmd, "startsect", &argv[2])?;
@@ -2263,9 +1919,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_disk" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_parttype = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -2274,9 +1928,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_del" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2285,9 +1937,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_resize" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             let a_endsect = parse_int64(cmd, "endsect", &argv[2])?;
@@ -2297,9 +1947,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_expand_gpt" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.part_expand_gpt(a_device)?;
@@ -2307,9 +1955,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_set_name" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             let a_name = argv[2].as_str();
@@ -2319,9 +1965,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_set_bootable" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             let a_bootable = parse_bool(&argv[2])?;
@@ -2331,9 +1975,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_set_gpt_type" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             let a_guid = argv[2].as_str();
@@ -2343,9 +1985,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_set_gpt_guid" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             let a_guid = argv[2].as_str();
@@ -2355,9 +1995,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_set_disk_guid" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_guid = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -2366,9 +2004,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_set_mbr_id" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             let a_idbyte = parse_int(cmd, "idbyte", &argv[2])?;
@@ -2378,9 +2014,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_list" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.part_list(a_device)?;
@@ -2393,9 +2027,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_parttype" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.part_get_parttype(a_device)?;
@@ -2403,9 +2035,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_name" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2414,9 +2044,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_bootable" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2425,9 +2053,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_gpt_type" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2436,9 +2062,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_gpt_guid" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2447,9 +2071,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_disk_guid" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.part_get_disk_guid(a_device)?;
@@ -2457,9 +2079,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_mbr_id" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2472,9 +2092,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_get_mbr_part_type" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_partnum = parse_int(cmd, "partnum", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2483,9 +2101,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_to_dev" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_partition = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.part_to_dev(a_partition)?;
@@ -2493,9 +2109,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "part_to_partnum" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_partition = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.part_to_partnum(a_partition)?;
@@ -2503,9 +2117,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pvcreate" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.pvcreate(a_device)?;
@@ -2513,9 +2125,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vgcreate" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_volgroup = argv[0].as_str();
             let a_physvols = parse_string_list(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2524,9 +2134,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvcreate" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_logvol = argv[0].as_str();
             let a_volgroup = argv[1].as_str();
             let a_mbytes = parse_int(cmd, "mbytes", &argv[2])?;
@@ -2536,9 +2144,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvcreate_free" => {
-            if argv.len() != 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 3, 3)?;
             let a_logvol = argv[0].as_str();
             let a_volgroup = argv[1].as_str();
             let a_percent = parse_int(cmd, "percent", &argv[2])?;
@@ -2548,9 +2154,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvresize" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_mbytes = parse_int(cmd, "mbytes", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2559,9 +2163,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvresize_free" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_lv = argv[0].as_str();
             let a_percent = parse_int(cmd, "percent", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2570,9 +2172,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pvresize" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.pvresize(a_device)?;
@@ -2580,9 +2180,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvremove" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.lvremove(a_device)?;
@@ -2590,9 +2188,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vgremove" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_vgname = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.vgremove(a_vgname)?;
@@ -2600,9 +2196,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pvremove" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.pvremove(a_device)?;
@@ -2610,9 +2204,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvrename" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_logvol = argv[0].as_str();
             let a_newlogvol = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -2621,9 +2213,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vgrename" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_volgroup = argv[0].as_str();
             let a_newvolgroup = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -2632,18 +2222,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvm_remove_all" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.lvm_remove_all()?;
             let () = r;
             Ok(())
         }
         "vg_activate_all" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_activate = parse_bool(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.vg_activate_all(a_activate)?;
@@ -2651,9 +2237,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vg_activate" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_activate = parse_bool(&argv[0])?;
             let a_volgroups = parse_string_list(&argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -2662,9 +2246,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvm_scan" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_activate = parse_bool(&argv[0])?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.lvm_scan(a_activate)?;
@@ -2672,18 +2254,14 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vgscan" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.vgscan()?;
             let () = r;
             Ok(())
         }
         "lvs" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.lvs()?;
             let out = f.out();
@@ -2693,9 +2271,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vgs" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.vgs()?;
             let out = f.out();
@@ -2705,9 +2281,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pvs" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.pvs()?;
             let out = f.out();
@@ -2717,9 +2291,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvs_full" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.lvs_full()?;
             let out = f.out();
@@ -2731,9 +2303,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vgs_full" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.vgs_full()?;
             let out = f.out();
@@ -2745,9 +2315,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pvs_full" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.pvs_full()?;
             let out = f.out();
@@ -2759,9 +2327,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvuuid" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.lvuuid(a_device)?;
@@ -2769,9 +2335,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vguuid" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_vgname = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.vguuid(a_vgname)?;
@@ -2779,9 +2343,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "pvuuid" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.pvuuid(a_device)?;
@@ -2789,9 +2351,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vglvuuids" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_vgname = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.vglvuuids(a_vgname)?;
@@ -2802,9 +2362,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "vgpvuuids" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_vgname = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.vgpvuuids(a_vgname)?;
@@ -2815,9 +2373,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "list_dm_devices" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.list_dm_devices()?;
             let out = f.out();
@@ -2827,9 +2383,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "lvm_canonical_lv_name" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_lvname = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.lvm_canonical_lv_name(a_lvname)?;
@@ -2837,9 +2391,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "is_lv" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_mountable = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.is_lv(a_mountable)?;
@@ -2847,9 +2399,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "cryptsetup_open" => {
-            if argv.len() < 2 || argv.len() > 5 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 5)?;
             let a_device = argv[0].as_str();
             let a_key = f.key("key")?;
             let a_mapname = argv[1].as_str();
@@ -2880,9 +2430,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "cryptsetup_close" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.cryptsetup_close(a_device)?;
@@ -2890,9 +2438,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "luks_open" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_key = f.key("key")?;
             let a_mapname = argv[1].as_str();
@@ -2902,9 +2448,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "luks_open_ro" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_key = f.key("key")?;
             let a_mapname = argv[1].as_str();
@@ -2914,9 +2458,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "luks_close" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.luks_close(a_device)?;
@@ -2924,9 +2466,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mkfs" => {
-            if argv.len() < 2 || argv.len() > 7 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 7)?;
             let a_fstype = argv[0].as_str();
             let a_device = argv[1].as_str();
             let mut opts = gx_guestfs::MkfsOpts::default();
@@ -2966,9 +2506,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mkswap" => {
-            if argv.len() < 1 || argv.len() > 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 3)?;
             let a_device = argv[0].as_str();
             let mut opts = gx_guestfs::MkswapOpts::default();
             for w in &argv[1..] {
@@ -2992,9 +2530,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mkswap_L" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_label = argv[0].as_str();
             let a_device = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -3003,9 +2539,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "mkswap_U" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_uuid = argv[0].as_str();
             let a_device = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -3014,9 +2548,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "set_label" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_mountable = argv[0].as_str();
             let a_label = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -3025,9 +2557,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "set_e2label" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_label = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -3036,9 +2566,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "set_uuid" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_uuid = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -3047,9 +2575,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "set_e2uuid" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_uuid = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -3058,9 +2584,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "set_uuid_random" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.set_uuid_random(a_device)?;
@@ -3068,9 +2592,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "resize2fs" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.resize2fs(a_device)?;
@@ -3078,9 +2600,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "resize2fs_size" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_size = parse_int64(cmd, "size", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -3089,9 +2609,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "resize2fs_M" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.resize2fs_M(a_device)?;
@@ -3099,9 +2617,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "e2fsck" => {
-            if argv.len() < 1 || argv.len() > 4 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 4)?;
             let a_device = argv[0].as_str();
             let mut opts = gx_guestfs::E2fsckOpts::default();
             for w in &argv[1..] {
@@ -3130,9 +2646,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "e2fsck_f" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_device = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.e2fsck_f(a_device)?;
@@ -3140,9 +2654,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "fsck" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_fstype = argv[0].as_str();
             let a_device = argv[1].as_str();
             #[allow(clippy::let_unit_value)]
@@ -3155,9 +2667,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ntfsresize" => {
-            if argv.len() < 1 || argv.len() > 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 3)?;
             let a_device = argv[0].as_str();
             let mut opts = gx_guestfs::NtfsresizeOpts::default();
             for w in &argv[1..] {
@@ -3181,9 +2691,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "ntfsresize_size" => {
-            if argv.len() != 2 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();
             let a_size = parse_int64(cmd, "size", &argv[1])?;
             #[allow(clippy::let_unit_value)]
@@ -3192,9 +2700,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "xfs_growfs" => {
-            if argv.len() < 1 || argv.len() > 9 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 9)?;
             let a_path = f.path_arg(&argv[0])?;
             let mut opts = gx_guestfs::XfsGrowfsOpts::default();
             for w in &argv[1..] {
@@ -3248,9 +2754,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_os" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_os()?;
             let out = f.out();
@@ -3260,9 +2764,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_roots" => {
-            if argv.len() != 0 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_roots()?;
             let out = f.out();
@@ -3272,9 +2774,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_type" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_type(a_root)?;
@@ -3282,9 +2782,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_arch" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_arch(a_root)?;
@@ -3292,9 +2790,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_distro" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_distro(a_root)?;
@@ -3302,9 +2798,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_major_version" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_major_version(a_root)?;
@@ -3312,9 +2806,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_minor_version" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_minor_version(a_root)?;
@@ -3322,9 +2814,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_product_name" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_product_name(a_root)?;
@@ -3332,9 +2822,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_product_variant" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_product_variant(a_root)?;
@@ -3342,9 +2830,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_mountpoints" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_mountpoints(a_root)?;
@@ -3355,9 +2841,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_filesystems" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_filesystems(a_root)?;
@@ -3368,9 +2852,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_format" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_format(a_root)?;
@@ -3378,9 +2860,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_is_live" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_is_live(a_root)?;
@@ -3388,9 +2868,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_is_netinst" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_is_netinst(a_root)?;
@@ -3398,9 +2876,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_is_multipart" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_is_multipart(a_root)?;
@@ -3408,9 +2884,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_windows_systemroot" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_windows_systemroot(a_root)?;
@@ -3418,9 +2892,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_windows_software_hive" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_windows_software_hive(a_root)?;
@@ -3428,9 +2900,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_windows_system_hive" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_windows_system_hive(a_root)?;
@@ -3438,9 +2908,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_windows_current_control_set" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_windows_current_control_set(a_root)?;
@@ -3448,9 +2916,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_drive_mappings" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_drive_mappings(a_root)?;
@@ -3461,9 +2927,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_package_format" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_package_format(a_root)?;
@@ -3471,9 +2935,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_package_management" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_package_management(a_root)?;
@@ -3481,9 +2943,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_hostname" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_hostname(a_root)?;
@@ -3491,9 +2951,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_build_id" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_build_id(a_root)?;
@@ -3501,9 +2959,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_osinfo" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_get_osinfo(a_root)?;
@@ -3511,9 +2967,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_list_applications2" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_list_applications2(a_root)?;
@@ -3526,9 +2980,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_list_applications" => {
-            if argv.len() != 1 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 1)?;
             let a_root = argv[0].as_str();
             #[allow(clippy::let_unit_value)]
             let r = f.g.inspect_list_applications(a_root)?;
@@ -3541,9 +2993,7 @@ pub(crate) fn run_action(
             Ok(())
         }
         "inspect_get_icon" => {
-            if argv.len() < 1 || argv.len() > 3 {
-                return Err(FishError::WrongArgs);
-            }
+            argc(argv, 1, 3)?;
             let a_root = argv[0].as_str();
             let mut opts = gx_guestfs::InspectGetIconOpts::default();
             for w in &argv[1..] {

@@ -158,9 +158,8 @@ fn real_main() -> Result<i32> {
                 .ll(dir)
                 .and_then(|s| out.write_all(s.as_bytes()).map_err(io_err)),
             (false, true) => g.find(dir).and_then(|names| {
-                // virt-ls prints find's relative names with a leading slash.
                 for n in names {
-                    writeln!(out, "/{n}").map_err(io_err)?;
+                    writeln!(out, "{n}").map_err(io_err)?;
                 }
                 Ok(())
             }),

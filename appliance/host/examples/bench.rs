@@ -56,7 +56,7 @@ fn main() -> anyhow_free::Result {
     let mut down = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        a.upload("/bench.bin", &mut std::io::repeat(0x5a).take(size as u64))?;
+        a.upload(&mut std::io::repeat(0x5a).take(size as u64), "/bench.bin")?;
         up.push(t.elapsed());
         let mut sink = Counting(0);
         let t = Instant::now();
@@ -71,7 +71,7 @@ fn main() -> anyhow_free::Result {
     let mut sink = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        a.upload("/null", &mut std::io::repeat(0x5a).take(size as u64))?;
+        a.upload(&mut std::io::repeat(0x5a).take(size as u64), "/null")?;
         sink.push(t.elapsed());
     }
     let rate = |d: Duration| size as f64 / d.as_secs_f64() / 1e6;

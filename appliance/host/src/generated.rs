@@ -180,7 +180,7 @@ impl Appliance {
 
     /// Find all files and directories.
     ///
-    /// Every file and directory below `directory`, recursively, as paths relative to it without a leading slash (`a`, `b`, `b/c`), sorted. Symlinks are listed, not followed.
+    /// Every file and directory below `directory`, recursively, as paths relative to it with a leading slash (`/a`, `/b`, `/b/c`), sorted, as libguestfs returns them. Symlinks are listed, not followed.
     pub fn find(&mut self, directory: &str) -> Result<Vec<String>> {
         let v = self.call_raw(
             Call::Find {
@@ -304,8 +304,8 @@ impl Appliance {
         let v = self.call_raw(
             Call::DownloadOffset {
                 remotefilename: remotefilename.to_string(),
-                offset: offset,
-                size: size,
+                offset,
+                size,
             },
             HostStream::Out(filename),
         )?;
@@ -319,8 +319,8 @@ impl Appliance {
         let v = self.call_raw(
             Call::Pread {
                 path: path.to_string(),
-                count: count,
-                offset: offset,
+                count,
+                offset,
             },
             HostStream::None,
         )?;
@@ -334,8 +334,8 @@ impl Appliance {
         let v = self.call_raw(
             Call::PreadDevice {
                 device: device.to_string(),
-                count: count,
-                offset: offset,
+                count,
+                offset,
             },
             HostStream::None,
         )?;
@@ -502,7 +502,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::UploadOffset {
                 remotefilename: remotefilename.to_string(),
-                offset: offset,
+                offset,
             },
             HostStream::In(filename),
         )?;
@@ -517,7 +517,7 @@ impl Appliance {
             Call::Pwrite {
                 path: path.to_string(),
                 content: content.to_vec(),
-                offset: offset,
+                offset,
             },
             HostStream::None,
         )?;
@@ -532,7 +532,7 @@ impl Appliance {
             Call::PwriteDevice {
                 device: device.to_string(),
                 content: content.to_vec(),
-                offset: offset,
+                offset,
             },
             HostStream::None,
         )?;
@@ -572,7 +572,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::MkdirMode {
                 path: path.to_string(),
-                mode: mode,
+                mode,
             },
             HostStream::None,
         )?;
@@ -707,7 +707,7 @@ impl Appliance {
     pub fn chmod(&mut self, mode: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Chmod {
-                mode: mode,
+                mode,
                 path: path.to_string(),
             },
             HostStream::None,
@@ -721,8 +721,8 @@ impl Appliance {
     pub fn chown(&mut self, owner: i32, group: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Chown {
-                owner: owner,
-                group: group,
+                owner,
+                group,
                 path: path.to_string(),
             },
             HostStream::None,
@@ -736,8 +736,8 @@ impl Appliance {
     pub fn lchown(&mut self, owner: i32, group: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Lchown {
-                owner: owner,
-                group: group,
+                owner,
+                group,
                 path: path.to_string(),
             },
             HostStream::None,
@@ -834,7 +834,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::TruncateSize {
                 path: path.to_string(),
-                size: size,
+                size,
             },
             HostStream::None,
         )?;
@@ -848,7 +848,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::Fallocate64 {
                 path: path.to_string(),
-                len: len,
+                len,
             },
             HostStream::None,
         )?;
@@ -861,8 +861,8 @@ impl Appliance {
     pub fn fill(&mut self, c: i32, len: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Fill {
-                c: c,
-                len: len,
+                c,
+                len,
                 path: path.to_string(),
             },
             HostStream::None,
@@ -877,7 +877,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::FillPattern {
                 pattern: pattern.to_string(),
-                len: len,
+                len,
                 path: path.to_string(),
             },
             HostStream::None,
@@ -913,7 +913,7 @@ impl Appliance {
             Call::Setxattr {
                 xattr: xattr.to_string(),
                 val: val.to_string(),
-                vallen: vallen,
+                vallen,
                 path: path.to_string(),
             },
             HostStream::None,
@@ -929,7 +929,7 @@ impl Appliance {
             Call::Lsetxattr {
                 xattr: xattr.to_string(),
                 val: val.to_string(),
-                vallen: vallen,
+                vallen,
                 path: path.to_string(),
             },
             HostStream::None,
@@ -1283,8 +1283,8 @@ impl Appliance {
             Call::PartAdd {
                 device: device.to_string(),
                 prlogex: prlogex.to_string(),
-                startsect: startsect,
-                endsect: endsect,
+                startsect,
+                endsect,
             },
             HostStream::None,
         )?;
@@ -1312,7 +1312,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartDel {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
             },
             HostStream::None,
         )?;
@@ -1326,8 +1326,8 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartResize {
                 device: device.to_string(),
-                partnum: partnum,
-                endsect: endsect,
+                partnum,
+                endsect,
             },
             HostStream::None,
         )?;
@@ -1354,7 +1354,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartSetName {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
                 name: name.to_string(),
             },
             HostStream::None,
@@ -1369,8 +1369,8 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartSetBootable {
                 device: device.to_string(),
-                partnum: partnum,
-                bootable: bootable,
+                partnum,
+                bootable,
             },
             HostStream::None,
         )?;
@@ -1384,7 +1384,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartSetGptType {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
                 guid: guid.to_string(),
             },
             HostStream::None,
@@ -1399,7 +1399,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartSetGptGuid {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
                 guid: guid.to_string(),
             },
             HostStream::None,
@@ -1428,8 +1428,8 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartSetMbrId {
                 device: device.to_string(),
-                partnum: partnum,
-                idbyte: idbyte,
+                partnum,
+                idbyte,
             },
             HostStream::None,
         )?;
@@ -1469,7 +1469,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartGetName {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
             },
             HostStream::None,
         )?;
@@ -1483,7 +1483,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartGetBootable {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
             },
             HostStream::None,
         )?;
@@ -1497,7 +1497,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartGetGptType {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
             },
             HostStream::None,
         )?;
@@ -1511,7 +1511,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartGetGptGuid {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
             },
             HostStream::None,
         )?;
@@ -1538,7 +1538,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartGetMbrId {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
             },
             HostStream::None,
         )?;
@@ -1552,7 +1552,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::PartGetMbrPartType {
                 device: device.to_string(),
-                partnum: partnum,
+                partnum,
             },
             HostStream::None,
         )?;
@@ -1594,7 +1594,7 @@ impl Appliance {
             Call::Lvcreate {
                 logvol: logvol.to_string(),
                 volgroup: volgroup.to_string(),
-                mbytes: mbytes,
+                mbytes,
             },
             HostStream::None,
         )?;
@@ -1609,7 +1609,7 @@ impl Appliance {
             Call::LvcreateFree {
                 logvol: logvol.to_string(),
                 volgroup: volgroup.to_string(),
-                percent: percent,
+                percent,
             },
             HostStream::None,
         )?;
@@ -1623,7 +1623,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::Lvresize {
                 device: device.to_string(),
-                mbytes: mbytes,
+                mbytes,
             },
             HostStream::None,
         )?;
@@ -1637,7 +1637,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::LvresizeFree {
                 lv: lv.to_string(),
-                percent: percent,
+                percent,
             },
             HostStream::None,
         )?;
@@ -1736,7 +1736,7 @@ impl Appliance {
     ///
     /// Make the logical volumes of every volume group appear (or go). The direct engine always shows them, so there it does nothing.
     pub fn vg_activate_all(&mut self, activate: bool) -> Result<()> {
-        let v = self.call_raw(Call::VgActivateAll { activate: activate }, HostStream::None)?;
+        let v = self.call_raw(Call::VgActivateAll { activate }, HostStream::None)?;
         self.decode(v, "vg_activate_all")
     }
 
@@ -1746,7 +1746,7 @@ impl Appliance {
     pub fn vg_activate(&mut self, activate: bool, volgroups: &[String]) -> Result<()> {
         let v = self.call_raw(
             Call::VgActivate {
-                activate: activate,
+                activate,
                 volgroups: volgroups.to_vec(),
             },
             HostStream::None,
@@ -1758,7 +1758,7 @@ impl Appliance {
     ///
     /// Look for LVM metadata again (after `cryptsetup_open`, say), and with `activate` make the logical volumes found appear.
     pub fn lvm_scan(&mut self, activate: bool) -> Result<()> {
-        let v = self.call_raw(Call::LvmScan { activate: activate }, HostStream::None)?;
+        let v = self.call_raw(Call::LvmScan { activate }, HostStream::None)?;
         self.decode(v, "lvm_scan")
     }
 
@@ -2034,7 +2034,7 @@ impl Appliance {
         let v = self.call_raw(
             Call::Resize2fsSize {
                 device: device.to_string(),
-                size: size,
+                size,
             },
             HostStream::None,
         )?;
@@ -2124,9 +2124,9 @@ impl Appliance {
     pub fn internal_start(&mut self, time_ns: i64, seed: &[u8], drives: i32) -> Result<String> {
         let v = self.call_raw(
             Call::InternalStart {
-                time_ns: time_ns,
+                time_ns,
                 seed: seed.to_vec(),
-                drives: drives,
+                drives,
             },
             HostStream::None,
         )?;

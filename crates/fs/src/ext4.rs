@@ -29,6 +29,9 @@ const GOOD_OLD_INODE_SIZE: usize = 128;
 const NAME_MAX: u64 = 255;
 
 const COMPAT_HAS_JOURNAL: u32 = 0x4;
+const COMPAT_DIR_INDEX: u32 = 0x20;
+/// `s_flags`: directory hashes use unsigned chars.
+const FLAGS_UNSIGNED_HASH: u32 = 0x2;
 const COMPAT_SPARSE_SUPER2: u32 = 0x200;
 
 const INCOMPAT_FILETYPE: u32 = 0x2;
@@ -73,6 +76,8 @@ const RO_COMPAT_BIGALLOC: u32 = 0x200;
 const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 
 const INODE_FLAG_ENCRYPT: u32 = 0x800;
+/// The directory has a hashed index (htree).
+const INODE_FLAG_INDEX: u32 = 0x1000;
 const INODE_FLAG_HUGE_FILE: u32 = 0x40000;
 const INODE_FLAG_EXTENTS: u32 = 0x80000;
 const INODE_FLAG_INLINE_DATA: u32 = 0x1000_0000;
@@ -131,6 +136,10 @@ struct Superblock {
     group_count: u32,
     /// Blocks holding the group descriptor table.
     gdt_blocks: u64,
+    /// Directory hash seed, default hash version and `s_flags`.
+    hash_seed: [u32; 4],
+    def_hash_version: u8,
+    flags: u32,
 }
 
 impl Superblock {
@@ -252,6 +261,9 @@ impl Superblock {
             overhead_clusters: le32(b, 0x248),
             group_count,
             gdt_blocks,
+            hash_seed: [le32(b, 0xec), le32(b, 0xf0), le32(b, 0xf4), le32(b, 0xf8)],
+            def_hash_version: b[0xfc],
+            flags: le32(b, 0x160),
         })
     }
 
@@ -558,7 +570,8 @@ impl Ext4Fs {
         Ok(data)
     }
 
-    fn read_inode(&self, ino: u32) -> Result<Inode> {
+    /// The on-disk bytes of inode `ino` (`inode_size` of them).
+    fn read_inode_raw(&self, ino: u32) -> Result<Vec<u8>> {
         if ino == 0 || ino > self.sb.inodes_count {
             return Err(self.corrupt(format!(
                 "inode number {ino} is out of range (1..={})",
@@ -583,7 +596,62 @@ impl Ext4Fs {
         let off = self.block_offset(group.inode_table)? + within * u64::from(self.sb.inode_size);
         let mut b = vec![0u8; self.sb.inode_size as usize];
         self.dev.read_at(&mut b, off)?;
+        Ok(b)
+    }
+
+    fn read_inode(&self, ino: u32) -> Result<Inode> {
+        let b = self.read_inode_raw(ino)?;
         self.decode_inode(ino, &b)
+    }
+
+    /// Extended attributes of inode `ino`: in the inode, then in its block.
+    fn xattrs_of(&self, ino: u32) -> Result<Vec<crate::XAttr>> {
+        use crate::ext4_xattr as x;
+        let b = self.read_inode_raw(ino)?;
+        let what = || format!("{}: inode {ino}", self.name);
+        let mut raw = Vec::new();
+        if b.len() > GOOD_OLD_INODE_SIZE {
+            let extra = usize::from(le16(&b, 0x80));
+            let start = GOOD_OLD_INODE_SIZE + extra;
+            if start > b.len() || extra % 4 != 0 {
+                return Err(
+                    self.corrupt(format!("inode {ino}: extra inode size {extra} is invalid"))
+                );
+            }
+            x::parse_ibody(&b[start..], &what, &mut raw)?;
+        }
+        let acl_lo = u64::from(le32(&b, 0x68));
+        let acl_hi = if self.sb.feature_incompat & INCOMPAT_64BIT != 0 {
+            u64::from(le16(&b, 0x76))
+        } else {
+            0
+        };
+        let acl = (acl_hi << 32) | acl_lo;
+        if acl != 0 {
+            if acl < u64::from(self.sb.first_data_block) || acl >= self.sb.blocks_count {
+                return Err(self.corrupt(format!(
+                    "inode {ino}: extended attribute block {acl} is outside the filesystem"
+                )));
+            }
+            let block = self.read_block(acl)?;
+            x::parse_block(&block, &what, &mut raw)?;
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        for r in raw {
+            let Some(name) = x::full_name(&r) else {
+                continue;
+            };
+            let attrval = if r.index == 2 || r.index == 3 {
+                x::acl_to_generic(&r.value, &what)?
+            } else {
+                r.value
+            };
+            out.push(crate::XAttr {
+                attrname: name,
+                attrval,
+            });
+        }
+        Ok(out)
     }
 
     fn decode_inode(&self, ino: u32, b: &[u8]) -> Result<Inode> {
@@ -1144,6 +1212,61 @@ impl Filesystem for Ext4Fs {
                 file_type: file_type_of_dirent(e.file_type),
             })
             .collect())
+    }
+
+    /// The kernel's readdir order: on a `dir_index` filesystem an indexed
+    /// directory, or any one-block directory, is read in hash order (`.` and
+    /// `..` first for an indexed one, hashed like any name otherwise);
+    /// other directories in on-disk order.
+    fn read_dir_all(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let dir = self.resolve(path)?;
+        if dir.file_type() != FileType::Directory {
+            return Err(Error::invalid(format!("{path}: not a directory")));
+        }
+        let entries = self.dir_entries(&dir).map_err(|e| e.context(path))?;
+        let bs = u64::from(self.sb.block_size);
+        let indexed = dir.flags & INODE_FLAG_INDEX != 0;
+        let hashed =
+            self.sb.feature_compat & COMPAT_DIR_INDEX != 0 && (indexed || dir.size / bs == 1);
+        let to_entry = |e: RawEntry| DirEntry {
+            name: String::from_utf8_lossy(&e.name).into_owned(),
+            ino: u64::from(e.ino),
+            file_type: file_type_of_dirent(e.file_type),
+        };
+        if !hashed {
+            return Ok(entries.into_iter().map(to_entry).collect());
+        }
+        let mut version = self.sb.def_hash_version;
+        if indexed {
+            // The dx_root's own hash version (after the fake `.` and `..`).
+            if let Some(phys) = self.map_block(&dir, 0)? {
+                let block = self.read_block(phys)?;
+                if let Some(&v) = block.get(0x1c) {
+                    version = v;
+                }
+            }
+        }
+        if version <= crate::ext4_hash::DX_HASH_TEA && self.sb.flags & FLAGS_UNSIGNED_HASH != 0 {
+            version += crate::ext4_hash::DX_HASH_UNSIGNED_DELTA;
+        }
+        let mut keyed: Vec<((u32, u32), RawEntry)> = entries
+            .into_iter()
+            .map(|e| {
+                let key = match (indexed, e.name.as_slice()) {
+                    (true, b".") => (0, 0),
+                    (true, b"..") => (2, 0),
+                    _ => crate::ext4_hash::dirhash(&e.name, version, &self.sb.hash_seed),
+                };
+                (key, e)
+            })
+            .collect();
+        keyed.sort_by_key(|(k, _)| *k);
+        Ok(keyed.into_iter().map(|(_, e)| to_entry(e)).collect())
+    }
+
+    fn lgetxattrs(&self, path: &str) -> Result<Vec<crate::XAttr>> {
+        let inode = self.resolve(path)?;
+        self.xattrs_of(inode.ino).map_err(|e| e.context(path))
     }
 
     fn readlink(&self, path: &str) -> Result<String> {

@@ -29,6 +29,8 @@ pub use gx_disk::{Error, ErrorKind, Result};
 use gx_disk::Device;
 
 mod ext4;
+mod ext4_hash;
+mod ext4_xattr;
 mod jbd2;
 pub use ext4::Ext4Fs;
 mod fat;
@@ -163,6 +165,33 @@ pub trait Filesystem {
     /// The entries of a directory, without `.` and `..`, in on-disk order.
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>>;
 
+    /// Every entry of a directory, `.` and `..` included, in the order the
+    /// kernel's readdir(3) returns them on a mount of this filesystem (ext4:
+    /// hash order on `dir_index` filesystems). By default `.` and `..`
+    /// first, then [`Filesystem::read_dir`]'s order.
+    fn read_dir_all(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let here = self.lstat(path)?;
+        let parent_path = match path.trim_end_matches('/').rfind('/') {
+            Some(0) | None => "/".to_string(),
+            Some(i) => path[..i].to_string(),
+        };
+        let parent = self.lstat(&parent_path)?;
+        let mut v = vec![
+            DirEntry {
+                name: ".".into(),
+                ino: here.ino,
+                file_type: FileType::Directory,
+            },
+            DirEntry {
+                name: "..".into(),
+                ino: parent.ino,
+                file_type: FileType::Directory,
+            },
+        ];
+        v.extend(self.read_dir(path)?);
+        Ok(v)
+    }
+
     /// The target of a symlink.
     fn readlink(&self, path: &str) -> Result<String>;
 
@@ -244,6 +273,9 @@ impl Filesystem for Guarded {
     }
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         guard(&self.what, || self.inner.read_dir(path))
+    }
+    fn read_dir_all(&self, path: &str) -> Result<Vec<DirEntry>> {
+        guard(&self.what, || self.inner.read_dir_all(path))
     }
     fn readlink(&self, path: &str) -> Result<String> {
         guard(&self.what, || self.inner.readlink(path))

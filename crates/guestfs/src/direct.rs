@@ -53,8 +53,6 @@ struct Disk {
     dev: Device,
     table: Option<PartitionTable>,
     parts: Vec<Part>,
-    /// The drive was added read-only (`blockdev_getro`).
-    readonly: bool,
 }
 
 struct Mount {
@@ -126,7 +124,6 @@ impl Direct {
                 dev,
                 table,
                 parts,
-                readonly: drive.options.readonly,
             });
         }
         Ok(Direct {
@@ -738,41 +735,25 @@ impl DirectCalls for Direct {
     }
 
     fn readdir(&self, dir: &str) -> Result<Vec<Dirent>> {
-        let here = self.stat(dir)?;
-        if here.file_type() != FileType::Directory {
-            return Err(Error::invalid(format!("readdir: {dir}: Not a directory")));
-        }
-        let parent = self.stat(&child(dir, ".."))?;
-        let mut v = vec![
-            Dirent {
-                ino: here.ino as i64,
-                ftyp: b'd',
-                name: ".".into(),
-            },
-            Dirent {
-                ino: parent.ino as i64,
-                ftyp: b'd',
-                name: "..".into(),
-            },
-        ];
-        for e in self.read_dir(dir)? {
-            v.push(Dirent {
+        let r = self.resolve(dir, true)?;
+        let entries = self
+            .fs(&r)
+            .read_dir_all(&r.rel)
+            .map_err(|e| with_path(e, dir))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| Dirent {
                 ino: e.ino as i64,
                 ftyp: ftyp(e.file_type),
                 name: e.name,
-            });
-        }
-        Ok(v)
+            })
+            .collect())
     }
 
     fn find(&self, directory: &str) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut visited = HashSet::new();
         Direct::find(self, directory, "", &mut out, &mut visited, 0)?;
-        let mut out: Vec<String> = out
-            .into_iter()
-            .map(|p| p.trim_start_matches('/').to_string())
-            .collect();
         out.sort();
         Ok(out)
     }
@@ -797,8 +778,9 @@ impl DirectCalls for Direct {
         let r = self.resolve(path, true)?;
         self.stat_resolved(&r, path)?;
         let mut v = self.fs(&r).statvfs()?;
-        if self.fs(&r).fs_type() == "xfs" {
-            // XFS reports its device number as f_fsid (xfs_fs_statfs).
+        if matches!(self.fs(&r).fs_type(), "xfs" | "vfat") {
+            // XFS and FAT report their device number as f_fsid
+            // (xfs_fs_statfs, fat_statfs); ext4 derives it from its UUID.
             v.fsid = self.mounts[r.mount].dev_no;
         }
         Ok(api_statvfs(&v))
@@ -940,8 +922,10 @@ impl DirectCalls for Direct {
     }
 
     fn blockdev_getro(&self, device: &str) -> Result<bool> {
-        let (disk, _) = self.lookup(&path::canonical_device_name(device))?;
-        Ok(disk.readonly)
+        // As the appliance's kernel answers: a drive added read-only is a
+        // writable device over a throw-away overlay there, so false.
+        self.lookup(&path::canonical_device_name(device))?;
+        Ok(false)
     }
 
     fn part_list(&self, device: &str) -> Result<Vec<Partition>> {

@@ -188,7 +188,7 @@ impl Handle {
 
     /// Find all files and directories.
     ///
-    /// Every file and directory below `directory`, recursively, as paths relative to it without a leading slash (`a`, `b`, `b/c`), sorted. Symlinks are listed, not followed.
+    /// Every file and directory below `directory`, recursively, as paths relative to it with a leading slash (`/a`, `/b`, `/b/c`), sorted, as libguestfs returns them. Symlinks are listed, not followed.
     pub fn find(&self, directory: &str) -> Result<Vec<String>> {
         self.trace_call(format_args!("find \"{}\"", directory));
         self.read_call(
@@ -824,11 +824,9 @@ impl Handle {
     /// The disks: /dev/sda, /dev/sdb, ... in the order they were added.
     pub fn list_devices(&self) -> Result<Vec<String>> {
         self.trace_call(format_args!("list_devices"));
-        self.read_call(
-            "list_devices",
-            |d| DirectCalls::list_devices(d),
-            |a| a.list_devices(),
-        )
+        self.read_call("list_devices", DirectCalls::list_devices, |a| {
+            a.list_devices()
+        })
     }
 
     /// List the partitions.
@@ -836,11 +834,9 @@ impl Handle {
     /// The partitions of every disk, disk by disk (logical partitions from 5). Logical volumes are not partitions: see `lvs`.
     pub fn list_partitions(&self) -> Result<Vec<String>> {
         self.trace_call(format_args!("list_partitions"));
-        self.read_call(
-            "list_partitions",
-            |d| DirectCalls::list_partitions(d),
-            |a| a.list_partitions(),
-        )
+        self.read_call("list_partitions", DirectCalls::list_partitions, |a| {
+            a.list_partitions()
+        })
     }
 
     /// List filesystems.
@@ -848,11 +844,9 @@ impl Handle {
     /// Every device, partition and logical volume that could hold a filesystem, with its type (`ext4`, `vfat`, `ntfs`, `xfs`, `swap`, ... or `unknown`). Extended partitions and volume members (LVM physical volumes, encrypted devices) are left out.
     pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
         self.trace_call(format_args!("list_filesystems"));
-        self.read_call(
-            "list_filesystems",
-            |d| DirectCalls::list_filesystems(d),
-            |a| a.list_filesystems(),
-        )
+        self.read_call("list_filesystems", DirectCalls::list_filesystems, |a| {
+            a.list_filesystems()
+        })
     }
 
     /// Get the Linux VFS type corresponding to a mounted device.
@@ -1414,7 +1408,7 @@ impl Handle {
     /// Every logical volume as /dev/VG/LV, sorted.
     pub fn lvs(&self) -> Result<Vec<String>> {
         self.trace_call(format_args!("lvs"));
-        self.read_call("lvs", |d| DirectCalls::lvs(d), |a| a.lvs())
+        self.read_call("lvs", DirectCalls::lvs, |a| a.lvs())
     }
 
     /// List the LVM volume groups (VGs).
@@ -1422,7 +1416,7 @@ impl Handle {
     /// Every volume group name, sorted.
     pub fn vgs(&self) -> Result<Vec<String>> {
         self.trace_call(format_args!("vgs"));
-        self.read_call("vgs", |d| DirectCalls::vgs(d), |a| a.vgs())
+        self.read_call("vgs", DirectCalls::vgs, |a| a.vgs())
     }
 
     /// List the LVM physical volumes (PVs).
@@ -1430,7 +1424,7 @@ impl Handle {
     /// Every physical volume's device, sorted.
     pub fn pvs(&self) -> Result<Vec<String>> {
         self.trace_call(format_args!("pvs"));
-        self.read_call("pvs", |d| DirectCalls::pvs(d), |a| a.pvs())
+        self.read_call("pvs", DirectCalls::pvs, |a| a.pvs())
     }
 
     /// List the LVM logical volumes (LVs).
@@ -1438,7 +1432,7 @@ impl Handle {
     /// Every logical volume with the fields lvs(8) reports.
     pub fn lvs_full(&self) -> Result<Vec<LvmLv>> {
         self.trace_call(format_args!("lvs_full"));
-        self.read_call("lvs_full", |d| DirectCalls::lvs_full(d), |a| a.lvs_full())
+        self.read_call("lvs_full", DirectCalls::lvs_full, |a| a.lvs_full())
     }
 
     /// List the LVM volume groups (VGs).
@@ -1446,7 +1440,7 @@ impl Handle {
     /// Every volume group with the fields vgs(8) reports.
     pub fn vgs_full(&self) -> Result<Vec<LvmVg>> {
         self.trace_call(format_args!("vgs_full"));
-        self.read_call("vgs_full", |d| DirectCalls::vgs_full(d), |a| a.vgs_full())
+        self.read_call("vgs_full", DirectCalls::vgs_full, |a| a.vgs_full())
     }
 
     /// List the LVM physical volumes (PVs).
@@ -1454,7 +1448,7 @@ impl Handle {
     /// Every physical volume with the fields pvs(8) reports.
     pub fn pvs_full(&self) -> Result<Vec<LvmPv>> {
         self.trace_call(format_args!("pvs_full"));
-        self.read_call("pvs_full", |d| DirectCalls::pvs_full(d), |a| a.pvs_full())
+        self.read_call("pvs_full", DirectCalls::pvs_full, |a| a.pvs_full())
     }
 
     /// Get the UUID of a logical volume.
@@ -1522,11 +1516,9 @@ impl Handle {
     /// The /dev/mapper devices other than logical volumes: opened encrypted devices.
     pub fn list_dm_devices(&self) -> Result<Vec<String>> {
         self.trace_call(format_args!("list_dm_devices"));
-        self.read_call(
-            "list_dm_devices",
-            |d| DirectCalls::list_dm_devices(d),
-            |a| a.list_dm_devices(),
-        )
+        self.read_call("list_dm_devices", DirectCalls::list_dm_devices, |a| {
+            a.list_dm_devices()
+        })
     }
 
     /// Get canonical name of an LV.

@@ -16,7 +16,7 @@ pub(crate) fn fish() -> String {
         "//! gx-fish's command table: arguments parsed by kind, results printed as\n\
          //! guestfish prints each return kind.\n\n\
          use std::io::Write;\n\n\
-         use crate::context::{\n    Fish, FishError, dup_optarg, parse_bool, parse_int, parse_int64, parse_string_list,\n    unknown_optarg,\n};\n\n",
+         use crate::context::{\n    Fish, FishError, argc, dup_optarg, parse_bool, parse_int, parse_int64, parse_string_list,\n    unknown_optarg,\n};\n\n",
     );
 
     o.push_str(
@@ -72,19 +72,7 @@ fn arm(a: &Action) -> String {
         .filter(|x| x.kind != ArgKind::Str(StrKind::Key))
         .count();
     let max = required + a.optargs.len();
-    if required == max {
-        o.push_str(&format!(
-            "            if argv.len() != {required} {{\n                return Err(FishError::WrongArgs);\n            }}\n"
-        ));
-    } else if required == 0 {
-        o.push_str(&format!(
-            "            if argv.len() > {max} {{\n                return Err(FishError::WrongArgs);\n            }}\n"
-        ));
-    } else {
-        o.push_str(&format!(
-            "            if argv.len() < {required} || argv.len() > {max} {{\n                return Err(FishError::WrongArgs);\n            }}\n"
-        ));
-    }
+    o.push_str(&format!("            argc(argv, {required}, {max})?;\n"));
     let mut i = 0;
     let mut call_args: Vec<String> = Vec::new();
     let mut flush: Vec<String> = Vec::new();

@@ -112,12 +112,18 @@ pub(crate) fn handle() -> String {
             .collect();
         let name = ident(a.name);
         match (a.engine, &out_arg) {
-            (Engine::Both, None) => o.push_str(&format!(
-                "        self.read_call(\"{}\", |d| DirectCalls::{name}(d, {}), |a| a.{name}({}))\n",
-                a.name,
-                direct_args.join(", "),
-                app_args.join(", ")
-            )),
+            (Engine::Both, None) => {
+                let direct = if direct_args.is_empty() {
+                    format!("DirectCalls::{name}")
+                } else {
+                    format!("|d| DirectCalls::{name}(d, {})", direct_args.join(", "))
+                };
+                o.push_str(&format!(
+                    "        self.read_call(\"{}\", {direct}, |a| a.{name}({}))\n",
+                    a.name,
+                    app_args.join(", ")
+                ))
+            }
             (Engine::Both, Some(out)) => o.push_str(&format!(
                 "        self.read_call_out(\"{}\", {out}, |d, o| DirectCalls::{name}(d, {}), |a, o| a.{name}({}))\n",
                 a.name,

@@ -85,8 +85,8 @@ pub(crate) fn protocol() -> String {
     o.push_str("    pub fn proc_nr(&self) -> u32 {\n        match self {\n");
     for a in agent_calls() {
         o.push_str(&format!(
-            "            Call::{} {{ .. }} => {},\n",
-            camel(a.name),
+            "            {} => {},\n",
+            any_pat(a),
             a.proc_nr.unwrap_or(0)
         ));
     }
@@ -95,11 +95,7 @@ pub(crate) fn protocol() -> String {
     o.push_str("    /// The libguestfs name.\n");
     o.push_str("    pub fn name(&self) -> &'static str {\n        match self {\n");
     for a in agent_calls() {
-        o.push_str(&format!(
-            "            Call::{} {{ .. }} => \"{}\",\n",
-            camel(a.name),
-            a.name
-        ));
+        o.push_str(&format!("            {} => \"{}\",\n", any_pat(a), a.name));
     }
     o.push_str("        }\n    }\n\n");
     // stream
@@ -107,8 +103,8 @@ pub(crate) fn protocol() -> String {
     o.push_str("    pub fn stream(&self) -> StreamKind {\n        match self {\n");
     for a in agent_calls() {
         o.push_str(&format!(
-            "            Call::{} {{ .. }} => StreamKind::{},\n",
-            camel(a.name),
+            "            {} => StreamKind::{},\n",
+            any_pat(a),
             stream_kind(a)
         ));
     }
@@ -233,6 +229,15 @@ pub(crate) fn protocol() -> String {
     o
 }
 
+/// A pattern matching any value of the call's variant.
+fn any_pat(a: &Action) -> String {
+    if call_fields(a).is_empty() {
+        format!("Call::{}", camel(a.name))
+    } else {
+        format!("Call::{} {{ .. }}", camel(a.name))
+    }
+}
+
 fn stream_kind(a: &Action) -> &'static str {
     if a.file_in() {
         "FileIn"
@@ -305,11 +310,12 @@ pub(crate) fn client() -> String {
         let mut inits: Vec<String> = Vec::new();
         for x in a.args {
             if wire_type(x.kind).is_some() {
-                inits.push(format!(
-                    "{}: {}",
-                    ident(x.name),
-                    to_owned_expr(x.kind, &ident(x.name))
-                ));
+                let owned = to_owned_expr(x.kind, &ident(x.name));
+                inits.push(if owned == ident(x.name) {
+                    owned
+                } else {
+                    format!("{}: {owned}", ident(x.name))
+                });
             }
         }
         if opts_type(a).is_some() {

@@ -57,8 +57,8 @@ symlink, `r` regular file, `s` socket, `u` unknown, `?` not reported).",
         proc_nr: Some(48),
         shortdesc: "find all files and directories",
         longdesc: "Every file and directory below `directory`, recursively, as paths relative \
-to it without a leading slash (`a`, `b`, `b/c`), sorted. Symlinks are listed, not \
-followed.",
+to it with a leading slash (`/a`, `/b`, `/b/c`), sorted, as libguestfs returns them. \
+Symlinks are listed, not followed.",
         ..A
     },
     Action {

@@ -332,10 +332,11 @@ impl Handle {
 
     // Tests.
 
-    /// `exists`: following symlinks; false when missing.
+    /// `exists`: the name exists (a dangling symlink does: libguestfs
+    /// lstats); false when missing.
     pub fn exists(&self, path: &str) -> Result<bool> {
         self.trace_call(format_args!("exists \"{path}\""));
-        missing_is_false(self.statns(path).map(|_| true))
+        missing_is_false(self.lstatns(path).map(|_| true))
     }
 
     fn is_type(&self, path: &str, follow: Option<bool>, t: FileType) -> Result<bool> {
@@ -476,10 +477,10 @@ impl Handle {
         let names = self.ls(dir)?;
         let stats = self.lstatnslist(dir, &names)?;
         for (n, st) in names.iter().zip(stats) {
-            if st.st_nlink > 1 || st.file_type() == FileType::Directory {
-                if !seen.insert((st.st_dev, st.st_ino)) {
-                    continue;
-                }
+            if (st.st_nlink > 1 || st.file_type() == FileType::Directory)
+                && !seen.insert((st.st_dev, st.st_ino))
+            {
+                continue;
             }
             *blocks = blocks.saturating_add(st.st_blocks);
             if st.file_type() == FileType::Directory {

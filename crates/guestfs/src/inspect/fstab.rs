@@ -33,7 +33,11 @@ impl Handle {
                 out.push(e);
             }
         }
-        // Several "/" entries: keep the first (libguestfs picks the first too).
+        // libguestfs reads fstab through Augeas, whose OCaml binding returns
+        // the entries last line first: its mountpoint lists come out in that
+        // order, and of several "/" entries it keeps the first of them (the
+        // last line).
+        out.reverse();
         let mut seen_root = false;
         out.retain(|(_, mp)| {
             if mp == "/" {
