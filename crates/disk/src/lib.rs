@@ -18,6 +18,7 @@
 
 mod error;
 mod io;
+pub mod luks;
 pub mod lvm;
 pub mod open;
 pub mod overlay;
