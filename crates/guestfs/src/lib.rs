@@ -24,11 +24,13 @@ mod direct;
 pub mod inspect;
 mod lsla;
 pub mod path;
+mod volumes;
 
 pub use direct::DeviceKind;
 pub use gx_appliance::Backend;
 pub use gx_disk::{Error, ErrorKind, Result};
 pub use gx_fs::{DirEntry, FileType, Stat, StatVfs, Timespec};
+pub use volumes::{LvmLv, LvmPv, LvmVg, dm_name};
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -868,6 +870,223 @@ impl Handle {
             a.app().sync().map_err(|e| appliance::convert("sync", e))
         })
     }
+
+    // ===================================================================
+    // LVM and LUKS (issue 11). Thin wrappers over the direct engine
+    // (crates/guestfs/src/direct.rs, volumes.rs), kept together so they can
+    // move into the API table. Where the appliance answers, `lvs`/`vgs`/`pvs`
+    // go to its agent; the other calls need agent work (see the report) and
+    // say so.
+    // ===================================================================
+
+    /// LVs as `/dev/VG/LV`, sorted (libguestfs's `lvs`: public LVs only).
+    pub fn lvs(&self) -> Result<Vec<String>> {
+        trace!(self, "lvs");
+        self.call(
+            |d| Ok(d.lv_names()),
+            |a| a.app().lvs().map_err(|e| appliance::convert("lvs", e)),
+        )
+    }
+
+    /// Volume group names, sorted.
+    pub fn vgs(&self) -> Result<Vec<String>> {
+        trace!(self, "vgs");
+        self.call(
+            |d| Ok(volumes::vgs(d.lvm())),
+            |a| a.app().vgs().map_err(|e| appliance::convert("vgs", e)),
+        )
+    }
+
+    /// Physical volume devices, sorted.
+    pub fn pvs(&self) -> Result<Vec<String>> {
+        trace!(self, "pvs");
+        self.call(
+            |d| Ok(volumes::pvs(d.lvm())),
+            |a| a.app().pvs().map_err(|e| appliance::convert("pvs", e)),
+        )
+    }
+
+    /// libguestfs's `pvs_full`.
+    pub fn pvs_full(&self) -> Result<Vec<LvmPv>> {
+        trace!(self, "pvs_full");
+        self.call(
+            |d| Ok(volumes::pvs_full(d.lvm())),
+            |_| Err(no_agent("pvs_full")),
+        )
+    }
+
+    /// libguestfs's `vgs_full`.
+    pub fn vgs_full(&self) -> Result<Vec<LvmVg>> {
+        trace!(self, "vgs_full");
+        self.call(
+            |d| Ok(volumes::vgs_full(d.lvm())),
+            |_| Err(no_agent("vgs_full")),
+        )
+    }
+
+    /// libguestfs's `lvs_full`.
+    pub fn lvs_full(&self) -> Result<Vec<LvmLv>> {
+        trace!(self, "lvs_full");
+        self.call(
+            |d| Ok(volumes::lvs_full(d.lvm())),
+            |_| Err(no_agent("lvs_full")),
+        )
+    }
+
+    /// The UUID of an LV, as lvm2 prints it (`lvuuid`).
+    pub fn lvuuid(&self, device: &str) -> Result<String> {
+        trace!(self, "lvuuid \"{device}\"");
+        self.call(|d| volumes::lvuuid(d, device), |_| Err(no_agent("lvuuid")))
+    }
+
+    /// The UUID of a VG, as lvm2 prints it (`vguuid`).
+    pub fn vguuid(&self, vgname: &str) -> Result<String> {
+        trace!(self, "vguuid \"{vgname}\"");
+        self.call(|d| volumes::vguuid(d, vgname), |_| Err(no_agent("vguuid")))
+    }
+
+    /// The UUID of a PV, as lvm2 prints it (`pvuuid`).
+    pub fn pvuuid(&self, device: &str) -> Result<String> {
+        trace!(self, "pvuuid \"{device}\"");
+        self.call(|d| volumes::pvuuid(d, device), |_| Err(no_agent("pvuuid")))
+    }
+
+    /// The UUIDs of a VG's PVs, in metadata order (`vgpvuuids`).
+    pub fn vgpvuuids(&self, vgname: &str) -> Result<Vec<String>> {
+        trace!(self, "vgpvuuids \"{vgname}\"");
+        self.call(
+            |d| volumes::vgpvuuids(d, vgname),
+            |_| Err(no_agent("vgpvuuids")),
+        )
+    }
+
+    /// The UUIDs of a VG's LVs, in metadata order (`vglvuuids`).
+    pub fn vglvuuids(&self, vgname: &str) -> Result<Vec<String>> {
+        trace!(self, "vglvuuids \"{vgname}\"");
+        self.call(
+            |d| volumes::vglvuuids(d, vgname),
+            |_| Err(no_agent("vglvuuids")),
+        )
+    }
+
+    /// `/dev/VG/LV` for an LV named `/dev/mapper/VG-LV` or `/dev/VG/LV`;
+    /// an `InvalidArgument` error for anything else (`lvm_canonical_lv_name`).
+    pub fn lvm_canonical_lv_name(&self, device: &str) -> Result<String> {
+        trace!(self, "lvm_canonical_lv_name \"{device}\"");
+        self.call(
+            |d| {
+                d.lv_canonical(device)
+                    .ok_or_else(|| Error::invalid(format!("{device}: not a logical volume")))
+            },
+            |_| Err(no_agent("lvm_canonical_lv_name")),
+        )
+    }
+
+    /// True when `device` is an LV (`is_lv`).
+    pub fn is_lv(&self, device: &str) -> Result<bool> {
+        trace!(self, "is_lv \"{device}\"");
+        self.call(
+            |d| Ok(d.lv_canonical(device).is_some()),
+            |_| Err(no_agent("is_lv")),
+        )
+    }
+
+    /// Device-mapper devices that are not LVs: unlocked encrypted devices
+    /// (`list_dm_devices`), sorted.
+    pub fn list_dm_devices(&self) -> Result<Vec<String>> {
+        trace!(self, "list_dm_devices");
+        self.call(
+            |d| {
+                let mut v: Vec<String> = d.mapped().iter().map(|m| m.name.clone()).collect();
+                v.sort();
+                Ok(v)
+            },
+            |_| Err(no_agent("list_dm_devices")),
+        )
+    }
+
+    /// Scan for PVs, VGs and LVs again (`lvm_scan`); the direct engine
+    /// treats every VG as active, so `activate` changes nothing here.
+    pub fn lvm_scan(&mut self, activate: bool) -> Result<()> {
+        trace!(self, "lvm_scan {activate}");
+        self.check_launched()?;
+        if self.on_appliance.get() {
+            return self.with_appliance(|a| {
+                a.app()
+                    .vg_activate_all(activate)
+                    .map_err(|e| appliance::convert("lvm_scan", e))
+            });
+        }
+        self.engine_mut()?.rescan_lvm()
+    }
+
+    /// `vgscan`: the same rescan.
+    pub fn vgscan(&mut self) -> Result<()> {
+        self.lvm_scan(false)
+    }
+
+    /// Unlock an encrypted device as `/dev/mapper/MAPNAME`
+    /// (`cryptsetup_open`). `key` is a passphrase, or `base64:...` for
+    /// binary key data, or `text:...` (libguestfs ≥ 1.60's prefixes).
+    /// `crypttype` may be `luks`; `cipher` is ignored for LUKS, whose header
+    /// names it. LVM is scanned again afterwards, so VGs inside appear.
+    pub fn cryptsetup_open(
+        &mut self,
+        device: &str,
+        key: &str,
+        mapname: &str,
+        crypttype: Option<&str>,
+        cipher: Option<&str>,
+    ) -> Result<()> {
+        // Never trace the key.
+        trace!(self, "cryptsetup_open \"{device}\" \"***\" \"{mapname}\"");
+        let _ = cipher;
+        self.check_launched()?;
+        if self.on_appliance.get() {
+            return Err(no_agent("cryptsetup_open"));
+        }
+        let key = volumes::decode_key(key)?;
+        self.engine_mut()?
+            .cryptsetup_open(device, &key, mapname, crypttype)
+    }
+
+    /// `luks_open`: [`Handle::cryptsetup_open`] for LUKS.
+    pub fn luks_open(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {
+        self.cryptsetup_open(device, key, mapname, Some("luks"), None)
+    }
+
+    /// `luks_open_ro`: the direct engine is read-only anyway.
+    pub fn luks_open_ro(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {
+        self.luks_open(device, key, mapname)
+    }
+
+    /// Close a device made by `cryptsetup_open` (`cryptsetup_close`).
+    pub fn cryptsetup_close(&mut self, device: &str) -> Result<()> {
+        trace!(self, "cryptsetup_close \"{device}\"");
+        self.check_launched()?;
+        if self.on_appliance.get() {
+            return Err(no_agent("cryptsetup_close"));
+        }
+        self.engine_mut()?.cryptsetup_close(device)
+    }
+
+    /// `luks_close`.
+    pub fn luks_close(&mut self, device: &str) -> Result<()> {
+        self.cryptsetup_close(device)
+    }
+
+    /// The UUID of a LUKS device (`luks_uuid`).
+    pub fn luks_uuid(&self, device: &str) -> Result<String> {
+        trace!(self, "luks_uuid \"{device}\"");
+        self.call(|d| d.luks_uuid(device), |_| Err(no_agent("luks_uuid")))
+    }
+}
+
+/// A call the appliance's agent does not offer yet.
+fn no_agent(call: &str) -> Error {
+    Error::unsupported(format!(
+        "{call}: not available on the appliance engine yet (the direct engine answers it)"
+    ))
 }
 
 fn busy() -> Error {
