@@ -49,7 +49,8 @@
 #                    (UUID $LL_LUKS_UUID, aes-xts-plain64, 4096-byte sectors,
 #                    Argon2id key slot: 4 passes, 1 MiB, 1 thread; passphrase
 #                    $LL_KEY) holding a PV of VG "vg_crypt": lv_root (ext4,
-#                    label "croot", UUID $LL_ROOT_UUID, a RHEL 6 style tree
+#                    label "croot", UUID $LL_ROOT_UUID, 4 KiB blocks as the
+#                    4096-byte crypt sectors require, a RHEL 6 style tree
 #                    with hostname crypt.test and /secret.txt) and lv_swap.
 # lvm-on-luks1.img   the same disk with the container as LUKS1 (UUID
 #                    $LL1_LUKS_UUID, aes-cbc-essiv:sha256, PBKDF2-SHA1, 1000
@@ -342,7 +343,7 @@ printf '%s\n' "/dev/mapper/vg_crypt-lv_root / ext4 defaults 1 1" \
 echo 'the plaintext of an encrypted root' >"$r/secret.txt"
 echo 'default=0' >"$b/grub/grub.conf"
 mkfs_tree ext4 "$S/cboot.img" 8M "$b" "$LL_BOOT_UUID" "" -b 1024 -I 256
-mkfs_tree ext4 "$S/croot.img" 16M "$r" "$LL_ROOT_UUID" croot -b 1024 -I 256
+mkfs_tree ext4 "$S/croot.img" 16M "$r" "$LL_ROOT_UUID" croot -b 4096 -I 256
 truncate -s 4M "$S/cswap.img"; mkswap -q -U "$LL_SWAP_UUID" "$S/cswap.img" >/dev/null
 # The container's plaintext: a PV of 32 MiB (the container is 36 MiB+).
 printf '%s\n' '{"vg": "vg_crypt", "uuid": "CRvgAAAAAAAAAAAAAAAAAAAAAAAAAA01",' \
@@ -377,7 +378,7 @@ truncate -s 48M "$img"
 printf '%s\n' '{"vg": "vg-enc", "uuid": "LOvgAAAAAAAAAAAAAAAAAAAAAAAAAA01",' \
   ' "pvs": [{"file": "'"$img"'", "size": 50331648, "uuid": "LOpvAAAAAAAAAAAAAAAAAAAAAAAAAA01", "device": "/dev/sda"}],' \
   ' "lvs": [{"name": "plain", "uuid": "LOlvAAAAAAAAAAAAAAAAAAAAAAAplain", "segments": [{"start": 0, "count": 2, "stripes": [[0, 0]]}]},' \
-  '         {"name": "secret-lv", "uuid": "LOlvAAAAAAAAAAAAAAAAAAAAAsecret", "segments": [{"start": 0, "count": 4, "stripes": [[0, 2]]}]}]}' \
+  '         {"name": "secret-lv", "uuid": "LOlvAAAAAAAAAAAAAAAAAAAAAAsecret", "segments": [{"start": 0, "count": 4, "stripes": [[0, 2]]}]}]}' \
   >"$S/lo.json"
 "${HELP[@]}" lvm-format "$S/lo.json"
 mkdir -p "$S/lo/plain" "$S/lo/secret"

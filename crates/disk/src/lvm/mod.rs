@@ -349,6 +349,15 @@ pub fn uuid_plain(s: &str) -> String {
     s.chars().filter(|c| *c != '-').collect()
 }
 
+/// An lvm2 ID: 32 characters of lvm2's alphabet once dashes are removed
+/// (lvm2 refuses the whole VG when one is not).
+pub fn valid_id(s: &str) -> bool {
+    let p = uuid_plain(s);
+    p.len() == 32
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'!' || b == b'#')
+}
+
 /// lvm2's printed form of a 32-character UUID: 6-4-4-4-4-4-6.
 pub fn uuid_dashed(s: &str) -> String {
     if s.len() != 32 || !s.is_ascii() {
@@ -500,6 +509,9 @@ fn build_vg(root: &Value, lvm: &mut Lvm) -> Result<VolumeGroup> {
         return Err(ctx("bad volume group name"));
     }
     let uuid = vg.get_str("id").unwrap_or_default().to_string();
+    if !valid_id(&uuid) {
+        return Err(ctx(&format!("bad id {uuid:?}")));
+    }
     let seqno = vg.get_u64("seqno").unwrap_or(0);
     let extent_sectors = vg
         .get_u64("extent_size")
@@ -516,7 +528,8 @@ fn build_vg(root: &Value, lvm: &mut Lvm) -> Result<VolumeGroup> {
             }
             let id = pv
                 .get_str("id")
-                .ok_or_else(|| ctx(&format!("PV {key} has no id")))?;
+                .filter(|id| valid_id(id))
+                .ok_or_else(|| ctx(&format!("PV {key} has no valid id")))?;
             let plain = uuid_plain(id);
             let pe_start = pv
                 .get_u64("pe_start")
@@ -545,6 +558,9 @@ fn build_vg(root: &Value, lvm: &mut Lvm) -> Result<VolumeGroup> {
         for (lvname, lv) in section.entries() {
             if texts.len() >= MAX_LVS {
                 return Err(ctx(&format!("more than {MAX_LVS} LVs")));
+            }
+            if !lv.get_str("id").is_some_and(valid_id) {
+                return Err(ctx(&format!("LV {lvname} has no valid id")));
             }
             let mut segs = Vec::new();
             for (key, seg) in lv.entries() {

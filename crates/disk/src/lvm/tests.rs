@@ -78,8 +78,13 @@ fn vg_text(seqno: u64, pvs: &[(&str, u64)], lvs: &str) -> String {
 }
 
 fn lv(name: &str, segs: &str) -> String {
+    let id: String = format!("LVLVLVLVLVLVLVLVLVLVLVLVLVLVLVLV{name}")
+        .chars()
+        .rev()
+        .take(32)
+        .collect();
     format!(
-        "{name} {{\nid = \"LVLVLV-LVLV-LVLV-LVLV-LVLV-LVLV-LVLV{name}\"\n\
+        "{name} {{\nid = \"{id}\"\n\
          status = [\"READ\", \"WRITE\", \"VISIBLE\"]\nsegment_count = 1\n{segs}}}\n"
     )
 }
@@ -320,6 +325,19 @@ fn label_and_header_fields_are_bounded() {
     for len in [0usize, 511, 512, 1024, 2048] {
         let _ = scan(&[mem(vec![0xff; len], "x")]);
     }
+}
+
+#[test]
+fn bad_ids_refuse_the_vg_as_lvm2_does() {
+    let mut lvs = lv("ok", &linear(1, 0, 1, "pv0", 0));
+    lvs = lvs.replacen("id = \"", "id = \"x", 1); // 33 characters
+    let text = vg_text(1, &[(U1, 4)], &lvs);
+    let d = pv(PE_START as usize + 4 * 4096, U1, &text, 512);
+    let lvm = scan(&[mem(d, "d")]).unwrap();
+    assert!(lvm.vgs.is_empty());
+    assert!(lvm.warnings[0].contains("valid id"), "{:?}", lvm.warnings);
+    assert!(!valid_id("abc"));
+    assert!(valid_id("BTLqS3-NcMY-8XDT-0O3A-rHdj-yEF7-FuMXrb"));
 }
 
 #[test]
