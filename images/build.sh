@@ -129,8 +129,9 @@ OUT=$(cd "$OUT" && pwd)
 
 KEY=$(cat "$HERE/build.sh" "$HERE/xfs.sh" "$HERE/helpers.py" "$HERE"/data/* | sha256sum | cut -d' ' -f1)
 stamp_ok() { [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$KEY" ]; }
-# The phony guests for inspection have their own recipe, cache and lock.
-phony() { bash "$HERE/phony.sh" "$OUT"; }
+# The phony guests for inspection and the LVM/LUKS guests have their own
+# recipes (phony.sh, volumes.sh), caches and locks.
+phony() { bash "$HERE/phony.sh" "$OUT"; bash "$HERE/volumes.sh" "$OUT"; }
 stamp_ok && { phony; exit 0; }
 
 exec 9>"$OUT/.lock"

@@ -169,6 +169,9 @@ fn real_main() -> Result<i32> {
     if output & OUT_FS != 0 {
         filesystems(&mut g, &mut out, output & OUT_FS_EXTRA != 0)?;
     }
+    if output & OUT_LVM != 0 {
+        lvm(&g, &mut out)?;
+    }
     if output & OUT_PARTS != 0 {
         for p in g.list_partitions()? {
             let (parent, size, mbr) = match g.device_kind(&p)? {
@@ -191,6 +194,73 @@ fn real_main() -> Result<i32> {
     }
     out.print();
     Ok(0)
+}
+
+/// LVs, then VGs, then PVs, as virt-filesystems lists them: an LV's parent
+/// is its VG, a VG's parents are its PVs (in the VG's metadata order).
+fn lvm(g: &Handle, out: &mut Out) -> Result<()> {
+    let need_uuid = out.cols.contains(&Col::Uuid);
+    for lv in g.lvs()? {
+        let size = g.blockdev_getsize64(&lv)?;
+        let uuid = if need_uuid {
+            Some(g.lvuuid(&lv)?)
+        } else {
+            None
+        };
+        let parent = lv
+            .rsplit_once('/')
+            .map_or(lv.as_str(), |(vg, _)| vg)
+            .to_string();
+        out.row(
+            &lv,
+            "lv",
+            None,
+            None,
+            None,
+            Some(u64::try_from(size).unwrap_or(0)),
+            &parent,
+            uuid.as_deref(),
+        );
+    }
+    let pvs = g.pvs_full()?;
+    for vg in g.vgs_full()? {
+        let parents: Vec<String> = g
+            .vgpvuuids(&vg.vg_name)?
+            .iter()
+            .map(|u| {
+                let plain: String = u.chars().filter(char::is_ascii_alphanumeric).collect();
+                pvs.iter()
+                    .find(|p| p.pv_uuid == plain)
+                    .map(|p| g.canonical_device_name(&p.pv_name))
+                    .unwrap_or(plain)
+            })
+            .collect();
+        let name = format!("/dev/{}", vg.vg_name);
+        out.row(
+            &name,
+            "vg",
+            None,
+            None,
+            None,
+            Some(vg.vg_size),
+            &parents.join(","),
+            Some(&vg.vg_uuid),
+        );
+    }
+    for pv in &pvs {
+        let name = g.canonical_device_name(&pv.pv_name);
+        out.row(
+            &name,
+            "pv",
+            None,
+            None,
+            None,
+            Some(pv.pv_size),
+            "",
+            Some(&pv.pv_uuid),
+        );
+    }
+    Ok(())
 }
 
 fn filesystems(g: &mut Handle, out: &mut Out, extra: bool) -> Result<()> {

@@ -2437,6 +2437,14 @@ pub(crate) fn run_action(
             let () = r;
             Ok(())
         }
+        "luks_uuid" => {
+            argc(argv, 1, 1)?;
+            let a_device = argv[0].as_str();
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.luks_uuid(a_device)?;
+            writeln!(f.out(), "{r}")?;
+            Ok(())
+        }
         "luks_open" => {
             argc(argv, 2, 2)?;
             let a_device = argv[0].as_str();

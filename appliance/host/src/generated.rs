@@ -1944,6 +1944,19 @@ impl Appliance {
         self.decode(v, "cryptsetup_close")
     }
 
+    /// Get the UUID of a LUKS device.
+    ///
+    /// The UUID in the LUKS header of the encrypted `device`.
+    pub fn luks_uuid(&mut self, device: &str) -> Result<String> {
+        let v = self.call_raw(
+            Call::LuksUuid {
+                device: device.to_string(),
+            },
+            HostStream::None,
+        )?;
+        self.decode(v, "luks_uuid")
+    }
+
     /// Make a filesystem.
     ///
     /// Make a filesystem of type `fstype` (`ext2`, `ext3`, `ext4`, `vfat`, `fat`, `ntfs`, `xfs`, `btrfs`, as the appliance has the tools) on `device`. `blocksize` is the block (cluster, for FAT and NTFS) size in bytes, `features` the ext2/3/4 features (mke2fs -O), `inode` the ext2/3/4 inode size, `sectorsize` the sector size of FAT and XFS, `label` the filesystem label.

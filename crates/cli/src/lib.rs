@@ -5,7 +5,8 @@
 //! the `-a` options after it; a bare `--format` goes back to autodetection),
 //! `-d DOMAIN` with `-c URI` (libvirt domain XML), `-m dev[:mnt[:opts[:fstype]]]`,
 //! `--ro`/`--rw`, `-v`, `-x`, `-V`, `--help`, `--engine` (`GX_ENGINE`) and
-//! `--backend` (`GX_BACKEND`); turning them into a launched
+//! `--backend` (`GX_BACKEND`), `--key`/`--keys-from-stdin`/`--echo-keys`
+//! (LUKS keys, see [`keys`]); turning them into a launched
 //! [`Handle`] with its mounts; the rule that an image a running VM holds open
 //! for writing is opened read-only (and `--rw` on it refused); and how a tool
 //! reports an error and exits.
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod fish_wrapper;
 pub mod human;
 pub mod inspect;
+pub mod keys;
 pub mod lock;
 pub mod output;
 
@@ -103,6 +105,8 @@ pub struct Common {
     pub engine: Engine,
     /// `--backend`; `None` lets the Handle choose (`GX_BACKEND`, else the host's best).
     pub backend: Option<Backend>,
+    /// `--key`, `--keys-from-stdin`, `--echo-keys`.
+    pub keys: keys::Keys,
 }
 
 /// Add the shared options to a tool's command. Help is `--help` only (`-h`
@@ -179,6 +183,25 @@ pub fn command(name: &'static str, about: &'static str, features: Features) -> C
                 .value_name("vmm|qemu")
                 .value_parser(["vmm", "qemu"])
                 .help("How the appliance is run (default: GX_BACKEND, else our VMM on hardware KVM, else QEMU)"),
+        )
+        .arg(
+            Arg::new("key")
+                .long("key")
+                .value_name("SELECTOR")
+                .action(ArgAction::Append)
+                .help("Specify a LUKS key: ID:key:KEY, ID:file:FILENAME or ID:clevis; ID is a device, a LUKS UUID or 'all'"),
+        )
+        .arg(
+            Arg::new("keys-from-stdin")
+                .long("keys-from-stdin")
+                .action(ArgAction::SetTrue)
+                .help("Read passphrases from stdin"),
+        )
+        .arg(
+            Arg::new("echo-keys")
+                .long("echo-keys")
+                .action(ArgAction::SetTrue)
+                .help("Don't turn off echo for passphrases"),
         )
         .arg(
             Arg::new("help")
@@ -295,7 +318,19 @@ impl Common {
             Some(b) => Some(b.parse()?),
             None => None,
         };
+        let selectors = match m.try_get_many::<String>("key") {
+            Ok(Some(v)) => v
+                .map(|s| keys::KeySelector::parse(s))
+                .collect::<Result<Vec<_>>>()?,
+            _ => Vec::new(),
+        };
+        let keys = keys::Keys {
+            selectors,
+            from_stdin: flag("keys-from-stdin"),
+            echo: flag("echo-keys"),
+        };
         Ok(Common {
+            keys,
             drives,
             mounts,
             connect: m.get_one::<String>("connect").cloned(),
@@ -394,6 +429,10 @@ impl Common {
             }
         }
         g.launch()?;
+        // Open LUKS devices (and the LVM inside them) before any -m needs them.
+        if !self.keys.selectors.is_empty() || self.keys.from_stdin {
+            keys::decrypt(&mut g, &self.keys)?;
+        }
         for m in &self.mounts {
             let options = m.options.clone().unwrap_or_else(|| {
                 if readonly {

@@ -10,7 +10,10 @@
 //! - [`Slice`], a window onto part of a device (a partition);
 //! - [`partition`] tables (GPT with CRCs and backup header, MBR with logical
 //!   partitions), parsed by our own code, and libguestfs device names;
-//! - filesystem probing (type, label, UUID) from superblocks.
+//! - filesystem probing (type, label, UUID) from superblocks;
+//! - [`lvm`]: LVM2 PV labels, VG metadata and logical volumes as devices;
+//! - [`luks`]: LUKS1/LUKS2 headers, unlocking with a passphrase, and the
+//!   decrypted payload as a device (keys zeroized, never logged).
 //!
 //! It must not: write to an image opened read-only, trust any number read from an
 //! image without checking it, or panic on any input.
@@ -18,6 +21,8 @@
 
 mod error;
 mod io;
+pub mod luks;
+pub mod lvm;
 pub mod open;
 pub mod overlay;
 pub mod partition;

@@ -9,6 +9,7 @@ use crate::{
     Dirent, Drive, Error, ErrorKind, FileType, GrepOpts, LvmLv, LvmPv, LvmVg, Partition, Result,
     StatNs, StatVfs, TarOutOpts, Xattr,
 };
+use gx_disk::lvm::{self, Lvm};
 use gx_disk::partition::{self, PartitionKind, PartitionTable, TableKind};
 use gx_disk::probe::{self, Probe};
 use gx_disk::{Device, OpenOptions};
@@ -72,6 +73,12 @@ const PREAD_MAX: usize = 2 * 1024 * 1024;
 pub(crate) struct Direct {
     disks: Vec<Disk>,
     mounts: Vec<Mount>,
+    /// PVs, VGs and LVs found on the disks, partitions and unlocked devices.
+    lvm: Lvm,
+    /// Public LVs as `/dev/VG/LV`, sorted (libguestfs's `lvs`).
+    lvs: Vec<(String, Device)>,
+    /// Unlocked encrypted devices (`/dev/mapper/NAME`), in opening order.
+    mapped: Vec<crate::volumes::Mapped>,
 }
 
 /// A guest path resolved to a mount and a path inside its filesystem.
@@ -126,10 +133,176 @@ impl Direct {
                 parts,
             });
         }
-        Ok(Direct {
+        let mut d = Direct {
             disks,
             mounts: Vec::new(),
-        })
+            lvm: Lvm::default(),
+            lvs: Vec::new(),
+            mapped: Vec::new(),
+        };
+        d.rescan_lvm()?;
+        Ok(d)
+    }
+
+    /// Scan for LVM PVs again (libguestfs's `lvm_scan`): on unpartitioned
+    /// disks, partitions that can hold one, and unlocked encrypted devices.
+    /// LVs are not scanned, as lvm2 does by default (`scan_lvs = 0`).
+    pub(crate) fn rescan_lvm(&mut self) -> Result<()> {
+        let mut candidates: Vec<(String, Device)> = Vec::new();
+        for d in &self.disks {
+            if d.table.is_none() {
+                candidates.push((d.name.clone(), d.dev.clone()));
+            }
+        }
+        for d in &self.disks {
+            for p in d.parts.iter().filter(|p| p.kind != PartitionKind::Extended) {
+                candidates.push((p.name.clone(), p.dev.clone()));
+            }
+        }
+        for m in &self.mapped {
+            candidates.push((m.name.clone(), m.dev.clone()));
+        }
+        self.lvm = lvm::scan(&candidates)?;
+        let mut lvs: Vec<(String, Device)> = Vec::new();
+        for vg in &self.lvm.vgs {
+            for lv in vg.lvs.iter().filter(|l| l.public) {
+                lvs.push((format!("/dev/{}/{}", vg.name, lv.name), lv.device.clone()));
+            }
+        }
+        lvs.sort_by(|a, b| a.0.cmp(&b.0));
+        self.lvs = lvs;
+        Ok(())
+    }
+
+    pub(crate) fn lvm(&self) -> &Lvm {
+        &self.lvm
+    }
+
+    pub(crate) fn lv_names(&self) -> Vec<String> {
+        self.lvs.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    pub(crate) fn mapped(&self) -> &[crate::volumes::Mapped] {
+        &self.mapped
+    }
+
+    /// Unlock a LUKS device as `/dev/mapper/MAPNAME` (libguestfs's
+    /// `cryptsetup_open`), then scan for LVM again so VGs inside appear.
+    pub(crate) fn cryptsetup_open(
+        &mut self,
+        device: &str,
+        key: &[u8],
+        mapname: &str,
+        crypttype: Option<&str>,
+    ) -> Result<()> {
+        let name = format!("/dev/mapper/{mapname}");
+        if mapname.is_empty() || mapname.contains('/') || mapname == "control" {
+            return Err(Error::invalid(format!(
+                "cryptsetup_open: {mapname:?}: not a valid map name"
+            )));
+        }
+        if self.mapped.iter().any(|m| m.name == name) || self.lv_canonical(&name).is_some() {
+            return Err(Error::invalid(format!("{name}: device already exists")));
+        }
+        match crypttype {
+            None | Some("luks") => {}
+            Some(t) => {
+                return Err(Error::unsupported(format!(
+                    "cryptsetup_open: encryption type {t} (the direct engine reads LUKS only)"
+                )));
+            }
+        }
+        let canonical = self.canonical(device);
+        let dev = self.device(&canonical)?.clone();
+        let hdr = gx_disk::luks::read_header(dev.as_ref())
+            .map_err(|e| e.context(&canonical))?
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{canonical}: not a LUKS device (unknown encrypted device type)"
+                ))
+            })?;
+        let limits = gx_disk::luks::Limits::default();
+        let master = gx_disk::luks::unlock_key(dev.as_ref(), &hdr, key, &limits)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Permission,
+                format!("{canonical}: no key slot accepts this key (no key available with this passphrase)"),
+            )
+        })?;
+        let crypt = gx_disk::luks::CryptDevice::new(name.clone(), dev, &hdr, &master)?;
+        self.mapped.push(crate::volumes::Mapped {
+            name,
+            source: canonical,
+            dev: std::sync::Arc::new(crypt),
+        });
+        self.rescan_lvm()
+    }
+
+    /// Close an unlocked device (libguestfs's `cryptsetup_close`).
+    pub(crate) fn cryptsetup_close(&mut self, device: &str) -> Result<()> {
+        let Some(i) = self.mapped.iter().position(|m| m.name == device) else {
+            return Err(Error::invalid(format!(
+                "{device}: you must call this on the /dev/mapper device created by cryptsetup-open"
+            )));
+        };
+        if let Some(pv) = self
+            .lvm
+            .pvs
+            .iter()
+            .find(|p| p.device == device && p.vg.is_some())
+        {
+            let vg = pv
+                .vg
+                .map(|v| self.lvm.vgs[v].name.clone())
+                .unwrap_or_default();
+            return Err(Error::invalid(format!(
+                "{device}: device is busy (volume group {vg} is on it)"
+            )));
+        }
+        if self.mounts.iter().any(|m| m.device == device) {
+            return Err(Error::invalid(format!(
+                "{device}: device is busy (mounted)"
+            )));
+        }
+        self.mapped.remove(i);
+        self.rescan_lvm()
+    }
+
+    /// The UUID in a LUKS header (libguestfs's `luks_uuid`).
+    pub(crate) fn luks_uuid(&self, device: &str) -> Result<String> {
+        let canonical = self.canonical(device);
+        let dev = self.device(&canonical)?;
+        gx_disk::luks::read_header(dev.as_ref())?
+            .map(|h| h.uuid)
+            .ok_or_else(|| Error::invalid(format!("{canonical}: not a LUKS device")))
+    }
+
+    /// `/dev/VG/LV` for an LV named either way (`/dev/mapper/VG-LV` too).
+    pub(crate) fn lv_canonical(&self, name: &str) -> Option<String> {
+        let want = match name.strip_prefix("/dev/mapper/") {
+            Some(rest) => {
+                let (vg, lv) = crate::volumes::split_dm_name(rest)?;
+                format!("/dev/{vg}/{lv}")
+            }
+            None => name.to_string(),
+        };
+        self.lvs
+            .iter()
+            .find(|(n, _)| *n == want)
+            .map(|(n, _)| n.clone())
+    }
+
+    /// The name a device is known by: `/dev/sdX` for any disk spelling,
+    /// `/dev/VG/LV` for an LV's `/dev/mapper` name, else unchanged.
+    pub(crate) fn canonical(&self, name: &str) -> String {
+        if name.starts_with("/dev/mapper/") {
+            if self.mapped.iter().any(|m| m.name == name) {
+                return name.to_string();
+            }
+            if let Some(lv) = self.lv_canonical(name) {
+                return lv;
+            }
+        }
+        path::canonical_device_name(name)
     }
 
     pub(crate) fn list_devices(&self) -> Vec<String> {
@@ -143,8 +316,18 @@ impl Direct {
             .collect()
     }
 
-    /// Look a device or partition up by name (any of the sd/vd/hd spellings).
+    /// Look a device up by name: a disk or partition (any of the sd/vd/hd
+    /// spellings), an LV (`/dev/VG/LV` or `/dev/mapper/VG-LV`) or an
+    /// unlocked device (`/dev/mapper/NAME`).
     pub(crate) fn device(&self, name: &str) -> Result<&Device> {
+        if let Some(m) = self.mapped.iter().find(|m| m.name == name) {
+            return Ok(&m.dev);
+        }
+        if let Some(lv) = self.lv_canonical(name) {
+            if let Some((_, d)) = self.lvs.iter().find(|(n, _)| *n == lv) {
+                return Ok(d);
+            }
+        }
         let (disk, part) = self.lookup(name)?;
         Ok(match part {
             None => &disk.dev,
@@ -212,24 +395,35 @@ impl Direct {
     }
 
     pub(crate) fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
-        let mut candidates = Vec::new();
-        // Whole devices first, but only those without a partition table.
+        // libguestfs's order: unpartitioned whole devices, device-mapper
+        // devices that are not LVs (unlocked LUKS), partitions, then LVs.
+        let mut candidates: Vec<(String, &Device, bool)> = Vec::new();
         for d in &self.disks {
             if d.table.is_none() {
-                candidates.push((d.name.clone(), &d.dev));
+                candidates.push((d.name.clone(), &d.dev, false));
             }
+        }
+        let mut dm: Vec<&crate::volumes::Mapped> = self.mapped.iter().collect();
+        dm.sort_by(|a, b| a.name.cmp(&b.name));
+        for m in dm {
+            candidates.push((m.name.clone(), &m.dev, true));
         }
         for d in &self.disks {
             for p in &d.parts {
                 if can_hold_filesystem(p) {
-                    candidates.push((p.name.clone(), &p.dev));
+                    candidates.push((p.name.clone(), &p.dev, false));
                 }
             }
         }
+        for (name, dev) in &self.lvs {
+            candidates.push((name.clone(), dev, true));
+        }
         let mut out = Vec::new();
-        for (name, dev) in candidates {
+        for (name, dev, volume) in candidates {
             let fs_type = match probe::probe(dev.as_ref()) {
                 Ok(p) => p.fs_type,
+                // An LV or mapping this engine cannot read: the appliance can.
+                Err(e) if volume && e.kind() == ErrorKind::Unsupported => return Err(e),
                 Err(_) => "unknown".to_string(),
             };
             // Volume members are containers, not filesystems (as libguestfs).
@@ -272,7 +466,7 @@ impl Direct {
             }
             r.guest
         };
-        let canonical = path::canonical_device_name(device);
+        let canonical = self.canonical(device);
         let dev = self.device(&canonical)?.clone();
         let fs_type = match vfstype {
             Some(t) => t.to_string(),
@@ -293,7 +487,14 @@ impl Direct {
             // Report st_dev as the appliance kernel would: SCSI disk major 8,
             // 16 minors per disk.
             Some((i, n)) => makedev(8, (i as u64) * 16 + u64::from(n.unwrap_or(0))),
-            None => 0,
+            // Device-mapper devices (LVs, unlocked LUKS): major 253.
+            None => self
+                .lvs
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .chain(self.mapped.iter().map(|m| m.name.as_str()))
+                .position(|n| n == canonical)
+                .map_or(0, |i| makedev(253, i as u64)),
         };
         self.mounts.push(Mount {
             device: canonical,
@@ -646,30 +847,6 @@ impl Direct {
             })
             .collect())
     }
-
-    /// Whether any device holds an LVM physical volume (the direct engine
-    /// does not assemble LVM yet: those answers must come from the appliance).
-    fn has_lvm(&self) -> bool {
-        self.disks.iter().any(|d| {
-            std::iter::once(&d.dev)
-                .chain(d.parts.iter().map(|p| &p.dev))
-                .any(|dev| {
-                    probe::probe(dev.as_ref())
-                        .map(|p| p.fs_type == "LVM2_member")
-                        .unwrap_or(false)
-                })
-        })
-    }
-
-    fn no_lvm<T>(&self, what: &str, none: T) -> Result<T> {
-        if self.has_lvm() {
-            Err(Error::unsupported(format!(
-                "{what}: the direct engine does not read LVM volume groups yet"
-            )))
-        } else {
-            Ok(none)
-        }
-    }
 }
 
 /// libguestfs's `readdir` type letters.
@@ -1002,93 +1179,75 @@ impl DirectCalls for Direct {
     }
 
     fn vg_activate_all(&self, _activate: bool) -> Result<()> {
-        self.no_lvm("vg_activate_all", ())
+        // Every volume group is active here: nothing to do.
+        Ok(())
     }
 
     fn vg_activate(&self, _activate: bool, _volgroups: &[String]) -> Result<()> {
-        self.no_lvm("vg_activate", ())
-    }
-
-    fn lvm_scan(&self, _activate: bool) -> Result<()> {
-        self.no_lvm("lvm_scan", ())
+        Ok(())
     }
 
     fn lvs(&self) -> Result<Vec<String>> {
-        self.no_lvm("lvs", Vec::new())
+        Ok(self.lv_names())
     }
 
     fn vgs(&self) -> Result<Vec<String>> {
-        self.no_lvm("vgs", Vec::new())
+        Ok(crate::volumes::vgs(self.lvm()))
     }
 
     fn pvs(&self) -> Result<Vec<String>> {
-        self.no_lvm("pvs", Vec::new())
+        Ok(crate::volumes::pvs(self.lvm()))
     }
 
     fn lvs_full(&self) -> Result<Vec<LvmLv>> {
-        self.no_lvm("lvs_full", Vec::new())
+        Ok(crate::volumes::lvs_full(self.lvm()))
     }
 
     fn vgs_full(&self) -> Result<Vec<LvmVg>> {
-        self.no_lvm("vgs_full", Vec::new())
+        Ok(crate::volumes::vgs_full(self.lvm()))
     }
 
     fn pvs_full(&self) -> Result<Vec<LvmPv>> {
-        self.no_lvm("pvs_full", Vec::new())
+        Ok(crate::volumes::pvs_full(self.lvm()))
     }
 
     fn lvuuid(&self, device: &str) -> Result<String> {
-        self.no_lvm("lvuuid", ())?;
-        Err(Error::not_found(format!(
-            "lvuuid: {device}: no such logical volume"
-        )))
+        crate::volumes::lvuuid(self, device)
     }
 
     fn vguuid(&self, vgname: &str) -> Result<String> {
-        self.no_lvm("vguuid", ())?;
-        Err(Error::not_found(format!(
-            "vguuid: {vgname}: no such volume group"
-        )))
+        crate::volumes::vguuid(self, vgname)
     }
 
     fn pvuuid(&self, device: &str) -> Result<String> {
-        self.no_lvm("pvuuid", ())?;
-        Err(Error::not_found(format!(
-            "pvuuid: {device}: not a physical volume"
-        )))
+        crate::volumes::pvuuid(self, device)
     }
 
     fn vglvuuids(&self, vgname: &str) -> Result<Vec<String>> {
-        self.no_lvm("vglvuuids", ())?;
-        Err(Error::not_found(format!(
-            "vglvuuids: {vgname}: no such volume group"
-        )))
+        crate::volumes::vglvuuids(self, vgname)
     }
 
     fn vgpvuuids(&self, vgname: &str) -> Result<Vec<String>> {
-        self.no_lvm("vgpvuuids", ())?;
-        Err(Error::not_found(format!(
-            "vgpvuuids: {vgname}: no such volume group"
-        )))
+        crate::volumes::vgpvuuids(self, vgname)
     }
 
     fn list_dm_devices(&self) -> Result<Vec<String>> {
-        Ok(Vec::new())
+        let mut v: Vec<String> = self.mapped().iter().map(|m| m.name.clone()).collect();
+        v.sort();
+        Ok(v)
     }
 
     fn lvm_canonical_lv_name(&self, lvname: &str) -> Result<String> {
-        self.no_lvm("lvm_canonical_lv_name", ())?;
-        Err(Error::not_found(format!(
-            "lvm_canonical_lv_name: {lvname}: not a logical volume"
-        )))
+        self.lv_canonical(lvname)
+            .ok_or_else(|| Error::invalid(format!("{lvname}: not a logical volume")))
     }
 
     fn is_lv(&self, mountable: &str) -> Result<bool> {
-        if mountable.starts_with("/dev/mapper/") || path::parse_device(mountable).is_none() {
-            self.no_lvm("is_lv", false)
-        } else {
-            Ok(false)
-        }
+        Ok(self.lv_canonical(mountable).is_some())
+    }
+
+    fn luks_uuid(&self, device: &str) -> Result<String> {
+        Direct::luks_uuid(self, device)
     }
 }
 

@@ -113,8 +113,6 @@ pub(crate) trait DirectCalls {
     fn vg_activate_all(&self, activate: bool) -> Result<()>;
     /// `vg_activate`: activate or deactivate some volume groups.
     fn vg_activate(&self, activate: bool, volgroups: &[String]) -> Result<()>;
-    /// `lvm_scan`: scan for LVM physical volumes, volume groups and logical volumes.
-    fn lvm_scan(&self, activate: bool) -> Result<()>;
     /// `lvs`: list the LVM logical volumes (LVs).
     fn lvs(&self) -> Result<Vec<String>>;
     /// `vgs`: list the LVM volume groups (VGs).
@@ -143,6 +141,8 @@ pub(crate) trait DirectCalls {
     fn lvm_canonical_lv_name(&self, lvname: &str) -> Result<String>;
     /// `is_lv`: test if mountable is a logical volume.
     fn is_lv(&self, mountable: &str) -> Result<bool>;
+    /// `luks_uuid`: get the UUID of a LUKS device.
+    fn luks_uuid(&self, device: &str) -> Result<String>;
 }
 
 impl Handle {
@@ -1391,18 +1391,6 @@ impl Handle {
         )
     }
 
-    /// Scan for LVM physical volumes, volume groups and logical volumes.
-    ///
-    /// Look for LVM metadata again (after `cryptsetup_open`, say), and with `activate` make the logical volumes found appear.
-    pub fn lvm_scan(&self, activate: bool) -> Result<()> {
-        self.trace_call(format_args!("lvm_scan {}", activate));
-        self.read_call(
-            "lvm_scan",
-            |d| DirectCalls::lvm_scan(d, activate),
-            |a| a.lvm_scan(activate),
-        )
-    }
-
     /// List the LVM logical volumes (LVs).
     ///
     /// Every logical volume as /dev/VG/LV, sorted.
@@ -1542,6 +1530,18 @@ impl Handle {
             "is_lv",
             |d| DirectCalls::is_lv(d, mountable),
             |a| a.is_lv(mountable),
+        )
+    }
+
+    /// Get the UUID of a LUKS device.
+    ///
+    /// The UUID in the LUKS header of the encrypted `device`.
+    pub fn luks_uuid(&self, device: &str) -> Result<String> {
+        self.trace_call(format_args!("luks_uuid \"{}\"", device));
+        self.read_call(
+            "luks_uuid",
+            |d| DirectCalls::luks_uuid(d, device),
+            |a| a.luks_uuid(device),
         )
     }
 

@@ -35,6 +35,7 @@ pub mod inspect;
 mod lsla;
 pub mod path;
 pub mod tar;
+mod volumes;
 
 pub use calls::StatExt;
 pub use direct::DeviceKind;
@@ -42,6 +43,7 @@ pub use generated::*;
 pub use gx_appliance::Backend;
 pub use gx_disk::{Error, ErrorKind, Result};
 pub use gx_fs::{FileType, Timespec};
+pub use volumes::dm_name;
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -162,6 +164,17 @@ pub struct Handle {
     /// Mounts asked for since the last `umount_all`, replayed in the
     /// appliance when `Auto` moves there.
     mounts: Vec<appliance::MountReq>,
+    /// Encrypted devices opened, replayed (before the mounts) likewise.
+    crypt_opens: Vec<CryptOpen>,
+}
+
+/// An opened encrypted device, as `cryptsetup_open` was asked for it.
+pub(crate) struct CryptOpen {
+    pub device: String,
+    /// Wiped from memory when dropped; never printed.
+    pub key: zeroize::Zeroizing<String>,
+    pub mapname: String,
+    pub opts: CryptsetupOpenOpts,
 }
 
 impl Default for Handle {
@@ -192,6 +205,7 @@ impl Handle {
             appliance_failed: RefCell::new(None),
             on_appliance: Cell::new(false),
             mounts: Vec::new(),
+            crypt_opens: Vec::new(),
         }
     }
 
@@ -359,6 +373,14 @@ impl Handle {
         self.ensure_appliance(Some(why))?;
         self.with_appliance(|a| {
             a.umount_all()?;
+            for c in &self.crypt_opens {
+                a.app()
+                    .cryptsetup_open(&c.device, &c.key, &c.mapname, c.opts.clone())
+                    .map_err(|e| {
+                        appliance::convert("cryptsetup_open", e)
+                            .context("moving the encrypted devices to the appliance")
+                    })?;
+            }
             for m in &self.mounts {
                 a.mount(m)
                     .map_err(|e| e.context("moving the mounts to the appliance"))?;

@@ -1511,6 +1511,8 @@ pub enum Call {
     },
     /// `cryptsetup_close`: close an encrypted device.
     CryptsetupClose { device: String },
+    /// `luks_uuid`: get the UUID of a LUKS device.
+    LuksUuid { device: String },
     /// `mkfs`: make a filesystem.
     Mkfs {
         fstype: String,
@@ -1701,6 +1703,7 @@ impl Call {
             Call::IsLv { .. } => 149,
             Call::CryptsetupOpen { .. } => 156,
             Call::CryptsetupClose { .. } => 157,
+            Call::LuksUuid { .. } => 169,
             Call::Mkfs { .. } => 54,
             Call::Mkswap { .. } => 158,
             Call::SetLabel { .. } => 159,
@@ -1865,6 +1868,7 @@ impl Call {
             Call::IsLv { .. } => "is_lv",
             Call::CryptsetupOpen { .. } => "cryptsetup_open",
             Call::CryptsetupClose { .. } => "cryptsetup_close",
+            Call::LuksUuid { .. } => "luks_uuid",
             Call::Mkfs { .. } => "mkfs",
             Call::Mkswap { .. } => "mkswap",
             Call::SetLabel { .. } => "set_label",
@@ -2029,6 +2033,7 @@ impl Call {
             Call::IsLv { .. } => StreamKind::None,
             Call::CryptsetupOpen { .. } => StreamKind::None,
             Call::CryptsetupClose { .. } => StreamKind::None,
+            Call::LuksUuid { .. } => StreamKind::None,
             Call::Mkfs { .. } => StreamKind::None,
             Call::Mkswap { .. } => StreamKind::None,
             Call::SetLabel { .. } => StreamKind::None,
@@ -2646,6 +2651,9 @@ impl Call {
             Call::CryptsetupClose { device } => {
                 device.put(&mut out);
             }
+            Call::LuksUuid { device } => {
+                device.put(&mut out);
+            }
             Call::Mkfs {
                 fstype,
                 device,
@@ -3212,6 +3220,9 @@ impl Call {
                 opts: <CryptsetupOpenOpts>::get(&mut r)?,
             },
             157 => Call::CryptsetupClose {
+                device: <String>::get(&mut r)?,
+            },
+            169 => Call::LuksUuid {
                 device: <String>::get(&mut r)?,
             },
             54 => Call::Mkfs {
@@ -3964,6 +3975,10 @@ pub trait Handler {
     ///
     /// Close the unlocked device /dev/mapper/NAME.
     fn cryptsetup_close(&mut self, device: String) -> Result<(), CallError>;
+    /// Get the UUID of a LUKS device.
+    ///
+    /// The UUID in the LUKS header of the encrypted `device`.
+    fn luks_uuid(&mut self, device: String) -> Result<String, CallError>;
     /// Make a filesystem.
     ///
     /// Make a filesystem of type `fstype` (`ext2`, `ext3`, `ext4`, `vfat`, `fat`, `ntfs`, `xfs`, `btrfs`, as the appliance has the tools) on `device`. `blocksize` is the block (cluster, for FAT and NTFS) size in bytes, `features` the ext2/3/4 features (mke2fs -O), `inode` the ext2/3/4 inode size, `sectorsize` the sector size of FAT and XFS, `label` the filesystem label.
@@ -4471,6 +4486,7 @@ pub fn dispatch<H: Handler + ?Sized>(
         (Call::CryptsetupClose { device }, _) => {
             Ok(crate::wire::to_vec(&h.cryptsetup_close(device)?))
         }
+        (Call::LuksUuid { device }, _) => Ok(crate::wire::to_vec(&h.luks_uuid(device)?)),
         (
             Call::Mkfs {
                 fstype,
@@ -5374,6 +5390,12 @@ pub static CALLS: &[CallInfo] = &[
         name: "cryptsetup_close",
         stream: StreamKind::None,
         doc: "close an encrypted device",
+    },
+    CallInfo {
+        nr: 169,
+        name: "luks_uuid",
+        stream: StreamKind::None,
+        doc: "get the UUID of a LUKS device",
     },
     CallInfo {
         nr: 54,

@@ -146,6 +146,7 @@ is empty).",
     Action {
         name: "lvm_scan",
         args: &[b("activate")],
+        engine: Handle,
         proc_nr: Some(150),
         shortdesc: "scan for LVM physical volumes, volume groups and logical volumes",
         longdesc: "Look for LVM metadata again (after `cryptsetup_open`, say), and with \
@@ -305,6 +306,16 @@ decrypts in-process; the key is never logged or written.",
         group: Some("luks"),
         shortdesc: "close an encrypted device",
         longdesc: "Close the unlocked device /dev/mapper/NAME.",
+        ..R
+    },
+    Action {
+        name: "luks_uuid",
+        args: &[dev("device")],
+        ret: Ret::String,
+        proc_nr: Some(169),
+        group: Some("luks"),
+        shortdesc: "get the UUID of a LUKS device",
+        longdesc: "The UUID in the LUKS header of the encrypted `device`.",
         ..R
     },
     Action {

@@ -251,6 +251,7 @@ impl Handle {
         }
         self.engine = None;
         self.mounts.clear();
+        self.crypt_opens.clear();
         self.launched = false;
         self.on_appliance.set(false);
         match self.appliance.get_mut().take() {

@@ -113,12 +113,29 @@ impl Handle {
         Ok(n)
     }
 
-    pub fn vgscan(&self) -> Result<()> {
+    pub fn vgscan(&mut self) -> Result<()> {
         self.lvm_scan(true)
     }
 
-    /// `cryptsetup_open`: the direct engine decrypts in-process where it
-    /// can; otherwise the appliance's cryptsetup does (`auto`).
+    /// `lvm_scan`: the direct engine reads the LVM metadata again (every
+    /// volume group is active there); the appliance runs lvm's scan.
+    pub fn lvm_scan(&mut self, activate: bool) -> Result<()> {
+        self.trace_call(format_args!("lvm_scan {activate}"));
+        self.check_launched("lvm_scan")?;
+        if self.on_appliance() {
+            return self.with_appliance(|a| {
+                a.app()
+                    .lvm_scan(activate)
+                    .map_err(|e| crate::appliance::convert("lvm_scan", e))
+            });
+        }
+        self.engine_mut()?.rescan_lvm()
+    }
+
+    /// `cryptsetup_open`: the direct engine decrypts in-process (LUKS1 and
+    /// LUKS2); the appliance runs cryptsetup. The key is kept (wiped on
+    /// drop) so that `auto`, moving to the appliance, opens the device there
+    /// again before replaying the mounts.
     pub fn cryptsetup_open(
         &mut self,
         device: &str,
@@ -129,33 +146,56 @@ impl Handle {
         self.trace_call(format_args!(
             "cryptsetup_open \"{device}\" \"***\" \"{mapname}\" {opts:?}"
         ));
-        if mapname.is_empty() || mapname.contains('/') {
-            return Err(Error::invalid(format!(
-                "cryptsetup_open: \"{mapname}\": the map name must be a plain name"
-            )));
+        self.check_launched("cryptsetup_open")?;
+        if self.on_appliance() {
+            self.with_appliance(|a| {
+                a.app()
+                    .cryptsetup_open(device, key, mapname, opts.clone())
+                    .map_err(|e| crate::appliance::convert("cryptsetup_open", e))
+            })?;
+        } else {
+            let secret = crate::volumes::decode_key(key)?;
+            match self.engine_mut()?.cryptsetup_open(
+                device,
+                &secret,
+                mapname,
+                opts.crypttype.as_deref(),
+            ) {
+                Ok(()) => {}
+                Err(e)
+                    if self.mode == crate::Engine::Auto
+                        && e.kind() == crate::ErrorKind::Unsupported =>
+                {
+                    self.switch_to_appliance(&e)?;
+                    return self.cryptsetup_open(device, key, mapname, opts);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        self.read_call(
-            "cryptsetup_open",
-            |_| {
-                Err(Error::unsupported(format!(
-                    "cryptsetup_open: {device}: the direct engine does not decrypt devices yet"
-                )))
-            },
-            |a| a.cryptsetup_open(device, key, mapname, opts.clone()),
-        )
+        self.crypt_opens.push(crate::CryptOpen {
+            device: device.to_string(),
+            key: zeroize::Zeroizing::new(key.to_string()),
+            mapname: mapname.to_string(),
+            opts,
+        });
+        Ok(())
     }
 
     pub fn cryptsetup_close(&mut self, device: &str) -> Result<()> {
         self.trace_call(format_args!("cryptsetup_close \"{device}\""));
-        self.read_call(
-            "cryptsetup_close",
-            |_| {
-                Err(Error::not_found(format!(
-                    "cryptsetup_close: {device}: not an open encrypted device"
-                )))
-            },
-            |a| a.cryptsetup_close(device),
-        )
+        self.check_launched("cryptsetup_close")?;
+        if self.on_appliance() {
+            self.with_appliance(|a| {
+                a.app()
+                    .cryptsetup_close(device)
+                    .map_err(|e| crate::appliance::convert("cryptsetup_close", e))
+            })?;
+        } else {
+            self.engine_mut()?.cryptsetup_close(device)?;
+        }
+        self.crypt_opens
+            .retain(|c| format!("/dev/mapper/{}", c.mapname) != device);
+        Ok(())
     }
 
     pub fn luks_open(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {

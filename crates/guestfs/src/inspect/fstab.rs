@@ -1,6 +1,6 @@
 //! The guest's /etc/fstab, mapped to our device names (libguestfs's
-//! daemon/inspect_fs_unix_fstab.ml, minus LVM, MD and crypttab resolution,
-//! which need the appliance: such names are kept as the guest spells them).
+//! daemon/inspect_fs_unix_fstab.ml, with LVM names resolved; MD and crypttab
+//! resolution are not done: such names are kept as the guest spells them).
 
 use super::DevIds;
 use crate::Handle;
@@ -108,6 +108,31 @@ impl Handle {
     /// partition exists; anything unrecognised is kept unchanged.
     fn resolve_fstab_device(&self, spec: &str, ids: &[DevIds]) -> String {
         let default = spec.to_string();
+        if spec.starts_with("/dev/mapper") {
+            // /dev/mapper/VG-LV (dashes doubled) names an LV; anything else
+            // under /dev/mapper is kept (libguestfs consults crypttab there).
+            return self.lvm_canonical_lv_name(spec).unwrap_or(default);
+        }
+        if let Some(ids) = spec.strip_prefix("/dev/disk/by-id/dm-uuid-LVM-") {
+            // The VG's UUID then the LV's, 32 characters each, no dashes.
+            if ids.len() == 64 && ids.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                let (vg_uuid, lv_uuid) = ids.split_at(32);
+                let vg = self.vgs_full().ok().and_then(|v| {
+                    v.into_iter()
+                        .find(|g| g.vg_uuid == vg_uuid)
+                        .map(|g| g.vg_name)
+                });
+                let lv = self.lvs_full().ok().and_then(|v| {
+                    v.into_iter()
+                        .find(|l| l.lv_uuid == lv_uuid)
+                        .map(|l| l.lv_name)
+                });
+                if let (Some(vg), Some(lv)) = (vg, lv) {
+                    return format!("/dev/{vg}/{lv}");
+                }
+            }
+            return default;
+        }
         if let Some(uuid) = spec.strip_prefix("/dev/disk/by-uuid/") {
             return ids
                 .iter()

@@ -219,6 +219,21 @@ impl Handle {
                 }
             }
         }
+        // Unlocked encrypted devices and LVs carry filesystems too.
+        let volumes = self
+            .list_dm_devices()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(self.lvs().unwrap_or_default());
+        for name in volumes {
+            out.push(DevIds {
+                uuid: self.vfs_uuid(&name).unwrap_or_default(),
+                label: self.vfs_label(&name).unwrap_or_default(),
+                device: name,
+                partuuid: None,
+                partlabel: None,
+            });
+        }
         Ok(out)
     }
 

@@ -1,0 +1,354 @@
+//! `--key SELECTOR`, `--keys-from-stdin`, `--echo-keys`, and the decryption
+//! libguestfs's tools do before inspection (libguestfs-common's
+//! options/keys.c and decrypt.c): every LUKS partition, then every LUKS LV
+//! (after an LVM rescan), is opened as `/dev/mapper/luks-UUID` with the
+//! first key that works.
+//!
+//! Selectors: `ID:key:STRING`, `ID:file:FILENAME`, `ID:clevis`, where ID is
+//! a device name (`/dev/sda2`, `/dev/VG/LV`, or `/dev/mapper/VG-LV`, which
+//! is turned into `/dev/VG/LV`), a LUKS UUID, or `all`.
+//!
+//! It must not: print or log a key, keep one longer than needed (keys live
+//! in zeroizing buffers), or echo a typed passphrase unless `--echo-keys`.
+
+use anyhow::{Result, anyhow, bail};
+use gx_guestfs::Handle;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// What a selector gives.
+#[derive(Clone)]
+pub enum KeyKind {
+    /// A passphrase on the command line.
+    Text(Zeroizing<String>),
+    /// A file holding the key (binary allowed).
+    File(PathBuf),
+    /// Network-bound unlocking (not available here).
+    Clevis,
+}
+
+impl std::fmt::Debug for KeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyKind::Text(_) => f.write_str("Text(***)"),
+            KeyKind::File(p) => write!(f, "File({})", p.display()),
+            KeyKind::Clevis => f.write_str("Clevis"),
+        }
+    }
+}
+
+/// One `--key` option.
+#[derive(Debug, Clone)]
+pub struct KeySelector {
+    pub id: String,
+    pub kind: KeyKind,
+}
+
+impl KeySelector {
+    /// Parse `ID:TYPE[:VALUE]` as libguestfs does (`:` splits fields, so
+    /// a key string cannot hold one).
+    pub fn parse(selector: &str) -> Result<KeySelector> {
+        let fields: Vec<&str> = selector.split(':').collect();
+        let id = fields[0];
+        if id.is_empty() && fields.len() < 2 {
+            bail!("selector '{}': missing ID", redact(selector));
+        }
+        let Some(kind) = fields.get(1) else {
+            bail!("selector '{}': missing TYPE", redact(selector));
+        };
+        let kind = match *kind {
+            "key" => {
+                if fields.len() != 3 {
+                    bail!(
+                        "selector '{}': missing KEY_STRING, or too many fields",
+                        redact(selector)
+                    );
+                }
+                KeyKind::Text(Zeroizing::new(fields[2].to_string()))
+            }
+            "file" => {
+                if fields.len() != 3 {
+                    bail!("selector '{selector}': missing FILENAME, or too many fields");
+                }
+                KeyKind::File(PathBuf::from(fields[2]))
+            }
+            "clevis" => {
+                if fields.len() != 2 {
+                    bail!("selector '{selector}': too many fields");
+                }
+                KeyKind::Clevis
+            }
+            _ => bail!("selector '{}': invalid TYPE", redact(selector)),
+        };
+        Ok(KeySelector {
+            id: unescape_device_mapper_lvm(id),
+            kind,
+        })
+    }
+}
+
+/// A selector shown in an error without its key string.
+fn redact(selector: &str) -> String {
+    match selector.split_once(":key:") {
+        Some((id, _)) => format!("{id}:key:***"),
+        None => selector.to_string(),
+    }
+}
+
+/// `/dev/mapper/VG-LV` (each `-` of a name doubled) to `/dev/VG/LV`;
+/// anything else unchanged.
+pub fn unescape_device_mapper_lvm(id: &str) -> String {
+    let Some(rest) = id.strip_prefix("/dev/mapper/") else {
+        return id.to_string();
+    };
+    if rest.contains('/') {
+        return id.to_string();
+    }
+    let b = rest.as_bytes();
+    let mut sep = None;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'-' {
+            if b.get(i + 1) == Some(&b'-') {
+                i += 2;
+                continue;
+            }
+            if sep.is_some() || i == 0 || i + 1 == b.len() {
+                return id.to_string();
+            }
+            sep = Some(i);
+        }
+        i += 1;
+    }
+    match sep {
+        Some(s) => format!(
+            "/dev/{}/{}",
+            rest[..s].replace("--", "-"),
+            rest[s + 1..].replace("--", "-")
+        ),
+        None => id.to_string(),
+    }
+}
+
+/// The key options, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    pub selectors: Vec<KeySelector>,
+    pub from_stdin: bool,
+    pub echo: bool,
+}
+
+/// libguestfs's base64 (standard alphabet, padded), for `file:` keys.
+fn base64(data: &[u8]) -> Zeroizing<String> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Zeroizing::new(String::with_capacity(data.len().div_ceil(3) * 4));
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(T[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl Keys {
+    /// The keys to try for `device` (with LUKS UUID `uuid`), as the Handle
+    /// takes them (`text:...` or `base64:...`); asks the user when no
+    /// selector matches.
+    fn matching(&self, device: &str, uuid: &str) -> Result<Vec<Zeroizing<String>>> {
+        let mut out = Vec::new();
+        for k in &self.selectors {
+            if k.id != "all" && k.id != device && (uuid.is_empty() || k.id != uuid) {
+                continue;
+            }
+            match &k.kind {
+                KeyKind::Text(s) => out.push(Zeroizing::new(format!("text:{}", s.as_str()))),
+                KeyKind::File(p) => {
+                    let data = Zeroizing::new(
+                        std::fs::read(p)
+                            .map_err(|e| anyhow!("reading the key file {}: {e}", p.display()))?,
+                    );
+                    let mut s = Zeroizing::new(String::from("base64:"));
+                    s.push_str(&base64(&data));
+                    out.push(s);
+                }
+                KeyKind::Clevis => bail!(
+                    "'clevis_luks_unlock', needed for decrypting {device}, is unavailable in this version"
+                ),
+            }
+        }
+        if out.is_empty() {
+            out.push(self.read_key(device)?);
+        }
+        Ok(out)
+    }
+
+    /// Ask for a passphrase: on /dev/tty (echo off unless `--echo-keys`),
+    /// else, or with `--keys-from-stdin`, one line of standard input.
+    fn read_key(&self, device: &str) -> Result<Zeroizing<String>> {
+        let mut line = Zeroizing::new(String::new());
+        let tty = if self.from_stdin {
+            None
+        } else {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+                .ok()
+        };
+        match tty {
+            Some(mut t) => {
+                write!(t, "Enter key or passphrase (\"{device}\"): ")?;
+                let hidden = !self.echo && set_echo(&t, false);
+                let r = std::io::BufReader::new(&t).read_line(&mut line);
+                if hidden {
+                    set_echo(&t, true);
+                    writeln!(t)?;
+                }
+                r?;
+            }
+            None => {
+                std::io::stdin().lock().read_line(&mut line)?;
+            }
+        }
+        if line.is_empty() {
+            bail!("could not read key from user");
+        }
+        if line.ends_with('\n') {
+            line.pop();
+        }
+        Ok(Zeroizing::new(format!("text:{}", line.as_str())))
+    }
+}
+
+/// Turn terminal echo on or off; false when `t` is not a terminal.
+fn set_echo(t: &std::fs::File, on: bool) -> bool {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let Ok(mut attr) = tcgetattr(t) else {
+        return false;
+    };
+    attr.local_flags.set(LocalFlags::ECHO, on);
+    tcsetattr(t, SetArg::TCSAFLUSH, &attr).is_ok()
+}
+
+/// Open every LUKS partition, rescan LVM, then open every LUKS LV
+/// (libguestfs's `inspect_do_decrypt`). Devices already open are skipped.
+pub fn decrypt(g: &mut Handle, keys: &Keys) -> Result<()> {
+    let partitions = g.list_partitions()?;
+    if decrypt_mountables(g, &partitions, keys)? {
+        g.lvm_scan(true)?;
+    }
+    let lvs = g.lvs()?;
+    decrypt_mountables(g, &lvs, keys)?;
+    Ok(())
+}
+
+fn decrypt_mountables(g: &mut Handle, devices: &[String], keys: &Keys) -> Result<bool> {
+    let mut some = false;
+    for dev in devices {
+        let Ok(t) = g.vfs_type(dev) else { continue };
+        if t != "crypto_LUKS" {
+            continue;
+        }
+        let uuid = g.luks_uuid(dev).unwrap_or_default();
+        let mapname = if uuid.is_empty() {
+            let alnum: String = dev
+                .strip_prefix("/dev/")
+                .unwrap_or(dev)
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            format!("crypt{alnum}")
+        } else {
+            format!("luks-{uuid}")
+        };
+        let mapped = format!("/dev/mapper/{mapname}");
+        if g.list_dm_devices()?.contains(&mapped) {
+            continue;
+        }
+        let mut last = None;
+        for key in keys.matching(dev, &uuid)? {
+            match g.cryptsetup_open(
+                dev,
+                &key,
+                &mapname,
+                gx_guestfs::CryptsetupOpenOpts::default(),
+            ) {
+                Ok(()) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            bail!(
+                "could not find key to open LUKS encrypted {dev}.\n\nTry using --key on the command line.\n\nOriginal error: {e} ({})",
+                e.kind().errno()
+            );
+        }
+        some = true;
+    }
+    Ok(some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors() {
+        let k = KeySelector::parse("/dev/sda2:key:secret").unwrap();
+        assert_eq!(k.id, "/dev/sda2");
+        assert!(matches!(&k.kind, KeyKind::Text(s) if s.as_str() == "secret"));
+        let k = KeySelector::parse("all:file:/tmp/k").unwrap();
+        assert!(matches!(&k.kind, KeyKind::File(p) if p.to_str() == Some("/tmp/k")));
+        let k = KeySelector::parse("/dev/mapper/Volume--Group-Logical--Volume--1:key:x").unwrap();
+        assert_eq!(k.id, "/dev/Volume-Group/Logical-Volume-1");
+        assert!(KeySelector::parse("x:clevis").is_ok());
+        assert!(KeySelector::parse("x").is_err());
+        assert!(KeySelector::parse("x:key").is_err());
+        assert!(KeySelector::parse("x:key:a:b").is_err());
+        assert!(KeySelector::parse("x:clevis:y").is_err());
+        assert!(KeySelector::parse("x:magic:y").is_err());
+        // The key never shows in an error.
+        let e = KeySelector::parse("x:key:hunter2:more").err().unwrap();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(!format!("{:?}", KeySelector::parse("a:key:hunter2").unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn mapper_names() {
+        assert_eq!(
+            unescape_device_mapper_lvm("/dev/mapper/VG-LV"),
+            "/dev/VG/LV"
+        );
+        assert_eq!(
+            unescape_device_mapper_lvm("/dev/mapper/luks"),
+            "/dev/mapper/luks"
+        );
+        assert_eq!(
+            unescape_device_mapper_lvm("/dev/mapper/a-b-c"),
+            "/dev/mapper/a-b-c"
+        );
+        assert_eq!(
+            unescape_device_mapper_lvm("/dev/mapper/-x"),
+            "/dev/mapper/-x"
+        );
+        assert_eq!(unescape_device_mapper_lvm("/dev/sda1"), "/dev/sda1");
+    }
+
+    #[test]
+    fn base64_matches_libguestfs() {
+        assert_eq!(base64(b"FEDORA\0LV3").as_str(), "RkVET1JBAExWMw==");
+        assert_eq!(base64(b"ab").as_str(), "YWI=");
+        assert_eq!(base64(b"").as_str(), "");
+    }
+}
