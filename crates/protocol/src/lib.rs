@@ -111,9 +111,6 @@ wire_struct! {
     }
 }
 
-
-
-
 /// Whether and which way a call streams data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamKind {
@@ -169,7 +166,6 @@ impl std::fmt::Debug for StreamIo<'_> {
         })
     }
 }
-
 
 /// Decodes a Reply payload as the call's return type.
 pub fn decode_reply<T: Wire>(payload: &[u8]) -> Result<T, ProtoError> {
