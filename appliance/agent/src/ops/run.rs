@@ -209,8 +209,15 @@ pub fn tail(s: &str) -> String {
 
 /// Whether the appliance has the program `prog`.
 pub fn have(prog: &str) -> bool {
+    which(prog).is_some()
+}
+
+/// Where `prog` is in [`PATH`].
+pub fn which(prog: &str) -> Option<std::path::PathBuf> {
     helpers::ensure();
-    PATH.split(':').any(|d| Path::new(d).join(prog).exists())
+    PATH.split(':')
+        .map(|d| Path::new(d).join(prog))
+        .find(|p| p.exists())
 }
 
 /// libguestfs's split of a program's output into lines: no empty last line

@@ -16,23 +16,29 @@ use gx_protocol::{FileOut, TarInOpts, TarOutOpts};
 use super::paths::guest;
 use super::{R, err, fail, run};
 
-fn compress_flag(c: Option<&str>) -> R<Option<&'static str>> {
-    Ok(match c {
-        None => None,
-        Some("gzip") => Some("--gzip"),
-        Some("xz") => Some("--xz"),
-        Some("zstd") => Some("--zstd"),
-        Some("bzip2") => Some("--bzip2"),
-        Some("lzop") => Some("--lzop"),
-        Some("lzma") => Some("--lzma"),
-        Some("compress") => Some("--compress"),
-        Some(other) => {
+/// tar's option for a compression: `--use-compress-program` with the
+/// program's full path. GNU tar starts it through /bin/sh, which here is
+/// busybox, whose own (decompress-only) xz would otherwise win.
+fn compress_flag(c: Option<&str>) -> R<Option<String>> {
+    let Some(c) = c else {
+        return Ok(None);
+    };
+    let prog = match c {
+        "gzip" | "xz" | "zstd" | "bzip2" | "lzop" | "lzma" | "compress" => c,
+        other => {
             return Err(err(
                 libc::EINVAL,
                 format!("unknown compression type: {other}"),
             ));
         }
-    })
+    };
+    let path = run::which(prog).ok_or_else(|| {
+        err(
+            libc::ENOTSUP,
+            format!("{prog} is not in this appliance (compression type {c})"),
+        )
+    })?;
+    Ok(Some(format!("--use-compress-program={}", path.display())))
 }
 
 /// A scratch file in the appliance's /tmp, removed when dropped.
@@ -117,25 +123,24 @@ pub fn tar_in(dir: &str, o: &TarInOpts, data: &mut dyn Read) -> R<()> {
         None => Err(io::Error::other("no pipe to tar")),
     };
     let status = child.wait().map_err(|e| fail(e, "tar"))?;
-    if let Err(e) = fed {
-        if e.raw_os_error() == Some(libc::ECANCELED) {
-            return Err(err(libc::ECANCELED, "file upload cancelled"));
+    match fed {
+        Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+            Err(err(libc::ECANCELED, "file upload cancelled"))
         }
-        return Err(err(
-            e.raw_os_error().unwrap_or(libc::EIO),
-            format!("write error on directory: {dir}: {}", errfile.text()),
-        ));
-    }
-    if !status.success() {
-        return Err(err(
+        // tar gave up (a bad archive): its own words say why.
+        _ if !status.success() => Err(err(
             libc::EIO,
             format!(
                 "tar subcommand failed on directory: {dir}: {}",
                 errfile.text()
             ),
-        ));
+        )),
+        Err(e) => Err(err(
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("write error on directory: {dir}: {}", super::strerror(&e)),
+        )),
+        Ok(()) => Ok(()),
     }
-    Ok(())
 }
 
 /// The upload stream into tar's standard input. An error reading the stream
