@@ -298,10 +298,12 @@ fn run_call(
 /// The largest payload a reply frame carries.
 const MAX_REPLY: usize = gx_protocol::MAX_FRAME - gx_protocol::HEADER_LEN;
 
-/// An error whose message fits a frame: a program's endless complaint is cut
+/// An error whose message names devices as the host does and fits a frame: a program's endless complaint is cut
 /// to its last 64 KiB (where it says why it gave up).
 fn bounded(mut e: CallError) -> CallError {
     const KEEP: usize = 64 << 10;
+    // Programs name the devices they were given: the kernel's names.
+    e.message = ops::user_names_in(&e.message);
     if e.message.len() > KEEP {
         let mut cut = e.message.len() - KEEP;
         while !e.message.is_char_boundary(cut) {

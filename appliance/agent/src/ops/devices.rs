@@ -37,6 +37,26 @@ pub fn to_user_dev(dev: &str) -> String {
     }
 }
 
+/// `text` with every kernel disk name (`/dev/vdb1`) in the user's form
+/// (`/dev/sdb1`): for error messages, where programs name the devices they
+/// were given.
+pub fn user_names_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("/dev/vd") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "/dev/vd".len()..];
+        if after.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.push_str("/dev/sd");
+        } else {
+            out.push_str("/dev/vd");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The name the host should see for a device the kernel or a tool named:
 /// `/dev/sdX` for disks, `/dev/VG/LV` for logical volumes (whatever
 /// `/dev/mapper` or `/dev/dm-N` name came in), anything else unchanged.
@@ -254,6 +274,10 @@ mod tests {
         assert_eq!(to_guest_dev("/dev/sd"), "/dev/sd");
         assert_eq!(to_user_dev("/dev/vdaa3"), "/dev/sdaa3");
         assert_eq!(to_user_dev("/dev/vg/lv"), "/dev/vg/lv");
+        assert_eq!(
+            user_names_in("mkfs: /dev/vdb1: busy; /dev/vd; x/dev/vdaa"),
+            "mkfs: /dev/sdb1: busy; /dev/vd; x/dev/sdaa"
+        );
     }
 
     #[test]

@@ -204,17 +204,23 @@ impl Ops {
         let f = self.open_dev(dev, true)?;
         let size = sys::blk_size64(&f).map_err(|e| fail(e, format!("BLKGETSIZE64: {dev}")))?;
         let end = limit.map_or(size, |l| l.min(size));
-        const BLOCK: usize = 64 << 10;
-        let zero = vec![0u8; BLOCK];
+        const BLOCK: usize = 256 << 10;
+        const PAGE: usize = 4096;
+        let zero = vec![0u8; PAGE];
         let mut buf = vec![0u8; BLOCK];
         let mut pos = 0u64;
         while pos < end {
             let n = usize::try_from(end - pos).unwrap_or(BLOCK).min(BLOCK);
             let got = read_full(&f, pos, &mut buf[..n])
                 .map_err(|e| fail(e, format!("pread: {dev} at offset {pos}")))?;
-            if buf[..got].iter().any(|b| *b != 0) {
-                f.write_all_at(&zero[..got], pos)
-                    .map_err(|e| fail(e, format!("pwrite: {dev} at offset {pos}")))?;
+            // Page by page: zeroing a whole read block would allocate the
+            // holes around a few non-zero pages.
+            for (i, page) in buf[..got].chunks(PAGE).enumerate() {
+                if page.iter().any(|b| *b != 0) {
+                    let at = pos + (i * PAGE) as u64;
+                    f.write_all_at(&zero[..page.len()], at)
+                        .map_err(|e| fail(e, format!("pwrite: {dev} at offset {at}")))?;
+                }
             }
             if got < n {
                 break;

@@ -35,6 +35,7 @@ use gx_protocol::{
     StatNs, StatVfs, TarInOpts, TarOutOpts, UmountOpts, Xattr, XfsGrowfsOpts,
 };
 
+pub use devices::user_names_in;
 pub use helpers::load_modules;
 
 type R<T> = Result<T, CallError>;

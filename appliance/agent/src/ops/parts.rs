@@ -179,10 +179,11 @@ impl Ops {
         run::prog("sgdisk").args(["-e", &g]).run_ok()
     }
 
+    /// sfdisk rather than parted: parted splits a name at its spaces.
     pub fn part_set_name(&mut self, dev: &str, n: i32, name: &str) -> R<()> {
         check_partnum(n)?;
         let g = self.device(dev)?;
-        parted(&g, &["name", &n.to_string(), name]).map(|_| ())
+        sfdisk(&["--part-label", &g, &n.to_string(), name]).map(|_| ())
     }
 
     pub fn part_set_bootable(&mut self, dev: &str, n: i32, bootable: bool) -> R<()> {
@@ -270,14 +271,16 @@ impl Ops {
                 "part-get-name can only be used on GUID Partition Tables",
             ));
         }
+        check_partnum(n)?;
         let g = self.device(dev)?;
-        let r = row(&g, n)?;
-        r.get(5).cloned().ok_or_else(|| {
-            err(
-                libc::EIO,
-                format!("cannot get the name field from '{}'", r.join(":")),
-            )
-        })
+        // Existence first: sfdisk prints nothing for an unused entry.
+        row(&g, n)?;
+        // sfdisk prints the name as stored; parted's ':'-separated output
+        // would cut one that holds a ':' or ';'.
+        let out = run::prog("sfdisk")
+            .args(["--part-label", &g, &n.to_string()])
+            .run()?;
+        Ok(out.strip_suffix('\n').unwrap_or(&out).to_string())
     }
 
     pub fn part_get_bootable(&mut self, dev: &str, n: i32) -> R<bool> {
