@@ -86,7 +86,9 @@ mirror_log,modules";
 /// The fields of each line of a `*_full` listing (separated by `\r`, which
 /// no field contains), checked against the expected count.
 fn rows(out: &str, want: usize) -> R<Vec<Vec<String>>> {
-    out.lines()
+    // Not lines(): it would take a "\r" before the "\n" (an empty last
+    // field) for a CRLF line end.
+    out.split('\n')
         .map(|l| l.trim_start())
         .filter(|l| !l.is_empty())
         .map(|l| {
@@ -264,12 +266,15 @@ impl Ops {
     }
 
     pub fn vg_activate(&mut self, activate: bool, vgs: &[String]) -> R<()> {
+        // The caller decides from now on: no activation behind its back.
+        self.lvm_activated = true;
         let mut a = vec!["vgchange", "-a", if activate { "y" } else { "n" }];
         a.extend(vgs.iter().map(String::as_str));
         self.lvm(&a).map(|_| ())
     }
 
     pub fn lvm_scan(&mut self, activate: bool) -> R<()> {
+        self.lvm_activated = true;
         let mut a = vec!["pvscan", "--cache"];
         if activate {
             a.extend(["--activate", "ay"]);
@@ -547,8 +552,8 @@ mod tests {
 
     #[test]
     fn full_rows_and_uuids() {
-        let r = rows("  a\rb\rc\n\n  d\re\rf\n", 3).expect("rows");
-        assert_eq!(r, vec![vec!["a", "b", "c"], vec!["d", "e", "f"]]);
+        let r = rows("  a\rb\rc\n\n  d\re\r\n", 3).expect("rows");
+        assert_eq!(r, vec![vec!["a", "b", "c"], vec!["d", "e", ""]]);
         assert!(rows("a\rb\n", 3).is_err());
         assert_eq!(
             fuuid("Wv1w5b-3vOq-0d8o-mbAz-Hf0h-3b0E-5x6Pn2").expect("uuid"),

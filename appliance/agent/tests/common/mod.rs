@@ -123,3 +123,148 @@ impl GuestExt for Appliance {
 fn libc_enoent() -> i32 {
     2
 }
+
+/// One section of LVM2's text metadata: `key = value` pairs (arrays kept as
+/// their items) and nested `name { ... }` sections.
+#[derive(Debug, Default, Clone)]
+pub struct LvmSection {
+    pub values: std::collections::BTreeMap<String, Vec<String>>,
+    pub sections: std::collections::BTreeMap<String, LvmSection>,
+}
+
+impl LvmSection {
+    pub fn get(&self, key: &str) -> &str {
+        self.values
+            .get(key)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no {key} in {self:?}"))
+    }
+    pub fn num(&self, key: &str) -> u64 {
+        self.get(key).parse().expect("number")
+    }
+    pub fn sec(&self, name: &str) -> &LvmSection {
+        self.sections
+            .get(name)
+            .unwrap_or_else(|| panic!("no section {name} in {self:?}"))
+    }
+}
+
+/// The newest VG metadata stored on a PV that starts at byte `offset` of
+/// `img`, read from the image itself (LVM2's on-disk text format): the
+/// independent oracle for what lvm reported.
+pub fn lvm_metadata(img: &Path, offset: u64) -> (String, LvmSection) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(img).expect("open");
+    f.seek(SeekFrom::Start(offset)).expect("seek");
+    let mut area = vec![0u8; 1 << 20];
+    f.read_exact(&mut area).expect("read");
+    assert_eq!(&area[512 + 24..512 + 32], b"LVM2 001", "no LVM2 label");
+    // The metadata area is a ring of NUL-terminated texts: take the one
+    // with the highest seqno.
+    let mut best: Option<(u64, String)> = None;
+    for chunk in area.split(|b| *b == 0) {
+        let Ok(text) = std::str::from_utf8(chunk) else {
+            continue;
+        };
+        let Some(i) = text.find("seqno = ") else {
+            continue;
+        };
+        let seq: u64 = text[i + 8..]
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if best.as_ref().is_none_or(|(s, _)| seq > *s) {
+            best = Some((seq, text.to_string()));
+        }
+    }
+    let text = best.expect("no LVM metadata text").1;
+    let tokens = lvm_tokens(&text);
+    let mut pos = 0;
+    let root = lvm_parse(&tokens, &mut pos);
+    let (name, vg) = root
+        .sections
+        .into_iter()
+        .next()
+        .expect("a volume group section");
+    (name, vg)
+}
+
+fn lvm_tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let mut s = String::from("\"");
+                for c in chars.by_ref() {
+                    if c == '"' {
+                        break;
+                    }
+                    s.push(c);
+                }
+                out.push(s);
+            }
+            '{' | '}' | '[' | ']' | '=' | ',' => out.push(c.to_string()),
+            c if c.is_whitespace() => {}
+            c => {
+                let mut s = c.to_string();
+                while let Some(&n) = chars.peek() {
+                    if n.is_whitespace() || "{}[]=,\"#".contains(n) {
+                        break;
+                    }
+                    s.push(n);
+                    chars.next();
+                }
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+fn lvm_parse(t: &[String], pos: &mut usize) -> LvmSection {
+    let mut s = LvmSection::default();
+    while *pos < t.len() {
+        let name = t[*pos].clone();
+        *pos += 1;
+        if name == "}" {
+            break;
+        }
+        match t.get(*pos).map(String::as_str) {
+            Some("{") => {
+                *pos += 1;
+                let sub = lvm_parse(t, pos);
+                s.sections.insert(name, sub);
+            }
+            Some("=") => {
+                *pos += 1;
+                let mut vals = Vec::new();
+                if t.get(*pos).map(String::as_str) == Some("[") {
+                    *pos += 1;
+                    while *pos < t.len() && t[*pos] != "]" {
+                        if t[*pos] != "," {
+                            vals.push(t[*pos].trim_start_matches('"').to_string());
+                        }
+                        *pos += 1;
+                    }
+                    *pos += 1;
+                } else if let Some(v) = t.get(*pos) {
+                    vals.push(v.trim_start_matches('"').to_string());
+                    *pos += 1;
+                }
+                s.values.insert(name, vals);
+            }
+            _ => {}
+        }
+    }
+    s
+}
