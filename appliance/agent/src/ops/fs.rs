@@ -208,7 +208,7 @@ impl Ops {
             }
             run::prog("e2label").args([&g, label])
         } else if is_fat(&t) {
-            run::prog("fatlabel").args([&g, label])
+            run::prog("fatlabel").args(["--", &g, label])
         } else {
             match t.as_str() {
                 "ntfs" => run::prog("ntfslabel").args([&g, label]),
@@ -235,7 +235,7 @@ impl Ops {
                     }
                     run::prog("swaplabel").args(["-L", label, &g])
                 }
-                "btrfs" => run::prog("btrfs").args(["filesystem", "label", &g, label]),
+                "btrfs" => run::prog("btrfs").args(["filesystem", "label", "--", &g, label]),
                 _ => {
                     return Err(not_supported(format!(
                         "don't know how to set the label for '{t}' filesystems"

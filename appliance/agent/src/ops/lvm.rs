@@ -38,6 +38,15 @@ fn config(disks: &[String]) -> String {
     )
 }
 
+/// A volume group or logical volume name as lvm takes it on its command
+/// line: never one that lvm would read as an option.
+fn name_arg(n: &str) -> R<&str> {
+    if n.is_empty() || n.starts_with('-') {
+        return Err(err(libc::EINVAL, format!("{n:?}: not a valid LVM name")));
+    }
+    Ok(n)
+}
+
 /// lvm's output lines, trimmed, without blanks and its "unknown device".
 fn lines(out: &str) -> Vec<String> {
     out.lines()
@@ -151,15 +160,23 @@ impl Ops {
 
     pub fn vgcreate(&mut self, vg: &str, pvs: &[String]) -> R<()> {
         let pvs = self.devs(pvs)?;
-        let mut a = vec!["vgcreate", vg];
+        let mut a = vec!["vgcreate", name_arg(vg)?];
         a.extend(pvs.iter().map(String::as_str));
         self.lvm(&a).map(|_| ())
     }
 
     pub fn lvcreate(&mut self, lv: &str, vg: &str, mbytes: i32) -> R<()> {
         let size = mbytes.to_string();
-        self.lvm(&["lvcreate", "--yes", "-L", &size, "-n", lv, vg])
-            .map(|_| ())
+        self.lvm(&[
+            "lvcreate",
+            "--yes",
+            "-L",
+            &size,
+            "-n",
+            name_arg(lv)?,
+            name_arg(vg)?,
+        ])
+        .map(|_| ())
     }
 
     pub fn lvcreate_free(&mut self, lv: &str, vg: &str, percent: i32) -> R<()> {
@@ -170,8 +187,16 @@ impl Ops {
             ));
         }
         let size = format!("{percent}%FREE");
-        self.lvm(&["lvcreate", "--yes", "-l", &size, "-n", lv, vg])
-            .map(|_| ())
+        self.lvm(&[
+            "lvcreate",
+            "--yes",
+            "-l",
+            &size,
+            "-n",
+            name_arg(lv)?,
+            name_arg(vg)?,
+        ])
+        .map(|_| ())
     }
 
     pub fn lvresize(&mut self, dev: &str, mbytes: i32) -> R<()> {
@@ -216,14 +241,16 @@ impl Ops {
         // /dev/VG names the whole volume group: every LV in it goes.
         let g = to_guest_dev(dev);
         let target = match g.strip_prefix("/dev/") {
-            Some(vg) if !vg.contains('/') && Path::new(&g).is_dir() => vg.to_string(),
+            Some(vg) if !vg.contains('/') && !vg.starts_with('.') && Path::new(&g).is_dir() => {
+                name_arg(vg)?.to_string()
+            }
             _ => self.device(dev)?,
         };
         self.lvm(&["lvremove", "-f", &target]).map(|_| ())
     }
 
     pub fn vgremove(&mut self, vg: &str) -> R<()> {
-        self.lvm(&["vgremove", "-f", vg]).map(|_| ())
+        self.lvm(&["vgremove", "-f", name_arg(vg)?]).map(|_| ())
     }
 
     pub fn pvremove(&mut self, dev: &str) -> R<()> {
@@ -232,7 +259,7 @@ impl Ops {
     }
 
     pub fn lvrename(&mut self, lv: &str, new: &str) -> R<()> {
-        self.lvm(&["lvrename", lv, new])
+        self.lvm(&["lvrename", name_arg(lv)?, name_arg(new)?])
             .map(|_| ())
             .map_err(|mut e| {
                 e.message = format!("{lv} -> {new}: {}", e.message);
@@ -241,7 +268,7 @@ impl Ops {
     }
 
     pub fn vgrename(&mut self, vg: &str, new: &str) -> R<()> {
-        self.lvm(&["vgrename", vg, new])
+        self.lvm(&["vgrename", name_arg(vg)?, name_arg(new)?])
             .map(|_| ())
             .map_err(|mut e| {
                 e.message = format!("{vg} -> {new}: {}", e.message);
@@ -269,7 +296,9 @@ impl Ops {
         // The caller decides from now on: no activation behind its back.
         self.lvm_activated = true;
         let mut a = vec!["vgchange", "-a", if activate { "y" } else { "n" }];
-        a.extend(vgs.iter().map(String::as_str));
+        for v in vgs {
+            a.push(name_arg(v)?);
+        }
         self.lvm(&a).map(|_| ())
     }
 
@@ -412,12 +441,19 @@ impl Ops {
 
     /// One field of one object (`lvs -o lv_uuid /dev/VG/LV`), trimmed.
     fn field(&mut self, cmd: &str, field: &str, what: &str) -> R<String> {
-        self.lvm(&[cmd, "--unbuffered", "--noheadings", "-o", field, what])
-            .map(|s| s.trim().to_string())
-            .map_err(|mut e| {
-                e.message = format!("{what}: {}", e.message);
-                e
-            })
+        self.lvm(&[
+            cmd,
+            "--unbuffered",
+            "--noheadings",
+            "-o",
+            field,
+            name_arg(what)?,
+        ])
+        .map(|s| s.trim().to_string())
+        .map_err(|mut e| {
+            e.message = format!("{what}: {}", e.message);
+            e
+        })
     }
 
     pub fn lvuuid(&mut self, dev: &str) -> R<String> {

@@ -119,8 +119,17 @@ fn bytes(s: &str) -> Option<u64> {
 }
 
 /// `sfdisk FLAG dev [partnum] [value]`: its output trimmed.
+/// `sfdisk FLAG -- dev [partnum] [value]`: its output trimmed. After `--` a
+/// value that starts with '-' is still a value.
 fn sfdisk(args: &[&str]) -> R<String> {
-    Ok(run::prog("sfdisk").args(args).run()?.trim().to_string())
+    let (flag, rest) = args.split_first().unwrap_or((&"", &[]));
+    Ok(run::prog("sfdisk")
+        .arg(flag)
+        .arg("--")
+        .args(rest)
+        .run()?
+        .trim()
+        .to_string())
 }
 
 impl Ops {
@@ -278,7 +287,7 @@ impl Ops {
         // sfdisk prints the name as stored; parted's ':'-separated output
         // would cut one that holds a ':' or ';'.
         let out = run::prog("sfdisk")
-            .args(["--part-label", &g, &n.to_string()])
+            .args(["--part-label", "--", &g, &n.to_string()])
             .run()?;
         Ok(out.strip_suffix('\n').unwrap_or(&out).to_string())
     }
