@@ -197,7 +197,7 @@ fn serve(port: &mut Port, ops: &mut ops::Ops) -> Result<(), ProtoError> {
             // Late cancels and stray chunks of a finished stream are ignored.
             _ => continue,
         };
-        let shutdown = matches!(call, Call::Shutdown {});
+        let shutdown = matches!(call, Call::InternalShutdown);
         run_call(port, ops, serial, call)?;
         if shutdown {
             return Ok(());
@@ -277,9 +277,41 @@ fn run_call(
         return Ok(());
     }
     match result {
-        Ok(v) => port.send(Kind::Reply, serial, &v),
-        Err(e) => port.send(Kind::Error, serial, &wire::to_vec(&e)),
+        Ok(v) if v.len() <= MAX_REPLY => port.send(Kind::Reply, serial, &v),
+        Ok(v) => {
+            // Never a truncated answer: a clear error, and the channel stays
+            // in step.
+            let e = CallError::new(
+                libc::EMSGSIZE,
+                format!(
+                    "the reply ({} bytes) is over the protocol's limit of {MAX_REPLY} bytes: \
+                     ask for less at a time",
+                    v.len()
+                ),
+            );
+            port.send(Kind::Error, serial, &wire::to_vec(&e))
+        }
+        Err(e) => port.send(Kind::Error, serial, &wire::to_vec(&bounded(e))),
     }
+}
+
+/// The largest payload a reply frame carries.
+const MAX_REPLY: usize = gx_protocol::MAX_FRAME - gx_protocol::HEADER_LEN;
+
+/// An error whose message names devices as the host does and fits a frame: a program's endless complaint is cut
+/// to its last 64 KiB (where it says why it gave up).
+fn bounded(mut e: CallError) -> CallError {
+    const KEEP: usize = 64 << 10;
+    // Programs name the devices they were given: the kernel's names.
+    e.message = ops::user_names_in(&e.message);
+    if e.message.len() > KEEP {
+        let mut cut = e.message.len() - KEEP;
+        while !e.message.is_char_boundary(cut) {
+            cut += 1;
+        }
+        e.message = format!("[...] {}", &e.message[cut..]);
+    }
+    e
 }
 
 pub fn io_err(what: &str, e: io::Error) -> CallError {

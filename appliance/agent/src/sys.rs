@@ -42,12 +42,6 @@ pub fn mount(
     })
 }
 
-pub fn umount(target: &Path) -> io::Result<()> {
-    let target = cstr(target.as_os_str())?;
-    // SAFETY: valid NUL-terminated path.
-    check(unsafe { libc::umount2(target.as_ptr(), 0) })
-}
-
 /// Loads an uncompressed kernel module from an open file.
 pub fn finit_module(f: &std::fs::File) -> io::Result<()> {
     let empty = c"";
@@ -189,4 +183,236 @@ pub fn splice(from: &impl AsRawFd, to: &impl AsRawFd, len: usize) -> io::Result<
     } else {
         Ok(r as usize)
     }
+}
+
+/// umount2(2) with flags (`MNT_FORCE`, `MNT_DETACH`).
+pub fn umount2(target: &Path, flags: libc::c_int) -> io::Result<()> {
+    let target = cstr(target.as_os_str())?;
+    // SAFETY: valid NUL-terminated path.
+    check(unsafe { libc::umount2(target.as_ptr(), flags) })
+}
+
+/// One raw directory entry: inode number, `d_type`, name bytes.
+pub struct RawDirent {
+    pub ino: u64,
+    pub d_type: u8,
+    pub name: Vec<u8>,
+}
+
+/// Every entry of the directory `path`, `.` and `..` included, in the order
+/// the filesystem returns them (std's `read_dir` hides `.` and `..` and the
+/// `d_type` byte's "unknown").
+pub fn read_dir_raw(path: &Path) -> io::Result<Vec<RawDirent>> {
+    let p = cstr(path.as_os_str())?;
+    // SAFETY: a valid NUL-terminated path.
+    let dir = unsafe { libc::opendir(p.as_ptr()) };
+    if dir.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let result = loop {
+        // readdir signals errors only through errno, so clear it first.
+        // SAFETY: __errno_location returns this thread's errno slot.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `dir` is an open DIR stream, used by this thread only.
+        let ent = unsafe { libc::readdir64(dir) };
+        if ent.is_null() {
+            let e = io::Error::last_os_error();
+            break if e.raw_os_error().unwrap_or(0) == 0 {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        // SAFETY: a non-null entry is valid until the next readdir on this
+        // stream; d_name is NUL-terminated within the record.
+        let (ino, d_type, name) = unsafe {
+            let e = &*ent;
+            let name = std::ffi::CStr::from_ptr(e.d_name.as_ptr())
+                .to_bytes()
+                .to_vec();
+            (e.d_ino, e.d_type, name)
+        };
+        out.push(RawDirent { ino, d_type, name });
+    };
+    // SAFETY: `dir` came from opendir and is closed exactly once.
+    unsafe { libc::closedir(dir) };
+    result.map(|()| out)
+}
+
+fn ssize(r: isize) -> io::Result<usize> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// The names of the extended attributes of `path` (of a final symlink itself
+/// unless `follow`), as listxattr(2) returns them: NUL-terminated, in a row.
+pub fn list_xattrs(path: &Path, follow: bool) -> io::Result<Vec<u8>> {
+    let p = cstr(path.as_os_str())?;
+    loop {
+        // SAFETY: size query: a null buffer of length 0.
+        let n = ssize(unsafe {
+            if follow {
+                libc::listxattr(p.as_ptr(), std::ptr::null_mut(), 0)
+            } else {
+                libc::llistxattr(p.as_ptr(), std::ptr::null_mut(), 0)
+            }
+        })?;
+        let mut buf = vec![0u8; n];
+        // SAFETY: `buf` is writable for its whole length.
+        let r = unsafe {
+            if follow {
+                libc::listxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            } else {
+                libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            }
+        };
+        match ssize(r) {
+            Ok(k) => {
+                buf.truncate(k);
+                return Ok(buf);
+            }
+            // The list grew between the two calls: ask again.
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The value of the extended attribute `name` of `path`.
+pub fn get_xattr(path: &Path, name: &str, follow: bool) -> io::Result<Vec<u8>> {
+    let p = cstr(path.as_os_str())?;
+    let n = cstr(OsStr::new(name))?;
+    loop {
+        // SAFETY: size query: a null buffer of length 0.
+        let len = ssize(unsafe {
+            if follow {
+                libc::getxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0)
+            } else {
+                libc::lgetxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0)
+            }
+        })?;
+        let mut buf = vec![0u8; len];
+        // SAFETY: `buf` is writable for its whole length.
+        let r = unsafe {
+            if follow {
+                libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            } else {
+                libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            }
+        };
+        match ssize(r) {
+            Ok(k) => {
+                buf.truncate(k);
+                return Ok(buf);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub fn set_xattr(path: &Path, name: &str, value: &[u8], follow: bool) -> io::Result<()> {
+    let p = cstr(path.as_os_str())?;
+    let n = cstr(OsStr::new(name))?;
+    // SAFETY: valid strings; `value` is readable for its length.
+    check(unsafe {
+        if follow {
+            libc::setxattr(
+                p.as_ptr(),
+                n.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        } else {
+            libc::lsetxattr(
+                p.as_ptr(),
+                n.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        }
+    })
+}
+
+pub fn remove_xattr(path: &Path, name: &str, follow: bool) -> io::Result<()> {
+    let p = cstr(path.as_os_str())?;
+    let n = cstr(OsStr::new(name))?;
+    // SAFETY: valid NUL-terminated strings.
+    check(unsafe {
+        if follow {
+            libc::removexattr(p.as_ptr(), n.as_ptr())
+        } else {
+            libc::lremovexattr(p.as_ptr(), n.as_ptr())
+        }
+    })
+}
+
+/// posix_fallocate(3): allocates `len` bytes from offset 0.
+pub fn fallocate(f: &std::fs::File, len: i64) -> io::Result<()> {
+    // SAFETY: a valid descriptor; no pointers.
+    let r = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len) };
+    if r != 0 {
+        Err(io::Error::from_raw_os_error(r))
+    } else {
+        Ok(())
+    }
+}
+
+/// BLKGETSIZE64: the device size in bytes.
+pub fn blk_size64(f: &std::fs::File) -> io::Result<u64> {
+    let mut v: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64 through the pointer, which is valid.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), 0x8008_1272, &mut v) })?;
+    Ok(v)
+}
+
+/// BLKBSZGET: the kernel's block size for the device.
+pub fn blk_block_size(f: &std::fs::File) -> io::Result<i32> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: BLKBSZGET writes one int through the pointer, which is valid.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), 0x8008_1270, &mut v) })?;
+    Ok(v)
+}
+
+/// BLKROGET: whether the device is read-only.
+pub fn blk_get_ro(f: &std::fs::File) -> io::Result<bool> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: BLKROGET writes one int through the pointer, which is valid.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), 0x125e, &mut v) })?;
+    Ok(v != 0)
+}
+
+/// BLKROSET: makes the device read-only (or read-write again).
+pub fn blk_set_ro(f: &std::fs::File, ro: bool) -> io::Result<()> {
+    let v: libc::c_int = libc::c_int::from(ro);
+    // SAFETY: BLKROSET reads one int through the pointer, which is valid.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), 0x125d, &v) })
+}
+
+/// BLKFLSBUF: writes out and drops the device's buffers.
+pub fn blk_flush_buffers(f: &std::fs::File) -> io::Result<()> {
+    // SAFETY: BLKFLSBUF takes no argument.
+    check(unsafe { libc::ioctl(f.as_raw_fd(), 0x1261, 0) })
+}
+
+/// Makes `cmd` run chrooted in `root` (with `/` as its directory): for
+/// running the guest's own programs.
+pub fn chroot_command(cmd: &mut std::process::Command, root: &Path) -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let root = cstr(root.as_os_str())?;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls async-signal-safe functions (chroot, chdir) on memory it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            check(libc::chroot(root.as_ptr()))?;
+            check(libc::chdir(c"/".as_ptr()))
+        });
+    }
+    Ok(())
 }

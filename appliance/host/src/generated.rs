@@ -390,7 +390,7 @@ impl Appliance {
 
     /// Lgetxattr on multiple files.
     ///
-    /// `lgetxattrs` of each of `names` in the directory `path`, in one list: each file starts with an entry whose name is empty and whose value is the count of its attributes as a decimal string, followed by them.
+    /// `lgetxattrs` of each of `names` in the directory `path`, in one list: each file starts with an entry whose name is empty and whose value is the count of its attributes as a NUL-terminated decimal string (empty when the file could not be listed), followed by them.
     pub fn lxattrlist(&mut self, path: &str, names: &[String]) -> Result<Vec<gx_protocol::Xattr>> {
         let v = self.call_raw(
             Call::Lxattrlist {
@@ -492,7 +492,7 @@ impl Appliance {
 
     /// Upload a file from the local machine with offset.
     ///
-    /// Like `upload`, writing at `offset` of `remotefilename` without truncating it (which must exist).
+    /// Like `upload`, writing at `offset` of `remotefilename` without truncating it (a missing file is created).
     pub fn upload_offset(
         &mut self,
         filename: &mut dyn std::io::Read,
@@ -857,7 +857,7 @@ impl Appliance {
 
     /// Fill a file with octets.
     ///
-    /// Create (or replace) `path` with `len` bytes of value `c` (0 to 255).
+    /// Write `len` bytes of value `c` (0 to 255) from the start of `path`, creating it if needed; as in libguestfs, a longer file keeps the rest.
     pub fn fill(&mut self, c: i32, len: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Fill {
@@ -872,7 +872,7 @@ impl Appliance {
 
     /// Fill a file with a repeating pattern of bytes.
     ///
-    /// Create (or replace) `path` with `len` bytes of `pattern` repeated (the last copy cut short).
+    /// Write `len` bytes of `pattern` repeated (the last copy cut short) from the start of `path`, creating it if needed; a longer file keeps the rest.
     pub fn fill_pattern(&mut self, pattern: &str, len: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::FillPattern {
@@ -1114,7 +1114,7 @@ impl Appliance {
 
     /// Print block device attributes.
     ///
-    /// What `blkid -p` finds on `device`, as key/value pairs (TYPE, UUID, LABEL, USAGE, PART_ENTRY_*, ...).
+    /// What `blkid -p -i` finds on `device`, as key/value pairs (TYPE, UUID, LABEL, USAGE, PART_ENTRY_*, ...), values as blkid's export format writes them.
     pub fn blkid(&mut self, device: &str) -> Result<Vec<(String, String)>> {
         let v = self.call_raw(
             Call::Blkid {
@@ -1231,7 +1231,7 @@ impl Appliance {
 
     /// Write zeroes to the device.
     ///
-    /// Zero the first MiB of `device` (or of the filesystem path's device), which destroys partition tables, filesystem superblocks and other signatures.
+    /// Zero the first MiB of `device`, which destroys partition tables, filesystem superblocks and other signatures (pages already zero are not written).
     pub fn zero(&mut self, device: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Zero {
@@ -1293,7 +1293,7 @@ impl Appliance {
 
     /// Partition whole disk with a single primary partition.
     ///
-    /// `part_init`, then one primary partition covering the disk from 1 MiB to the end (less the backup GPT).
+    /// `part_init`, then one primary partition from sector 128 to 128 sectors before the end of the disk (64 KiB aligned, with room for the backup GPT), as libguestfs makes it.
     pub fn part_disk(&mut self, device: &str, parttype: &str) -> Result<()> {
         let v = self.call_raw(
             Call::PartDisk {
@@ -1364,7 +1364,7 @@ impl Appliance {
 
     /// Make a partition bootable.
     ///
-    /// Set or clear the bootable (active) flag of partition `partnum` (MBR) or its legacy BIOS bootable attribute (GPT).
+    /// Set or clear parted's `boot` flag of partition `partnum`: the active flag on MBR; on GPT, parted makes the partition an EFI system partition.
     pub fn part_set_bootable(&mut self, device: &str, partnum: i32, bootable: bool) -> Result<()> {
         let v = self.call_raw(
             Call::PartSetBootable {
@@ -1478,7 +1478,7 @@ impl Appliance {
 
     /// Return true if a partition is bootable.
     ///
-    /// Whether partition `partnum` has the bootable flag (MBR) or the legacy BIOS bootable attribute (GPT).
+    /// Whether parted shows a `boot` flag on partition `partnum` (MBR active, GPT `boot` or `legacy_boot`).
     pub fn part_get_bootable(&mut self, device: &str, partnum: i32) -> Result<bool> {
         let v = self.call_raw(
             Call::PartGetBootable {
@@ -1812,7 +1812,7 @@ impl Appliance {
 
     /// Get the UUID of a logical volume.
     ///
-    /// The LVM UUID of the logical volume `device` (32 characters, no dashes).
+    /// The LVM UUID of the logical volume `device` as lvm prints it, with dashes (the `*_full` calls give UUIDs without them).
     pub fn lvuuid(&mut self, device: &str) -> Result<String> {
         let v = self.call_raw(
             Call::Lvuuid {

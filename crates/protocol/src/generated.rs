@@ -3429,7 +3429,7 @@ pub trait Handler {
     fn lgetxattrs(&mut self, path: String) -> Result<Vec<Xattr>, CallError>;
     /// Lgetxattr on multiple files.
     ///
-    /// `lgetxattrs` of each of `names` in the directory `path`, in one list: each file starts with an entry whose name is empty and whose value is the count of its attributes as a decimal string, followed by them.
+    /// `lgetxattrs` of each of `names` in the directory `path`, in one list: each file starts with an entry whose name is empty and whose value is the count of its attributes as a NUL-terminated decimal string (empty when the file could not be listed), followed by them.
     fn lxattrlist(&mut self, path: String, names: Vec<String>) -> Result<Vec<Xattr>, CallError>;
     /// Get a single extended attribute.
     ///
@@ -3466,7 +3466,7 @@ pub trait Handler {
     ) -> Result<(), CallError>;
     /// Upload a file from the local machine with offset.
     ///
-    /// Like `upload`, writing at `offset` of `remotefilename` without truncating it (which must exist).
+    /// Like `upload`, writing at `offset` of `remotefilename` without truncating it (a missing file is created).
     fn upload_offset(
         &mut self,
         remotefilename: String,
@@ -3580,11 +3580,11 @@ pub trait Handler {
     fn fallocate64(&mut self, path: String, len: i64) -> Result<(), CallError>;
     /// Fill a file with octets.
     ///
-    /// Create (or replace) `path` with `len` bytes of value `c` (0 to 255).
+    /// Write `len` bytes of value `c` (0 to 255) from the start of `path`, creating it if needed; as in libguestfs, a longer file keeps the rest.
     fn fill(&mut self, c: i32, len: i32, path: String) -> Result<(), CallError>;
     /// Fill a file with a repeating pattern of bytes.
     ///
-    /// Create (or replace) `path` with `len` bytes of `pattern` repeated (the last copy cut short).
+    /// Write `len` bytes of `pattern` repeated (the last copy cut short) from the start of `path`, creating it if needed; a longer file keeps the rest.
     fn fill_pattern(&mut self, pattern: String, len: i32, path: String) -> Result<(), CallError>;
     /// Copy the attributes of a path (file/directory) to another.
     ///
@@ -3678,7 +3678,7 @@ pub trait Handler {
     fn vfs_uuid(&mut self, mountable: String) -> Result<String, CallError>;
     /// Print block device attributes.
     ///
-    /// What `blkid -p` finds on `device`, as key/value pairs (TYPE, UUID, LABEL, USAGE, PART_ENTRY_*, ...).
+    /// What `blkid -p -i` finds on `device`, as key/value pairs (TYPE, UUID, LABEL, USAGE, PART_ENTRY_*, ...), values as blkid's export format writes them.
     fn blkid(&mut self, device: String) -> Result<Vec<(String, String)>, CallError>;
     /// Get total size of device in bytes.
     ///
@@ -3714,7 +3714,7 @@ pub trait Handler {
     fn blockdev_rereadpt(&mut self, device: String) -> Result<(), CallError>;
     /// Write zeroes to the device.
     ///
-    /// Zero the first MiB of `device` (or of the filesystem path's device), which destroys partition tables, filesystem superblocks and other signatures.
+    /// Zero the first MiB of `device`, which destroys partition tables, filesystem superblocks and other signatures (pages already zero are not written).
     fn zero(&mut self, device: String) -> Result<(), CallError>;
     /// Write zeroes to an entire device.
     ///
@@ -3736,7 +3736,7 @@ pub trait Handler {
     ) -> Result<(), CallError>;
     /// Partition whole disk with a single primary partition.
     ///
-    /// `part_init`, then one primary partition covering the disk from 1 MiB to the end (less the backup GPT).
+    /// `part_init`, then one primary partition from sector 128 to 128 sectors before the end of the disk (64 KiB aligned, with room for the backup GPT), as libguestfs makes it.
     fn part_disk(&mut self, device: String, parttype: String) -> Result<(), CallError>;
     /// Delete a partition.
     ///
@@ -3761,7 +3761,7 @@ pub trait Handler {
     ) -> Result<(), CallError>;
     /// Make a partition bootable.
     ///
-    /// Set or clear the bootable (active) flag of partition `partnum` (MBR) or its legacy BIOS bootable attribute (GPT).
+    /// Set or clear parted's `boot` flag of partition `partnum`: the active flag on MBR; on GPT, parted makes the partition an EFI system partition.
     fn part_set_bootable(
         &mut self,
         device: String,
@@ -3813,7 +3813,7 @@ pub trait Handler {
     fn part_get_name(&mut self, device: String, partnum: i32) -> Result<String, CallError>;
     /// Return true if a partition is bootable.
     ///
-    /// Whether partition `partnum` has the bootable flag (MBR) or the legacy BIOS bootable attribute (GPT).
+    /// Whether parted shows a `boot` flag on partition `partnum` (MBR active, GPT `boot` or `legacy_boot`).
     fn part_get_bootable(&mut self, device: String, partnum: i32) -> Result<bool, CallError>;
     /// Get the type GUID of a GPT partition.
     ///
@@ -3931,7 +3931,7 @@ pub trait Handler {
     fn pvs_full(&mut self) -> Result<Vec<LvmPv>, CallError>;
     /// Get the UUID of a logical volume.
     ///
-    /// The LVM UUID of the logical volume `device` (32 characters, no dashes).
+    /// The LVM UUID of the logical volume `device` as lvm prints it, with dashes (the `*_full` calls give UUIDs without them).
     fn lvuuid(&mut self, device: String) -> Result<String, CallError>;
     /// Get the UUID of a volume group.
     ///

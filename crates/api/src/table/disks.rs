@@ -93,8 +93,8 @@ partitions and volume members (LVM physical volumes, encrypted devices) are left
         engine: Appliance,
         proc_nr: Some(108),
         shortdesc: "print block device attributes",
-        longdesc: "What `blkid -p` finds on `device`, as key/value pairs (TYPE, UUID, LABEL, \
-USAGE, PART_ENTRY_*, ...).",
+        longdesc: "What `blkid -p -i` finds on `device`, as key/value pairs (TYPE, UUID, \
+LABEL, USAGE, PART_ENTRY_*, ...), values as blkid's export format writes them.",
         ..A
     },
     Action {
@@ -190,8 +190,8 @@ another).",
         writes: true,
         proc_nr: Some(68),
         shortdesc: "write zeroes to the device",
-        longdesc: "Zero the first MiB of `device` (or of the filesystem path's device), which \
-destroys partition tables, filesystem superblocks and other signatures.",
+        longdesc: "Zero the first MiB of `device`, which destroys partition tables, \
+filesystem superblocks and other signatures (pages already zero are not written).",
         ..A
     },
     Action {

@@ -578,7 +578,8 @@ file `sumsfile`, one line per file as the `*sum` programs print them (`HASH  ./p
         shortdesc: "lgetxattr on multiple files",
         longdesc: "`lgetxattrs` of each of `names` in the directory `path`, in one list: each \
 file starts with an entry whose name is empty and whose value is the count of its \
-attributes as a decimal string, followed by them.",
+attributes as a NUL-terminated decimal string (empty when the file could not be \
+listed), followed by them.",
         ..A
     },
     Action {

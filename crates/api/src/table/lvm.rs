@@ -215,7 +215,8 @@ is empty).",
         ret: Ret::String,
         proc_nr: Some(153),
         shortdesc: "get the UUID of a logical volume",
-        longdesc: "The LVM UUID of the logical volume `device` (32 characters, no dashes).",
+        longdesc: "The LVM UUID of the logical volume `device` as lvm prints it, with \
+dashes (the `*_full` calls give UUIDs without them).",
         ..R
     },
     Action {

@@ -45,8 +45,9 @@ alignment: choose sectors that are multiples of 2048 for 1 MiB alignment.",
         args: &[dev("device"), s("parttype")],
         proc_nr: Some(57),
         shortdesc: "partition whole disk with a single primary partition",
-        longdesc: "`part_init`, then one primary partition covering the disk from 1 MiB to the \
-end (less the backup GPT).",
+        longdesc: "`part_init`, then one primary partition from sector 128 to 128 sectors \
+before the end of the disk (64 KiB aligned, with room for the backup GPT), as libguestfs \
+makes it.",
         ..W
     },
     Action {
@@ -88,8 +89,8 @@ keeping its start. The filesystem inside is not resized.",
         args: &[dev("device"), int("partnum"), b("bootable")],
         proc_nr: Some(116),
         shortdesc: "make a partition bootable",
-        longdesc: "Set or clear the bootable (active) flag of partition `partnum` (MBR) or \
-its legacy BIOS bootable attribute (GPT).",
+        longdesc: "Set or clear parted's `boot` flag of partition `partnum`: the active \
+flag on MBR; on GPT, parted makes the partition an EFI system partition.",
         ..W
     },
     Action {
@@ -163,8 +164,8 @@ has none).",
         ret: Ret::Bool,
         proc_nr: Some(121),
         shortdesc: "return true if a partition is bootable",
-        longdesc: "Whether partition `partnum` has the bootable flag (MBR) or the legacy BIOS \
-bootable attribute (GPT).",
+        longdesc: "Whether parted shows a `boot` flag on partition `partnum` (MBR active, \
+GPT `boot` or `legacy_boot`).",
         ..R
     },
     Action {

@@ -46,7 +46,7 @@ pub(super) static ACTIONS: &[Action] = &[
         proc_nr: Some(91),
         shortdesc: "upload a file from the local machine with offset",
         longdesc: "Like `upload`, writing at `offset` of `remotefilename` without truncating \
-it (which must exist).",
+it (a missing file is created).",
         ..A
     },
     Action {
@@ -271,7 +271,8 @@ allocated (zeroes), unlike `truncate_size`, which leaves a hole.",
         args: &[int("c"), int("len"), path("path")],
         proc_nr: Some(96),
         shortdesc: "fill a file with octets",
-        longdesc: "Create (or replace) `path` with `len` bytes of value `c` (0 to 255).",
+        longdesc: "Write `len` bytes of value `c` (0 to 255) from the start of `path`, \
+creating it if needed; as in libguestfs, a longer file keeps the rest.",
         ..A
     },
     Action {
@@ -279,8 +280,8 @@ allocated (zeroes), unlike `truncate_size`, which leaves a hole.",
         args: &[s("pattern"), int("len"), path("path")],
         proc_nr: Some(97),
         shortdesc: "fill a file with a repeating pattern of bytes",
-        longdesc: "Create (or replace) `path` with `len` bytes of `pattern` repeated \
-(the last copy cut short).",
+        longdesc: "Write `len` bytes of `pattern` repeated (the last copy cut short) from \
+the start of `path`, creating it if needed; a longer file keeps the rest.",
         ..A
     },
     Action {
