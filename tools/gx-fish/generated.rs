@@ -1495,6 +1495,61 @@ pub(crate) fn run_action(
             let () = r;
             Ok(())
         }
+        "utimens" => {
+            argc(argv, 5, 5)?;
+            let a_path = f.path_arg(&argv[0])?;
+            let a_atsecs = parse_int64(cmd, "atsecs", &argv[1])?;
+            let a_atnsecs = parse_int64(cmd, "atnsecs", &argv[2])?;
+            let a_mtsecs = parse_int64(cmd, "mtsecs", &argv[3])?;
+            let a_mtnsecs = parse_int64(cmd, "mtnsecs", &argv[4])?;
+            #[allow(clippy::let_unit_value)]
+            let r =
+                f.g.utimens(&a_path, a_atsecs, a_atnsecs, a_mtsecs, a_mtnsecs)?;
+            let () = r;
+            Ok(())
+        }
+        "mknod" => {
+            argc(argv, 4, 4)?;
+            let a_mode = parse_int(cmd, "mode", &argv[0])?;
+            let a_devmajor = parse_int(cmd, "devmajor", &argv[1])?;
+            let a_devminor = parse_int(cmd, "devminor", &argv[2])?;
+            let a_path = f.path_arg(&argv[3])?;
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.mknod(a_mode, a_devmajor, a_devminor, &a_path)?;
+            let () = r;
+            Ok(())
+        }
+        "mkfifo" => {
+            argc(argv, 2, 2)?;
+            let a_mode = parse_int(cmd, "mode", &argv[0])?;
+            let a_path = f.path_arg(&argv[1])?;
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.mkfifo(a_mode, &a_path)?;
+            let () = r;
+            Ok(())
+        }
+        "mknod_b" => {
+            argc(argv, 4, 4)?;
+            let a_mode = parse_int(cmd, "mode", &argv[0])?;
+            let a_devmajor = parse_int(cmd, "devmajor", &argv[1])?;
+            let a_devminor = parse_int(cmd, "devminor", &argv[2])?;
+            let a_path = f.path_arg(&argv[3])?;
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.mknod_b(a_mode, a_devmajor, a_devminor, &a_path)?;
+            let () = r;
+            Ok(())
+        }
+        "mknod_c" => {
+            argc(argv, 4, 4)?;
+            let a_mode = parse_int(cmd, "mode", &argv[0])?;
+            let a_devmajor = parse_int(cmd, "devmajor", &argv[1])?;
+            let a_devminor = parse_int(cmd, "devminor", &argv[2])?;
+            let a_path = f.path_arg(&argv[3])?;
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.mknod_c(a_mode, a_devmajor, a_devminor, &a_path)?;
+            let () = r;
+            Ok(())
+        }
         "truncate" => {
             argc(argv, 1, 1)?;
             let a_path = f.path_arg(&argv[0])?;
@@ -1588,7 +1643,7 @@ pub(crate) fn run_action(
         "setxattr" => {
             argc(argv, 4, 4)?;
             let a_xattr = argv[0].as_str();
-            let a_val = argv[1].as_str();
+            let a_val = argv[1].as_bytes();
             let a_vallen = parse_int(cmd, "vallen", &argv[2])?;
             let a_path = f.path_arg(&argv[3])?;
             #[allow(clippy::let_unit_value)]
@@ -1599,7 +1654,7 @@ pub(crate) fn run_action(
         "lsetxattr" => {
             argc(argv, 4, 4)?;
             let a_xattr = argv[0].as_str();
-            let a_val = argv[1].as_str();
+            let a_val = argv[1].as_bytes();
             let a_vallen = parse_int(cmd, "vallen", &argv[2])?;
             let a_path = f.path_arg(&argv[3])?;
             #[allow(clippy::let_unit_value)]

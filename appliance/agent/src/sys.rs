@@ -416,3 +416,44 @@ pub fn chroot_command(cmd: &mut std::process::Command, root: &Path) -> io::Resul
     }
     Ok(())
 }
+
+/// One time for [`utimensat_nofollow`].
+#[derive(Debug, Clone, Copy)]
+pub enum TimeSpec {
+    Now,
+    Omit,
+    At(i64, i64),
+}
+
+/// utimensat(2) with AT_SYMLINK_NOFOLLOW.
+pub fn utimensat_nofollow(path: &Path, at: TimeSpec, mt: TimeSpec) -> io::Result<()> {
+    let p = cstr(path.as_os_str())?;
+    let ts = |t: TimeSpec| libc::timespec {
+        tv_sec: match t {
+            TimeSpec::At(s, _) => s,
+            _ => 0,
+        },
+        tv_nsec: match t {
+            TimeSpec::Now => libc::UTIME_NOW,
+            TimeSpec::Omit => libc::UTIME_OMIT,
+            TimeSpec::At(_, n) => n,
+        },
+    };
+    let times = [ts(at), ts(mt)];
+    // SAFETY: `p` is a valid C string and `times` two valid timespecs.
+    check(unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+}
+
+/// mknod(2).
+pub fn mknod(path: &Path, mode: u32, dev: libc::dev_t) -> io::Result<()> {
+    let p = cstr(path.as_os_str())?;
+    // SAFETY: `p` is a valid C string.
+    check(unsafe { libc::mknod(p.as_ptr(), mode, dev) })
+}

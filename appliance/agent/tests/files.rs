@@ -490,16 +490,16 @@ fn file_calls_against_host_oracles() {
     )
     .expect("copy_attributes xattrs");
     g.write("/data/x", b"x").expect("write");
-    g.setxattr("user.new", "value-and-more", 5, "/data/x")
+    g.setxattr("user.new", b"value-and-more", 5, "/data/x")
         .expect("setxattr");
-    g.setxattr("user.gone", "v", 1, "/data/x")
+    g.setxattr("user.gone", b"v", 1, "/data/x")
         .expect("setxattr");
     g.removexattr("user.gone", "/data/x").expect("removexattr");
-    assert!(g.setxattr("user.big", "v", 70_000, "/data/x").is_err());
+    assert!(g.setxattr("user.big", b"v", 70_000, "/data/x").is_err());
     g.ln_s("/data/x", "/data/x-link").expect("ln_s");
-    g.lsetxattr("trusted.onlink", "L", 1, "/data/x-link")
+    g.lsetxattr("trusted.onlink", b"L", 1, "/data/x-link")
         .expect("lsetxattr");
-    g.lsetxattr("trusted.gone", "L", 1, "/data/x-link")
+    g.lsetxattr("trusted.gone", b"L", 1, "/data/x-link")
         .expect("lsetxattr");
     g.lremovexattr("trusted.gone", "/data/x-link")
         .expect("lremovexattr");

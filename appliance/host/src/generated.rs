@@ -814,6 +814,46 @@ impl Appliance {
         self.decode(v, "ln_sf")
     }
 
+    /// Set timestamp of a file with nanosecond precision.
+    ///
+    /// Set the access and modification times of `path` (a symlink itself, not its target). A nanoseconds value of -1 means now, -2 leaves that time unchanged.
+    pub fn utimens(
+        &mut self,
+        path: &str,
+        atsecs: i64,
+        atnsecs: i64,
+        mtsecs: i64,
+        mtnsecs: i64,
+    ) -> Result<()> {
+        let v = self.call_raw(
+            Call::Utimens {
+                path: path.to_string(),
+                atsecs,
+                atnsecs,
+                mtsecs,
+                mtnsecs,
+            },
+            HostStream::None,
+        )?;
+        self.decode(v, "utimens")
+    }
+
+    /// Make block, character or FIFO devices.
+    ///
+    /// Create the special file `path`: `mode` holds the type (S_IFBLK 0060000, S_IFCHR 0020000, S_IFIFO 0010000, S_IFSOCK 0140000) and the permission bits (less the umask 022); `devmajor`/`devminor` are the device numbers.
+    pub fn mknod(&mut self, mode: i32, devmajor: i32, devminor: i32, path: &str) -> Result<()> {
+        let v = self.call_raw(
+            Call::Mknod {
+                mode,
+                devmajor,
+                devminor,
+                path: path.to_string(),
+            },
+            HostStream::None,
+        )?;
+        self.decode(v, "mknod")
+    }
+
     /// Truncate a file to zero size.
     ///
     /// Cut the existing file `path` to zero bytes.
@@ -908,11 +948,11 @@ impl Appliance {
     /// Set extended attribute of a file or directory.
     ///
     /// Set the extended attribute `xattr` of `path` to the first `vallen` bytes of `val` (symlinks followed).
-    pub fn setxattr(&mut self, xattr: &str, val: &str, vallen: i32, path: &str) -> Result<()> {
+    pub fn setxattr(&mut self, xattr: &str, val: &[u8], vallen: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Setxattr {
                 xattr: xattr.to_string(),
-                val: val.to_string(),
+                val: val.to_vec(),
                 vallen,
                 path: path.to_string(),
             },
@@ -924,11 +964,11 @@ impl Appliance {
     /// Set extended attribute of a file or directory.
     ///
     /// Like `setxattr`, on the symlink itself when `path` is one.
-    pub fn lsetxattr(&mut self, xattr: &str, val: &str, vallen: i32, path: &str) -> Result<()> {
+    pub fn lsetxattr(&mut self, xattr: &str, val: &[u8], vallen: i32, path: &str) -> Result<()> {
         let v = self.call_raw(
             Call::Lsetxattr {
                 xattr: xattr.to_string(),
-                val: val.to_string(),
+                val: val.to_vec(),
                 vallen,
                 path: path.to_string(),
             },

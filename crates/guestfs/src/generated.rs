@@ -667,6 +667,37 @@ impl Handle {
         self.appliance_call("ln_sf", true, |a| a.ln_sf(target, linkname))
     }
 
+    /// Set timestamp of a file with nanosecond precision.
+    ///
+    /// Set the access and modification times of `path` (a symlink itself, not its target). A nanoseconds value of -1 means now, -2 leaves that time unchanged.
+    pub fn utimens(
+        &mut self,
+        path: &str,
+        atsecs: i64,
+        atnsecs: i64,
+        mtsecs: i64,
+        mtnsecs: i64,
+    ) -> Result<()> {
+        self.trace_call(format_args!(
+            "utimens \"{}\" {} {} {} {}",
+            path, atsecs, atnsecs, mtsecs, mtnsecs
+        ));
+        self.appliance_call("utimens", true, |a| {
+            a.utimens(path, atsecs, atnsecs, mtsecs, mtnsecs)
+        })
+    }
+
+    /// Make block, character or FIFO devices.
+    ///
+    /// Create the special file `path`: `mode` holds the type (S_IFBLK 0060000, S_IFCHR 0020000, S_IFIFO 0010000, S_IFSOCK 0140000) and the permission bits (less the umask 022); `devmajor`/`devminor` are the device numbers.
+    pub fn mknod(&mut self, mode: i32, devmajor: i32, devminor: i32, path: &str) -> Result<()> {
+        self.trace_call(format_args!(
+            "mknod {} {} {} \"{}\"",
+            mode, devmajor, devminor, path
+        ));
+        self.appliance_call("mknod", true, |a| a.mknod(mode, devmajor, devminor, path))
+    }
+
     /// Truncate a file to zero size.
     ///
     /// Cut the existing file `path` to zero bytes.
@@ -731,10 +762,13 @@ impl Handle {
     /// Set extended attribute of a file or directory.
     ///
     /// Set the extended attribute `xattr` of `path` to the first `vallen` bytes of `val` (symlinks followed).
-    pub fn setxattr(&mut self, xattr: &str, val: &str, vallen: i32, path: &str) -> Result<()> {
+    pub fn setxattr(&mut self, xattr: &str, val: &[u8], vallen: i32, path: &str) -> Result<()> {
         self.trace_call(format_args!(
-            "setxattr \"{}\" \"{}\" {} \"{}\"",
-            xattr, val, vallen, path
+            "setxattr \"{}\" <{} bytes> {} \"{}\"",
+            xattr,
+            val.len(),
+            vallen,
+            path
         ));
         self.appliance_call("setxattr", true, |a| a.setxattr(xattr, val, vallen, path))
     }
@@ -742,10 +776,13 @@ impl Handle {
     /// Set extended attribute of a file or directory.
     ///
     /// Like `setxattr`, on the symlink itself when `path` is one.
-    pub fn lsetxattr(&mut self, xattr: &str, val: &str, vallen: i32, path: &str) -> Result<()> {
+    pub fn lsetxattr(&mut self, xattr: &str, val: &[u8], vallen: i32, path: &str) -> Result<()> {
         self.trace_call(format_args!(
-            "lsetxattr \"{}\" \"{}\" {} \"{}\"",
-            xattr, val, vallen, path
+            "lsetxattr \"{}\" <{} bytes> {} \"{}\"",
+            xattr,
+            val.len(),
+            vallen,
+            path
         ));
         self.appliance_call("lsetxattr", true, |a| a.lsetxattr(xattr, val, vallen, path))
     }

@@ -1270,6 +1270,21 @@ pub enum Call {
     LnS { target: String, linkname: String },
     /// `ln_sf`: create a symbolic link.
     LnSf { target: String, linkname: String },
+    /// `utimens`: set timestamp of a file with nanosecond precision.
+    Utimens {
+        path: String,
+        atsecs: i64,
+        atnsecs: i64,
+        mtsecs: i64,
+        mtnsecs: i64,
+    },
+    /// `mknod`: make block, character or FIFO devices.
+    Mknod {
+        mode: i32,
+        devmajor: i32,
+        devminor: i32,
+        path: String,
+    },
     /// `truncate`: truncate a file to zero size.
     Truncate { path: String },
     /// `truncate_size`: truncate a file to a particular size.
@@ -1293,14 +1308,14 @@ pub enum Call {
     /// `setxattr`: set extended attribute of a file or directory.
     Setxattr {
         xattr: String,
-        val: String,
+        val: Vec<u8>,
         vallen: i32,
         path: String,
     },
     /// `lsetxattr`: set extended attribute of a file or directory.
     Lsetxattr {
         xattr: String,
-        val: String,
+        val: Vec<u8>,
         vallen: i32,
         path: String,
     },
@@ -1617,6 +1632,8 @@ impl Call {
             Call::LnF { .. } => 89,
             Call::LnS { .. } => 35,
             Call::LnSf { .. } => 90,
+            Call::Utimens { .. } => 170,
+            Call::Mknod { .. } => 171,
             Call::Truncate { .. } => 38,
             Call::TruncateSize { .. } => 39,
             Call::Fallocate64 { .. } => 94,
@@ -1782,6 +1799,8 @@ impl Call {
             Call::LnF { .. } => "ln_f",
             Call::LnS { .. } => "ln_s",
             Call::LnSf { .. } => "ln_sf",
+            Call::Utimens { .. } => "utimens",
+            Call::Mknod { .. } => "mknod",
             Call::Truncate { .. } => "truncate",
             Call::TruncateSize { .. } => "truncate_size",
             Call::Fallocate64 { .. } => "fallocate64",
@@ -1947,6 +1966,8 @@ impl Call {
             Call::LnF { .. } => StreamKind::None,
             Call::LnS { .. } => StreamKind::None,
             Call::LnSf { .. } => StreamKind::None,
+            Call::Utimens { .. } => StreamKind::None,
+            Call::Mknod { .. } => StreamKind::None,
             Call::Truncate { .. } => StreamKind::None,
             Call::TruncateSize { .. } => StreamKind::None,
             Call::Fallocate64 { .. } => StreamKind::None,
@@ -2301,6 +2322,30 @@ impl Call {
             Call::LnSf { target, linkname } => {
                 target.put(&mut out);
                 linkname.put(&mut out);
+            }
+            Call::Utimens {
+                path,
+                atsecs,
+                atnsecs,
+                mtsecs,
+                mtnsecs,
+            } => {
+                path.put(&mut out);
+                atsecs.put(&mut out);
+                atnsecs.put(&mut out);
+                mtsecs.put(&mut out);
+                mtnsecs.put(&mut out);
+            }
+            Call::Mknod {
+                mode,
+                devmajor,
+                devminor,
+                path,
+            } => {
+                mode.put(&mut out);
+                devmajor.put(&mut out);
+                devminor.put(&mut out);
+                path.put(&mut out);
             }
             Call::Truncate { path } => {
                 path.put(&mut out);
@@ -2931,6 +2976,19 @@ impl Call {
                 target: <String>::get(&mut r)?,
                 linkname: <String>::get(&mut r)?,
             },
+            170 => Call::Utimens {
+                path: <String>::get(&mut r)?,
+                atsecs: <i64>::get(&mut r)?,
+                atnsecs: <i64>::get(&mut r)?,
+                mtsecs: <i64>::get(&mut r)?,
+                mtnsecs: <i64>::get(&mut r)?,
+            },
+            171 => Call::Mknod {
+                mode: <i32>::get(&mut r)?,
+                devmajor: <i32>::get(&mut r)?,
+                devminor: <i32>::get(&mut r)?,
+                path: <String>::get(&mut r)?,
+            },
             38 => Call::Truncate {
                 path: <String>::get(&mut r)?,
             },
@@ -2959,13 +3017,13 @@ impl Call {
             },
             100 => Call::Setxattr {
                 xattr: <String>::get(&mut r)?,
-                val: <String>::get(&mut r)?,
+                val: <Vec<u8>>::get(&mut r)?,
                 vallen: <i32>::get(&mut r)?,
                 path: <String>::get(&mut r)?,
             },
             101 => Call::Lsetxattr {
                 xattr: <String>::get(&mut r)?,
-                val: <String>::get(&mut r)?,
+                val: <Vec<u8>>::get(&mut r)?,
                 vallen: <i32>::get(&mut r)?,
                 path: <String>::get(&mut r)?,
             },
@@ -3566,6 +3624,27 @@ pub trait Handler {
     ///
     /// Like `ln_s`, replacing `linkname` if it exists.
     fn ln_sf(&mut self, target: String, linkname: String) -> Result<(), CallError>;
+    /// Set timestamp of a file with nanosecond precision.
+    ///
+    /// Set the access and modification times of `path` (a symlink itself, not its target). A nanoseconds value of -1 means now, -2 leaves that time unchanged.
+    fn utimens(
+        &mut self,
+        path: String,
+        atsecs: i64,
+        atnsecs: i64,
+        mtsecs: i64,
+        mtnsecs: i64,
+    ) -> Result<(), CallError>;
+    /// Make block, character or FIFO devices.
+    ///
+    /// Create the special file `path`: `mode` holds the type (S_IFBLK 0060000, S_IFCHR 0020000, S_IFIFO 0010000, S_IFSOCK 0140000) and the permission bits (less the umask 022); `devmajor`/`devminor` are the device numbers.
+    fn mknod(
+        &mut self,
+        mode: i32,
+        devmajor: i32,
+        devminor: i32,
+        path: String,
+    ) -> Result<(), CallError>;
     /// Truncate a file to zero size.
     ///
     /// Cut the existing file `path` to zero bytes.
@@ -3601,7 +3680,7 @@ pub trait Handler {
     fn setxattr(
         &mut self,
         xattr: String,
-        val: String,
+        val: Vec<u8>,
         vallen: i32,
         path: String,
     ) -> Result<(), CallError>;
@@ -3611,7 +3690,7 @@ pub trait Handler {
     fn lsetxattr(
         &mut self,
         xattr: String,
-        val: String,
+        val: Vec<u8>,
         vallen: i32,
         path: String,
     ) -> Result<(), CallError>;
@@ -4220,6 +4299,29 @@ pub fn dispatch<H: Handler + ?Sized>(
         (Call::LnSf { target, linkname }, _) => {
             Ok(crate::wire::to_vec(&h.ln_sf(target, linkname)?))
         }
+        (
+            Call::Utimens {
+                path,
+                atsecs,
+                atnsecs,
+                mtsecs,
+                mtnsecs,
+            },
+            _,
+        ) => Ok(crate::wire::to_vec(
+            &h.utimens(path, atsecs, atnsecs, mtsecs, mtnsecs)?,
+        )),
+        (
+            Call::Mknod {
+                mode,
+                devmajor,
+                devminor,
+                path,
+            },
+            _,
+        ) => Ok(crate::wire::to_vec(
+            &h.mknod(mode, devmajor, devminor, path)?,
+        )),
         (Call::Truncate { path }, _) => Ok(crate::wire::to_vec(&h.truncate(path)?)),
         (Call::TruncateSize { path, size }, _) => {
             Ok(crate::wire::to_vec(&h.truncate_size(path, size)?))
@@ -4874,6 +4976,18 @@ pub static CALLS: &[CallInfo] = &[
         name: "ln_sf",
         stream: StreamKind::None,
         doc: "create a symbolic link",
+    },
+    CallInfo {
+        nr: 170,
+        name: "utimens",
+        stream: StreamKind::None,
+        doc: "set timestamp of a file with nanosecond precision",
+    },
+    CallInfo {
+        nr: 171,
+        name: "mknod",
+        stream: StreamKind::None,
+        doc: "make block, character or FIFO devices",
     },
     CallInfo {
         nr: 38,

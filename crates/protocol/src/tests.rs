@@ -405,6 +405,8 @@ recorder! {
         cp_a(src: String, dest: String) -> ();
         cp_r(src: String, dest: String) -> ();
         chmod(mode: i32, path: String) -> ();
+        utimens(path: String, atsecs: i64, atnsecs: i64, mtsecs: i64, mtnsecs: i64) -> ();
+        mknod(mode: i32, devmajor: i32, devminor: i32, path: String) -> ();
         chown(owner: i32, group: i32, path: String) -> ();
         lchown(owner: i32, group: i32, path: String) -> ();
         touch(path: String) -> ();
@@ -418,8 +420,8 @@ recorder! {
         fill(c: i32, len: i32, path: String) -> ();
         fill_pattern(pattern: String, len: i32, path: String) -> ();
         copy_attributes(src: String, dest: String, opts: CopyAttributesOpts) -> ();
-        setxattr(xattr: String, val: String, vallen: i32, path: String) -> ();
-        lsetxattr(xattr: String, val: String, vallen: i32, path: String) -> ();
+        setxattr(xattr: String, val: Vec<u8>, vallen: i32, path: String) -> ();
+        lsetxattr(xattr: String, val: Vec<u8>, vallen: i32, path: String) -> ();
         removexattr(xattr: String, path: String) -> ();
         lremovexattr(xattr: String, path: String) -> ();
         zero_free_space(directory: String) -> ();

@@ -236,10 +236,10 @@ impl Handler for Ops {
     fn lgetxattr(&mut self, path: String, name: String) -> R<Vec<u8>> {
         xattr::getxattr(&path, &name, false)
     }
-    fn setxattr(&mut self, xattr: String, val: String, vallen: i32, path: String) -> R<()> {
+    fn setxattr(&mut self, xattr: String, val: Vec<u8>, vallen: i32, path: String) -> R<()> {
         xattr::setxattr(&xattr, &val, vallen, &path, true)
     }
-    fn lsetxattr(&mut self, xattr: String, val: String, vallen: i32, path: String) -> R<()> {
+    fn lsetxattr(&mut self, xattr: String, val: Vec<u8>, vallen: i32, path: String) -> R<()> {
         xattr::setxattr(&xattr, &val, vallen, &path, false)
     }
     fn removexattr(&mut self, xattr: String, path: String) -> R<()> {
@@ -319,6 +319,19 @@ impl Handler for Ops {
     }
     fn chmod(&mut self, mode: i32, path: String) -> R<()> {
         writes::chmod(mode, &path)
+    }
+    fn utimens(
+        &mut self,
+        path: String,
+        atsecs: i64,
+        atnsecs: i64,
+        mtsecs: i64,
+        mtnsecs: i64,
+    ) -> R<()> {
+        writes::utimens(&path, (atsecs, atnsecs), (mtsecs, mtnsecs))
+    }
+    fn mknod(&mut self, mode: i32, devmajor: i32, devminor: i32, path: String) -> R<()> {
+        writes::mknod(mode, devmajor, devminor, &path)
     }
     fn chown(&mut self, owner: i32, group: i32, path: String) -> R<()> {
         writes::chown(owner, group, &path, true)

@@ -220,6 +220,43 @@ pub fn chmod(mode: i32, path: &str) -> R<()> {
         .map_err(|e| fail(e, format!("{path}: 0{mode:o}")))
 }
 
+/// utimensat(2) on the name itself (a symlink is not followed), with
+/// libguestfs's -1 (now) and -2 (leave) nanosecond values.
+pub fn utimens(path: &str, at: (i64, i64), mt: (i64, i64)) -> R<()> {
+    let p = guest_nofollow(path)?;
+    let conv = |(sec, nsec): (i64, i64)| -> R<sys::TimeSpec> {
+        Ok(match nsec {
+            -1 => sys::TimeSpec::Now,
+            -2 => sys::TimeSpec::Omit,
+            n if (0..1_000_000_000).contains(&n) => sys::TimeSpec::At(sec, n),
+            n => {
+                return Err(err(
+                    libc::EINVAL,
+                    format!("{path}: nanoseconds {n} out of range"),
+                ));
+            }
+        })
+    };
+    sys::utimensat_nofollow(&p, conv(at)?, conv(mt)?).map_err(|e| fail(e, path))
+}
+
+/// mknod(2): `mode` carries the file type, less the umask 022.
+pub fn mknod(mode: i32, major: i32, minor: i32, path: &str) -> R<()> {
+    let mode =
+        u32::try_from(mode).map_err(|_| err(libc::EINVAL, format!("{path}: mode is negative")))?;
+    let (major, minor) = match (u32::try_from(major), u32::try_from(minor)) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => {
+            return Err(err(
+                libc::EINVAL,
+                format!("{path}: device numbers are negative"),
+            ));
+        }
+    };
+    let p = guest_nofollow(path)?;
+    sys::mknod(&p, mode & !0o022, libc::makedev(major, minor)).map_err(|e| fail(e, path))
+}
+
 fn id(v: i32) -> Option<u32> {
     // -1 means "leave unchanged", as in chown(2).
     u32::try_from(v).ok()

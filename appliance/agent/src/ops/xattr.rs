@@ -102,13 +102,13 @@ pub fn lxattrlist(dir: &str, names: &[String]) -> R<Vec<Xattr>> {
     Ok(out)
 }
 
-pub fn setxattr(xattr: &str, val: &str, vallen: i32, path: &str, follow: bool) -> R<()> {
+pub fn setxattr(xattr: &str, val: &[u8], vallen: i32, path: &str, follow: bool) -> R<()> {
     let len = usize::try_from(vallen)
         .map_err(|_| err(libc::EINVAL, format!("{path}: vallen is negative")))?;
     if len > XATTR_SIZE_MAX {
         return Err(err(libc::E2BIG, "extended attribute is too large"));
     }
-    let bytes = val.as_bytes();
+    let bytes = val;
     if len > bytes.len() {
         return Err(err(
             libc::EINVAL,

@@ -232,6 +232,59 @@ an error.",
         ..A
     },
     Action {
+        name: "utimens",
+        args: &[
+            path("path"),
+            int64("atsecs"),
+            int64("atnsecs"),
+            int64("mtsecs"),
+            int64("mtnsecs"),
+        ],
+        proc_nr: Some(170),
+        shortdesc: "set timestamp of a file with nanosecond precision",
+        longdesc: "Set the access and modification times of `path` (a symlink itself, not \
+its target). A nanoseconds value of -1 means now, -2 leaves that time unchanged.",
+        ..A
+    },
+    Action {
+        name: "mknod",
+        args: &[int("mode"), int("devmajor"), int("devminor"), path("path")],
+        proc_nr: Some(171),
+        group: Some("mknod"),
+        shortdesc: "make block, character or FIFO devices",
+        longdesc: "Create the special file `path`: `mode` holds the type (S_IFBLK 0060000, \
+S_IFCHR 0020000, S_IFIFO 0010000, S_IFSOCK 0140000) and the permission bits (less the \
+umask 022); `devmajor`/`devminor` are the device numbers.",
+        ..A
+    },
+    Action {
+        name: "mkfifo",
+        args: &[int("mode"), path("path")],
+        engine: Handle,
+        group: Some("mknod"),
+        shortdesc: "make FIFO (named pipe)",
+        longdesc: "`mknod` of a FIFO with permissions `mode`.",
+        ..A
+    },
+    Action {
+        name: "mknod_b",
+        args: &[int("mode"), int("devmajor"), int("devminor"), path("path")],
+        engine: Handle,
+        group: Some("mknod"),
+        shortdesc: "make block device node",
+        longdesc: "`mknod` of a block device with permissions `mode`.",
+        ..A
+    },
+    Action {
+        name: "mknod_c",
+        args: &[int("mode"), int("devmajor"), int("devminor"), path("path")],
+        engine: Handle,
+        group: Some("mknod"),
+        shortdesc: "make char device node",
+        longdesc: "`mknod` of a character device with permissions `mode`.",
+        ..A
+    },
+    Action {
         name: "truncate",
         args: &[path("path")],
         proc_nr: Some(38),
@@ -297,7 +350,7 @@ included), `all` everything. Without options, nothing is copied.",
     },
     Action {
         name: "setxattr",
-        args: &[s("xattr"), s("val"), int("vallen"), path("path")],
+        args: &[s("xattr"), buf("val"), int("vallen"), path("path")],
         proc_nr: Some(100),
         group: Some("linuxxattrs"),
         shortdesc: "set extended attribute of a file or directory",
@@ -307,7 +360,7 @@ of `val` (symlinks followed).",
     },
     Action {
         name: "lsetxattr",
-        args: &[s("xattr"), s("val"), int("vallen"), path("path")],
+        args: &[s("xattr"), buf("val"), int("vallen"), path("path")],
         proc_nr: Some(101),
         group: Some("linuxxattrs"),
         shortdesc: "set extended attribute of a file or directory",

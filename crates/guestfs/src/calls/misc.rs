@@ -232,3 +232,23 @@ fn split_partition(partition: &str) -> Result<(String, i32)> {
         _ => Err(bad()),
     }
 }
+
+/// The file-type bits `mknod` takes.
+const S_IFIFO: i32 = 0o010000;
+const S_IFCHR: i32 = 0o020000;
+const S_IFBLK: i32 = 0o060000;
+
+impl Handle {
+    pub fn mkfifo(&mut self, mode: i32, path: &str) -> Result<()> {
+        self.mknod(S_IFIFO | (mode & 0o7777), 0, 0, path)
+    }
+
+    #[allow(non_snake_case)]
+    pub fn mknod_b(&mut self, mode: i32, devmajor: i32, devminor: i32, path: &str) -> Result<()> {
+        self.mknod(S_IFBLK | (mode & 0o7777), devmajor, devminor, path)
+    }
+
+    pub fn mknod_c(&mut self, mode: i32, devmajor: i32, devminor: i32, path: &str) -> Result<()> {
+        self.mknod(S_IFCHR | (mode & 0o7777), devmajor, devminor, path)
+    }
+}
