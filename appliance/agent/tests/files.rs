@@ -509,6 +509,47 @@ fn file_calls_against_host_oracles() {
         b"L"
     );
     assert!(g.lgetxattrs("/data/x").expect("lgetxattrs").len() == 1);
+    // A binary value (not UTF-8) goes through.
+    g.setxattr("user.bin", &[0xff, 0, 0xfe], 3, "/data/x")
+        .expect("binary setxattr");
+    assert_eq!(
+        g.getxattr("/data/x", "user.bin").expect("getxattr"),
+        [0xff, 0, 0xfe]
+    );
+    g.removexattr("user.bin", "/data/x").expect("removexattr");
+    // utimens on a symlink sets the link's own times, the target's stay;
+    // -2 leaves one time as it was.
+    let before = g.statns("/data/x").expect("statns");
+    g.utimens("/data/x-link", 1_000_000, 5, 2_000_000, 7)
+        .expect("utimens");
+    let l = g.lstatns("/data/x-link").expect("lstatns");
+    assert_eq!(
+        (
+            l.st_atime_sec,
+            l.st_atime_nsec,
+            l.st_mtime_sec,
+            l.st_mtime_nsec
+        ),
+        (1_000_000, 5, 2_000_000, 7)
+    );
+    assert_eq!(
+        g.statns("/data/x").expect("statns").st_mtime_sec,
+        before.st_mtime_sec
+    );
+    g.utimens("/data/x", 0, -2, 3_000_000, 0).expect("utimens");
+    let after = g.statns("/data/x").expect("statns");
+    assert_eq!(after.st_atime_sec, before.st_atime_sec, "-2 leaves atime");
+    assert_eq!(after.st_mtime_sec, 3_000_000);
+    assert!(g.utimens("/data/x", 0, 2_000_000_000, 0, 0).is_err());
+    // mknod: a FIFO and a character device, umask 022 applied.
+    g.mknod(0o010666, 0, 0, "/data/fifo").expect("mknod fifo");
+    g.mknod(0o020640, 1, 3, "/data/null").expect("mknod chr");
+    let f = g.lstatns("/data/fifo").expect("lstatns");
+    assert_eq!(f.st_mode, 0o010644);
+    let c = g.lstatns("/data/null").expect("lstatns");
+    assert_eq!(c.st_mode, 0o020640);
+    assert_eq!(c.st_rdev, ((1 << 8) | 3) as i64);
+    assert!(g.mknod(0o010644, 0, 0, "/data/fifo").is_err(), "exists");
     // A symlink pointing out of the guest stays in the guest.
     g.write("/data/escape/etc/escaped", b"inside")
         .expect("write through escape");
