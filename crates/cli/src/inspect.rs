@@ -5,7 +5,7 @@
 use anyhow::{Result, anyhow, bail};
 use gx_guestfs::Handle;
 
-const NO_OS: &str = "no operating system was found on this disk
+pub const NO_OS: &str = "no operating system was found on this disk
 
 If using guestfish ‘-i’ option, remove this option and instead
 use the commands ‘run’ followed by ‘list-filesystems’.
@@ -20,7 +20,7 @@ If using other gx tools, this disk image won’t work
 with these tools.  Use the gx-fish equivalent commands
 (see the gx tool manual page).";
 
-const MULTI_OS: &str = "multi-boot operating systems are not supported
+pub const MULTI_OS: &str = "multi-boot operating systems are not supported
 
 If using guestfish ‘-i’ option, remove this option and instead
 use the commands ‘run’ followed by ‘list-filesystems’.
@@ -62,6 +62,11 @@ fn prog_name() -> String {
 /// `inspect_mount_root`): `/` must mount; other failures are counted and
 /// reported once on stderr as `PROG: some filesystems could not be mounted (ignored)`.
 pub fn mount_root(g: &mut Handle, root: &str, prog: &str) -> Result<()> {
+    mount_root_mode(g, root, prog, true)
+}
+
+/// [`mount_root`], read-write when `readonly` is false (gx-mount --rw).
+pub fn mount_root_mode(g: &mut Handle, root: &str, prog: &str, readonly: bool) -> Result<()> {
     let mut mps = g.inspect_get_mountpoints(root)?;
     mps.sort_by(|a, b| {
         a.0.len()
@@ -70,7 +75,12 @@ pub fn mount_root(g: &mut Handle, root: &str, prog: &str) -> Result<()> {
     });
     let mut errors = 0;
     for (mp, dev) in &mps {
-        if let Err(e) = g.mount_ro(dev, mp) {
+        let r = if readonly {
+            g.mount_ro(dev, mp)
+        } else {
+            g.mount(dev, mp)
+        };
+        if let Err(e) = r {
             if mp == "/" {
                 return Err(anyhow!(e).context(format!("mounting the guest's root {dev} on /")));
             }

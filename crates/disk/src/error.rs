@@ -47,6 +47,9 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     source: Option<std::io::Error>,
+    /// The exact errno, when one is known (the appliance's guest kernel
+    /// reported it): finer than the kind (ENOTEMPTY, EEXIST, ELOOP...).
+    errno: Option<i32>,
 }
 
 /// Result alias used throughout the disk layer and the parsers.
@@ -59,7 +62,24 @@ impl Error {
             kind,
             message: message.into(),
             source: None,
+            errno: None,
         }
+    }
+
+    /// An error whose exact errno is known (from the guest's kernel).
+    pub fn with_errno(kind: ErrorKind, message: impl Into<String>, errno: i32) -> Self {
+        Error {
+            errno: Some(errno),
+            ..Error::new(kind, message)
+        }
+    }
+
+    /// The errno a libguestfs user would see: the exact one when known, the
+    /// I/O source's, else the kind's.
+    pub fn errno(&self) -> i32 {
+        self.errno
+            .or_else(|| self.source.as_ref().and_then(|s| s.raw_os_error()))
+            .unwrap_or_else(|| self.kind.errno())
     }
 
     /// An I/O error, classified by its `io::ErrorKind` (not found, permission...).
@@ -74,6 +94,7 @@ impl Error {
             kind,
             message: message.into(),
             source: Some(source),
+            errno: None,
         }
     }
 

@@ -143,7 +143,7 @@ pub(crate) fn convert(call: &str, e: gx_appliance::Error) -> Error {
             } else {
                 format!("{call}: {message}")
             };
-            Error::new(errno_kind(errno), msg)
+            Error::with_errno(errno_kind(errno), msg, errno)
         }
         // Our side of a stream failed (a closed pipe while downloading):
         // keep the io::Error as the source, so tools can see a broken pipe.

@@ -1,0 +1,587 @@
+//! gx-mount and gx-unmount, through the host kernel's FUSE.
+//!
+//! - A read-only mount, walked with the host's own syscalls, holds what
+//!   e2fsprogs (`debugfs rdump`) finds in the same filesystem; writes are
+//!   refused with EROFS, and the image stays byte-identical.
+//! - A read-write mount (the appliance) takes files, directories, links,
+//!   renames, permissions, times, truncation and removals; after
+//!   gx-unmount the image passes `e2fsck -fn` and debugfs sees each change.
+//! - libguestfs's own FUSE tests, with the names substituted: the unmount
+//!   race (a file copied in just before gx-unmount is in the image once
+//!   gx-mount exits), `--fd` on both tools, and gx-unmount's exit codes.
+//!
+//! Skips, saying why, without /dev/fuse and fusermount3 (or, for the
+//! read-write tests, without what the appliance needs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const MOUNT: &str = env!("CARGO_BIN_EXE_gx-mount");
+const UNMOUNT: &str = env!("CARGO_BIN_EXE_gx-unmount");
+
+fn fuse_missing() -> Option<String> {
+    let dev = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse");
+    if let Err(e) = dev {
+        return Some(format!("/dev/fuse: {e}"));
+    }
+    let fusermount = Command::new("fusermount3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !fusermount {
+        return Some("no fusermount3 (run scripts/setup: package fuse3)".into());
+    }
+    None
+}
+
+fn appliance_missing() -> Option<String> {
+    if !Path::new("/boot").exists() && std::env::var_os("GX_KERNEL").is_none() {
+        return Some("no kernel (run scripts/setup)".into());
+    }
+    let agent_next_to_tools = Path::new(MOUNT)
+        .parent()
+        .is_some_and(|d| d.join("gx-agent").is_file());
+    if !agent_next_to_tools && std::env::var_os("GX_AGENT").is_none() {
+        return Some("gx-agent is not built next to the tools (`cargo build -p gx-agent`)".into());
+    }
+    let qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !qemu && std::env::var_os("GX_QEMU").is_none() {
+        return Some("no qemu-system-x86_64 (run scripts/setup)".into());
+    }
+    None
+}
+
+macro_rules! need {
+    ($name:literal, $($check:expr),+) => {
+        $(
+            if let Some(why) = $check {
+                gx_testdata::skip!("SKIP {}: {why}", $name);
+                return;
+            }
+        )+
+    };
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn is_mounted(dir: &Path) -> bool {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(dir.to_str().unwrap()))
+}
+
+fn pid_alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// A gx-mount in the background; unmounted (and waited for) when dropped,
+/// so a failing test leaves no mount behind.
+struct Mounted {
+    mp: PathBuf,
+    pid: i32,
+}
+
+impl Mounted {
+    fn new(mp: &Path, args: &[&str]) -> Mounted {
+        let pidfile = mp.with_extension("pid");
+        let out = Command::new(MOUNT)
+            .env_remove("GX_ENGINE")
+            .args(args)
+            .arg("--pid-file")
+            .arg(&pidfile)
+            .arg(mp)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gx-mount {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // guestmount returns once the mount is there, with the PID written.
+        assert!(is_mounted(mp), "gx-mount returned before mounting");
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Mounted {
+            mp: mp.to_path_buf(),
+            pid,
+        }
+    }
+
+    /// gx-unmount, then wait (up to `secs`) for gx-mount to exit.
+    fn unmount(&mut self, secs: u64) {
+        if self.pid == 0 {
+            return;
+        }
+        let out = Command::new(UNMOUNT).arg(&self.mp).output().unwrap();
+        assert!(
+            out.status.success(),
+            "gx-unmount: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let start = Instant::now();
+        while pid_alive(self.pid) {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "gx-mount still running {secs} s after gx-unmount"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            !self.mp.with_extension("pid").exists(),
+            "gx-mount left its pid file"
+        );
+        self.pid = 0;
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if self.pid != 0 {
+            let _ = Command::new(UNMOUNT).arg(&self.mp).output();
+            let _ = Command::new("kill").arg(self.pid.to_string()).output();
+        }
+    }
+}
+
+/// Every path below `root` (relative), following nothing.
+fn tree(root: &Path) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                todo.push(p.clone());
+            }
+            out.insert(rel, p);
+        }
+    }
+    out
+}
+
+/// The test guest's root filesystem (GPT partition 2) as its own file, for
+/// e2fsprogs.
+fn root_partition(img: &Path, out: &Path) {
+    let json = run(Command::new("sfdisk").arg("-J").arg(img)).stdout;
+    let text = String::from_utf8(json).unwrap();
+    // "start": N, "size": M of the second partition.
+    let nums: Vec<u64> = text
+        .split("\"start\":")
+        .skip(2)
+        .take(1)
+        .flat_map(|s| {
+            let start = s.split(',').next().unwrap().trim().parse::<u64>().unwrap();
+            let size = s
+                .split("\"size\":")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<u64>()
+                .unwrap();
+            [start, size]
+        })
+        .collect();
+    run(Command::new("dd")
+        .arg(format!("if={}", img.display()))
+        .arg(format!("of={}", out.display()))
+        .arg("bs=512")
+        .arg(format!("skip={}", nums[0]))
+        .arg(format!("count={}", nums[1]))
+        .arg("status=none"));
+}
+
+fn debugfs(fsimg: &Path, req: &str) -> String {
+    String::from_utf8_lossy(
+        &run(Command::new("debugfs")
+            .arg("-R")
+            .arg(req)
+            .arg(fsimg)
+            .stderr(Stdio::null()))
+        .stdout,
+    )
+    .into_owned()
+}
+
+#[test]
+fn read_only_mount_holds_what_debugfs_finds() {
+    need!("read_only_mount_holds_what_debugfs_finds", fuse_missing());
+    let img = gx_testdata::image("linux.img");
+    let before = gx_testdata::file_digest(&img);
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let mut m = Mounted::new(
+        &mp,
+        &["--ro", "-a", img.to_str().unwrap(), "-m", "/dev/sda2"],
+    );
+
+    let fsimg = tmp.path().join("root.ext4");
+    root_partition(&img, &fsimg);
+    let theirs = tmp.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    debugfs(&fsimg, &format!("rdump / {}", theirs.display()));
+
+    let a = tree(&mp);
+    let b = tree(&theirs);
+    assert!(b.len() > 50, "debugfs dumped only {} entries", b.len());
+    for (rel, pb) in &b {
+        let pa = a
+            .get(rel)
+            .unwrap_or_else(|| panic!("{rel}: in the filesystem, not in the mount"));
+        let (ma, mb) = (
+            std::fs::symlink_metadata(pa).unwrap(),
+            std::fs::symlink_metadata(pb).unwrap(),
+        );
+        assert_eq!(ma.file_type(), mb.file_type(), "{rel}: type");
+        assert_eq!((ma.uid(), ma.gid()), (mb.uid(), mb.gid()), "{rel}: owner");
+        if ma.file_type().is_symlink() {
+            assert_eq!(
+                std::fs::read_link(pa).unwrap(),
+                std::fs::read_link(pb).unwrap(),
+                "{rel}: link target"
+            );
+        } else if ma.is_file() {
+            assert_eq!(ma.len(), mb.len(), "{rel}: size");
+            assert_eq!(ma.mtime(), mb.mtime(), "{rel}: mtime");
+            assert!(
+                std::fs::read(pa).unwrap() == std::fs::read(pb).unwrap(),
+                "{rel}: contents differ"
+            );
+        }
+        // rdump's chown clears set-id bits: the mode comes from debugfs stat.
+        let stat = debugfs(&fsimg, &format!("stat \"/{rel}\""));
+        let theirs = stat
+            .split("Mode:")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|m| u32::from_str_radix(m, 8).ok());
+        assert_eq!(
+            Some(ma.mode() & 0o7777),
+            theirs,
+            "{rel}: mode {:o}, debugfs: {stat}",
+            ma.mode()
+        );
+    }
+    // Device nodes and FIFOs, which rdump skips, are there too.
+    use std::os::unix::fs::FileTypeExt;
+    let specials = a
+        .values()
+        .filter(|p| {
+            let t = std::fs::symlink_metadata(p).unwrap().file_type();
+            t.is_char_device() || t.is_block_device() || t.is_fifo()
+        })
+        .count();
+    assert!(specials >= 3, "only {specials} special files");
+    // Hard links: the kernel sees the link count debugfs reports.
+    let n = std::fs::metadata(mp.join("etc/test3")).unwrap().nlink();
+    assert!(n >= 2);
+    assert!(debugfs(&fsimg, "stat /etc/test3").contains(&format!("Links: {n}")));
+    // statvfs answers from the filesystem's superblock: its inode counts.
+    let df = run(Command::new("stat").args(["-f", "-c", "%c %d"]).arg(&mp)).stdout;
+    let sb = debugfs(&fsimg, "stats");
+    let field = |name: &str| {
+        sb.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        String::from_utf8(df).unwrap().trim(),
+        format!("{} {}", field("Inode count:"), field("Free inodes:")),
+        "statvfs inode counts"
+    );
+
+    // Writes are refused by the kernel (a read-only mount).
+    let e = std::fs::write(mp.join("new"), b"x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(30), "EROFS expected: {e}");
+    let e = std::fs::create_dir(mp.join("newdir")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(30), "EROFS expected: {e}");
+
+    m.unmount(10);
+    assert!(!is_mounted(&mp));
+    assert_eq!(before, gx_testdata::file_digest(&img), "image changed");
+}
+
+#[test]
+fn read_write_mount_changes_reach_the_image() {
+    need!(
+        "read_write_mount_changes_reach_the_image",
+        fuse_missing(),
+        appliance_missing()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("linux.img");
+    std::fs::copy(gx_testdata::image("linux.img"), &img).unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let mut m = Mounted::new(&mp, &["-a", img.to_str().unwrap(), "-m", "/dev/sda2"]);
+
+    let services = std::fs::read("/etc/services").unwrap_or_else(|_| vec![b'x'; 30000]);
+    std::fs::write(mp.join("new.txt"), b"hello\n").unwrap();
+    std::fs::create_dir_all(mp.join("d1/d2")).unwrap();
+    std::fs::write(mp.join("d1/d2/services"), &services).unwrap();
+    std::fs::rename(mp.join("d1"), mp.join("d3")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(mp.join("new.txt"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("new.txt", mp.join("link")).unwrap();
+    std::fs::hard_link(mp.join("new.txt"), mp.join("hard")).unwrap();
+    run(Command::new("touch")
+        .args(["-m", "-d", "2020-01-02 03:04:05 UTC"])
+        .arg(mp.join("new.txt")));
+    run(Command::new("mkfifo").arg(mp.join("fifo")));
+    // A big file written in pieces, then cut short.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(mp.join("big"), &big).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(mp.join("big"))
+        .unwrap();
+    f.set_len(1_000_000).unwrap();
+    drop(f);
+    std::fs::remove_file(mp.join("etc/hostname")).unwrap();
+    std::fs::remove_dir(mp.join("d3/d2")).unwrap_err(); // not empty
+    // What we wrote reads back through the mount.
+    assert_eq!(std::fs::read(mp.join("d3/d2/services")).unwrap(), services);
+    assert_eq!(std::fs::read(mp.join("big")).unwrap(), &big[..1_000_000]);
+    assert!(!mp.join("d1").exists());
+    m.unmount(30);
+
+    let fsimg = tmp.path().join("root.ext4");
+    root_partition(&img, &fsimg);
+    run(Command::new("e2fsck").arg("-fn").arg(&fsimg));
+    assert_eq!(debugfs(&fsimg, "cat /new.txt"), "hello\n");
+    let st = debugfs(&fsimg, "stat /new.txt");
+    assert!(st.contains("Mode:  0640"), "{st}");
+    assert!(st.contains("Links: 2"), "{st}");
+    assert!(
+        st.contains("mtime: 0x5e0d5da5"),
+        "2020-01-02 03:04:05: {st}"
+    );
+    let dump = tmp.path().join("services");
+    debugfs(&fsimg, &format!("dump /d3/d2/services {}", dump.display()));
+    assert_eq!(std::fs::read(&dump).unwrap(), services);
+    assert!(debugfs(&fsimg, "stat /link").contains("Fast link dest: \"new.txt\""));
+    assert!(debugfs(&fsimg, "stat /fifo").contains("Type: FIFO"));
+    let big_dump = tmp.path().join("big");
+    debugfs(&fsimg, &format!("dump /big {}", big_dump.display()));
+    assert_eq!(std::fs::read(&big_dump).unwrap(), &big[..1_000_000]);
+    let root = debugfs(&fsimg, "ls /");
+    assert!(!root.contains(" d1 "), "{root}");
+    let etc = debugfs(&fsimg, "ls /etc");
+    assert!(!etc.contains("hostname"), "{etc}");
+}
+
+/// libguestfs fuse/test-fuse-umount-race.sh: a qcow2 overlay of the phony
+/// Fedora guest (root on LVM), a file copied in, gx-unmount at once:
+/// gx-mount must exit within 10 s, and the file be in the image.
+#[test]
+fn unmount_race_keeps_the_last_write() {
+    need!(
+        "unmount_race_keeps_the_last_write",
+        fuse_missing(),
+        appliance_missing()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let base = gx_testdata::image("libguestfs-fedora.img");
+    let before = gx_testdata::file_digest(&base);
+    let overlay = tmp.path().join("test.qcow2");
+    run(Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(&base)
+        .arg(&overlay));
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let mut m = Mounted::new(
+        &mp,
+        &[
+            "--format=qcow2",
+            "-a",
+            overlay.to_str().unwrap(),
+            "-m",
+            "/dev/VG/Root",
+        ],
+    );
+    std::fs::copy(file!(), mp.join("test-umount")).unwrap_or_else(|_| {
+        std::fs::write(mp.join("test-umount"), b"x").unwrap();
+        1
+    });
+    m.unmount(10);
+    let copy = tmp.path().join("test-copy.qcow2");
+    std::fs::copy(&overlay, &copy).unwrap();
+
+    let mut g = gx_guestfs::Handle::new();
+    g.add_drive_opts(
+        &copy,
+        gx_guestfs::DriveOptions {
+            format: Some(gx_guestfs::Format::Qcow2),
+            readonly: true,
+        },
+    )
+    .unwrap();
+    g.launch().unwrap();
+    g.mount_ro("/dev/VG/Root", "/").unwrap();
+    assert!(
+        g.is_file("/test-umount", Default::default()).unwrap(),
+        "the copied file is lost"
+    );
+    assert_eq!(
+        before,
+        gx_testdata::file_digest(&base),
+        "backing file changed"
+    );
+}
+
+fn cloexec_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
+}
+
+/// Let children inherit `fd`.
+fn inherit(fd: &std::os::fd::OwnedFd) {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
+}
+
+/// libguestfs fuse/test-guestmount-fd.c: `--fd N --no-fork`: one byte on N
+/// once the mount is ready; exit 0 after gx-unmount.
+#[test]
+fn mount_fd_says_ready() {
+    need!("mount_fd_says_ready", fuse_missing());
+    let img = gx_testdata::image("linux.img");
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let (rx, tx) = cloexec_pipe();
+    inherit(&tx);
+    use std::os::fd::AsRawFd;
+    let mut child = Command::new(MOUNT)
+        .env_remove("GX_ENGINE")
+        .args(["--fd", &tx.as_raw_fd().to_string(), "--no-fork", "--ro"])
+        .args(["-a", img.to_str().unwrap(), "-i"])
+        .arg(&mp)
+        .spawn()
+        .unwrap();
+    drop(tx);
+    let mut rx = std::fs::File::from(rx);
+    let mut byte = [0u8; 1];
+    let n = std::io::Read::read(&mut rx, &mut byte).unwrap();
+    assert_eq!(n, 1, "unexpected end of file on the pipe");
+    assert!(
+        mp.join("etc/fstab").exists(),
+        "the image is not mounted and ready"
+    );
+    run(Command::new(UNMOUNT).arg(&mp));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "gx-mount: {status}");
+}
+
+/// libguestfs fuse/test-guestunmount-fd.c and -not-mounted.sh: with `--fd`,
+/// gx-unmount waits for the pipe to close; "/" is mounted but not FUSE
+/// (exit 3); a plain directory cannot be unmounted (exit 2).
+#[test]
+fn unmount_exit_codes_and_fd() {
+    need!("unmount_exit_codes_and_fd", fuse_missing());
+    // Only the read end goes to gx-unmount (as the C test closes the
+    // write end in its child).
+    let (rx, tx) = cloexec_pipe();
+    inherit(&rx);
+    use std::os::fd::AsRawFd;
+    let mut child = Command::new(UNMOUNT)
+        .args(["--fd", &rx.as_raw_fd().to_string(), "/"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(rx);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "gx-unmount did not wait for the pipe"
+    );
+    drop(tx);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "/ is not a FUSE mount");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(UNMOUNT)
+        .arg("--quiet")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stderr.is_empty(), "--quiet printed something");
+}
+
+/// Usage errors and bad input: a message, exit 1, nothing left mounted.
+#[test]
+fn errors_are_clear_and_leave_nothing_mounted() {
+    need!("errors_are_clear_and_leave_nothing_mounted", fuse_missing());
+    let img = gx_testdata::image("linux.img");
+    let img = img.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let mp_s = mp.to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["-i", mp_s],
+            "you must specify at least one -a or -d option.",
+        ),
+        (
+            &["-a", img, mp_s],
+            "you must specify either -i at least one -m option.",
+        ),
+        (&["--ro", "-a", img, "-i"], "you must specify a mountpoint"),
+        (&["--ro", "-a", img, "-m", "/dev/sdz9", mp_s], "/dev/sdz9"),
+        (
+            &["--ro", "-a", img, "-i", "-o", "bogus", mp_s],
+            "unknown option",
+        ),
+        (
+            &["--ro", "-a", img, "-i", "/nonexistent/dir"],
+            "/nonexistent/dir",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = Command::new(MOUNT)
+            .env_remove("GX_ENGINE")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!is_mounted(&mp), "{args:?} left a mount");
+    }
+}
