@@ -392,7 +392,8 @@ struct OpenHive {
 struct GuestHives<'g> {
     g: &'g Handle,
     systemroot: String,
-    /// Keyed by guest path, lower-cased; in the order they were opened.
+    /// Keyed by the guest path with the guest's case; in the order they
+    /// were opened.
     hives: Vec<(String, OpenHive)>,
     debug: bool,
 }
@@ -402,7 +403,12 @@ impl ImportTarget for GuestHives<'_> {
         let fail =
             |e: anyhow::Error| gx_hive::Error::new(gx_hive::ErrorKind::Invalid, format!("{e:#}"));
         let target = map_path_to_hive(self.g, &self.systemroot, path).map_err(fail)?;
-        let key = target.hivefile.to_lowercase();
+        // By the path the guest resolves to: a user's hive reached through
+        // its SID and through its name is one file, changed once.
+        let key = self
+            .g
+            .case_sensitive_path(&target.hivefile)
+            .unwrap_or_else(|_| target.hivefile.clone());
         let i = match self.hives.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {

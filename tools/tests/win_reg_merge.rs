@@ -347,9 +347,14 @@ fn merge_reads_stdin_and_several_files() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"[HKLM\\SYSTEM\\GxStdin]\r\n\"s\"=\"from stdin\"\r\n")
-            .unwrap();
+        // CRLF lines; one user's hive through its name and its SID (one
+        // file: both changes must land, where virt-win-reg keeps one).
+        let reg = concat!(
+            "[HKLM\\SYSTEM\\GxStdin]\r\n\"s\"=\"from stdin\"\r\n\r\n",
+            "[HKU\\test\\Software\\ByName]\r\n\r\n",
+            "[HKU\\S-1-5-21-1004336348-1177238915-682003330-1001\\Software\\BySid]\r\n",
+        );
+        stdin.write_all(reg.as_bytes()).unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -359,5 +364,10 @@ fn merge_reads_stdin_and_several_files() {
     );
     let got = ok(WIN_REG, &[copy.s(), "HKLM\\SYSTEM\\GxStdin", "s"]);
     assert_eq!(got, b"from stdin\n");
+    let got = String::from_utf8(ok(WIN_REG, &[copy.s(), "HKU\\test\\Software"])).unwrap();
+    assert!(
+        got.contains("\\ByName]") && got.contains("\\BySid]"),
+        "{got}"
+    );
     check_hives(&copy.img, &copy.dir, "stdin");
 }
