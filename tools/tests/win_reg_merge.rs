@@ -284,6 +284,12 @@ fn bad_input_leaves_the_image_unchanged() {
         &["--encoding", "EBCDIC"],
         "unknown string encoding",
     );
+    // A value beyond what a hive may hold (hivex reads at most 8,000,000
+    // bytes): refused, naming the line, before anything is written.
+    let mut huge = String::from("[HKLM\\SOFTWARE\\A]\n\"v\"=hex:");
+    huge.push_str(&"00,".repeat(gx_hive::MAX_VALUE_DATA));
+    huge.push_str("00\n");
+    fails_unchanged(&copy, &huge, &[], "line 2: hex data of 8000001 bytes");
     // A .reg that changes nothing needs no appliance and writes nothing.
     let f = copy.dir.join("noop.reg");
     std::fs::write(
