@@ -204,3 +204,34 @@ fn hostile_reg_inputs_fail_cleanly() {
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
 }
+
+#[test]
+fn surviving_values_keep_their_order_and_new_ones_follow() {
+    let dir = scratch("order");
+    let first = dir.join("first.reg");
+    let second = dir.join("second.reg");
+    std::fs::write(
+        &first,
+        "[\\K]\n\"a\"=dword:00000001\n\"b\"=dword:00000002\n\"c\"=dword:00000003\n",
+    )
+    .unwrap();
+    // b is set again (it moves to the end), d is new, a goes; a value named
+    // twice in one section is set once, with its last data.
+    std::fs::write(
+        &second,
+        "[\\K]\n\"B\"=dword:00000020\n\"a\"=-\n\"d\"=dword:00000004\n\"d\"=dword:00000005\n",
+    )
+    .unwrap();
+    let out = our_merge(&minimal(), &[&first, &second], None, None).unwrap();
+    check_written(&minimal(), &out);
+    let h = gx_hive::Hive::open(out).unwrap();
+    let k = h.lookup("K").unwrap().unwrap();
+    let got: Vec<(String, u32)> = k
+        .values()
+        .unwrap()
+        .iter()
+        .map(|v| (v.name(), v.as_dword().unwrap()))
+        .collect();
+    let want = [("c", 3), ("B", 0x20), ("d", 5)].map(|(n, d)| (n.to_string(), d));
+    assert_eq!(got, want);
+}
