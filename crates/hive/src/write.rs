@@ -32,6 +32,14 @@
 //! one parent writes one list, not 10,000 growing copies of it. Values that
 //! survive a change keep their vk records.
 //!
+//! Where it departs from hivex, on purpose: names compare and hash as
+//! Windows does beyond ASCII too (hivex folds only ASCII and hashes UTF-8
+//! bytes, which Windows would not find); big values use db records as
+//! Windows requires (hivex writes one cell of any size); deleting frees db
+//! segments, handles li parent lists and frees a list left empty (hivex
+//! leaks the first, fails on the second after deleting, keeps the third);
+//! the longest value name and data fields are recomputed, not only raised.
+//!
 //! What it must not do: write anything the reader in this crate would
 //! refuse, panic on a hostile hive (every pointer it follows is checked by
 //! the reader), or grow a hive past its limits without an error of kind
