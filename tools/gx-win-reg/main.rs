@@ -1,14 +1,31 @@
 //! gx-win-reg: export a Windows Registry key, or print one value, from a
 //! Windows guest's disk image, like virt-win-reg (same arguments, same
-//! `.reg` output). Read-only: `--merge` is refused (the hive write side is
-//! not there yet).
+//! `.reg` output); with `--merge`, merge `.reg` files into the guest's
+//! Registry.
+//!
+//! A merge reads everything first on the direct engine (inspection, the
+//! hives the `.reg` keys map to), changes the hives in memory, and only when
+//! every file merged and every changed hive was written and read back does
+//! it mount the Windows filesystem read-write in the appliance and upload
+//! the changed hives, all in one appliance session. A `.reg` file that does
+//! not parse leaves the image untouched; an image a running VM holds open
+//! for writing is refused (gx-cli's rule).
+//!
+//! Handle calls the merge uses (the Handle's API is being regenerated; the
+//! writes are all in `upload_hives`): `inspect_os`, `inspect_get_roots`,
+//! `inspect_get_mountpoints`, `inspect_get_windows_systemroot`,
+//! `mount_options`, `case_sensitive_path`, `statns`, `is_dir`, `read_file`,
+//! then `umount_all`, `mount`, `upload(data, path)`, `sync`, `shutdown`.
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Arg, ArgAction, Command};
 use gx_cli::{Common, DriveArg, Source};
-use gx_guestfs::Handle;
-use gx_hive::{ExportOptions, Hive};
-use std::io::{BufWriter, Write};
+use gx_guestfs::{Engine, Handle};
+use gx_hive::{
+    ExportOptions, Hive, HiveEditor, ImportOptions, ImportTarget, StringEncoding, Visit,
+    WalkOptions,
+};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
 fn main() {
@@ -61,7 +78,7 @@ fn real_main() -> Result<i32> {
             Arg::new("merge")
                 .long("merge")
                 .action(ArgAction::SetTrue)
-                .help("Merge a .reg file (not supported yet)"),
+                .help("Merge .reg files into the Registry (stdin when none is given)"),
         )
         .arg(
             Arg::new("encoding")
@@ -82,11 +99,6 @@ fn real_main() -> Result<i32> {
                 .allow_hyphen_values(true),
         );
     let m = gx_cli::parse(cmd);
-    if m.get_flag("merge") {
-        bail!(
-            "--merge is not supported yet: gx-win-reg can only export (writing registry hives is planned); use virt-win-reg --merge for now"
-        );
-    }
     let debug = m.get_flag("debug");
     let format = match m.get_one::<String>("format").map(String::as_str) {
         None | Some("") => None,
@@ -100,6 +112,21 @@ fn real_main() -> Result<i32> {
         .unwrap_or_default();
     if args.is_empty() {
         bail!("no libvirt domain name or disk image given");
+    }
+    if m.get_flag("merge") {
+        let encoding: StringEncoding = match m.get_one::<String>("encoding") {
+            Some(e) => e.parse().context("--encoding")?,
+            None => StringEncoding::default(),
+        };
+        // As virt-win-reg: one disk or domain, then the .reg files.
+        return merge(
+            &args[0],
+            &args[1..],
+            format,
+            m.get_one::<String>("connect").cloned(),
+            encoding,
+            debug,
+        );
     }
     // Disks first (one or more), then the key path and an optional value name.
     let mut disks = Vec::new();
@@ -118,38 +145,13 @@ fn real_main() -> Result<i32> {
     let name = rest.get(1);
 
     let common = Common {
-        drives: disks
-            .iter()
-            .map(|d| DriveArg {
-                source: if gx_cli::domain::looks_like_image(d) {
-                    Source::File(PathBuf::from(d))
-                } else {
-                    Source::Domain(d.clone())
-                },
-                format,
-            })
-            .collect(),
+        drives: disks.iter().map(|d| drive_arg(d, format)).collect(),
         connect: m.get_one::<String>("connect").cloned(),
         verbose: debug,
         ..Default::default()
     };
     let mut g = common.launch(true)?;
-    let roots = g.inspect_os()?;
-    match roots.len() {
-        0 => bail!(
-            "No operating system could be detected inside this disk image.\n\nThis may be because the file is not a disk image, or is not a virtual machine\nimage, or because the OS type is not understood by guestx.\n\nIf you feel this is an error, please file a bug report including as much\ninformation about the disk image as possible."
-        ),
-        1 => {}
-        _ => bail!("multiboot operating systems are not supported."),
-    }
-    let root = &roots[0];
-    let mut mps = g.inspect_get_mountpoints(root)?;
-    mps.sort_by_key(|(mp, _)| mp.len());
-    for (mp, dev) in &mps {
-        g.mount_options("ro", dev, mp)
-            .with_context(|| format!("mounting {dev} on {mp}"))?;
-    }
-    let systemroot = g.inspect_get_windows_systemroot(root)?;
+    let systemroot = inspect_and_mount(&mut g)?;
     let target = map_path_to_hive(&g, &systemroot, key)?;
     let hive = download_hive(&g, &target.hivefile, debug)?;
 
@@ -349,7 +351,217 @@ fn replace_first_nocase(s: &str, pat: &str, with: &str) -> String {
     }
 }
 
+fn drive_arg(d: &str, format: Option<gx_guestfs::Format>) -> DriveArg {
+    DriveArg {
+        source: if gx_cli::domain::looks_like_image(d) {
+            Source::File(PathBuf::from(d))
+        } else {
+            Source::Domain(d.to_string())
+        },
+        format,
+    }
+}
+
+/// Inspects the one Windows root and mounts its filesystems read-only,
+/// shortest mountpoint first; returns `%SystemRoot%` as a guest path.
+fn inspect_and_mount(g: &mut Handle) -> Result<String> {
+    let roots = g.inspect_os()?;
+    match roots.len() {
+        0 => bail!(
+            "No operating system could be detected inside this disk image.\n\nThis may be because the file is not a disk image, or is not a virtual machine\nimage, or because the OS type is not understood by guestx.\n\nIf you feel this is an error, please file a bug report including as much\ninformation about the disk image as possible."
+        ),
+        1 => {}
+        _ => bail!("multiboot operating systems are not supported."),
+    }
+    let root = &roots[0];
+    for (mp, dev) in mountpoints(g, root)? {
+        g.mount_options("ro", &dev, &mp)
+            .with_context(|| format!("mounting {dev} on {mp}"))?;
+    }
+    Ok(g.inspect_get_windows_systemroot(root)?)
+}
+
+fn mountpoints(g: &Handle, root: &str) -> Result<Vec<(String, String)>> {
+    let mut mps = g.inspect_get_mountpoints(root)?;
+    mps.sort_by_key(|(mp, _)| mp.len());
+    Ok(mps)
+}
+
+/// A hive downloaded for `--merge`, being changed in memory.
+struct OpenHive {
+    /// Guest path with the guest's case.
+    winfile: String,
+    editor: HiveEditor,
+}
+
+/// Maps `.reg` key paths to the guest's hives, reading each hive the first
+/// time a key needs it (virt-win-reg's `import_mapper`).
+struct GuestHives<'g> {
+    g: &'g Handle,
+    systemroot: String,
+    /// Keyed by the guest path with the guest's case; in the order they
+    /// were opened.
+    hives: Vec<(String, OpenHive)>,
+    debug: bool,
+}
+
+impl ImportTarget for GuestHives<'_> {
+    fn map(&mut self, path: &str) -> gx_hive::Result<(&mut HiveEditor, String)> {
+        let fail =
+            |e: anyhow::Error| gx_hive::Error::new(gx_hive::ErrorKind::Invalid, format!("{e:#}"));
+        let target = map_path_to_hive(self.g, &self.systemroot, path).map_err(fail)?;
+        // By the path the guest resolves to: a user's hive reached through
+        // its SID and through its name is one file, changed once.
+        let key = self
+            .g
+            .case_sensitive_path(&target.hivefile)
+            .unwrap_or_else(|_| target.hivefile.clone());
+        let i = match self.hives.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let (winfile, hive) =
+                    download_hive_file(self.g, &target.hivefile, self.debug).map_err(fail)?;
+                let editor = HiveEditor::from_hive(hive)
+                    .map_err(|e| fail(anyhow!("{winfile}: cannot write to this hive: {e}")))?;
+                for w in editor.warnings() {
+                    eprintln!("gx-win-reg: warning: {winfile}: {w}");
+                }
+                self.hives.push((key, OpenHive { winfile, editor }));
+                self.hives.len() - 1
+            }
+        };
+        Ok((&mut self.hives[i].1.editor, target.path))
+    }
+}
+
+/// `--merge DISK [FILE.reg...]`.
+fn merge(
+    disk: &str,
+    files: &[String],
+    format: Option<gx_guestfs::Format>,
+    connect: Option<String>,
+    encoding: StringEncoding,
+    debug: bool,
+) -> Result<i32> {
+    let engine = match std::env::var("GX_ENGINE") {
+        Ok(e) if !e.is_empty() => e.parse().context("GX_ENGINE")?,
+        _ => Engine::Auto,
+    };
+    let common = Common {
+        drives: vec![drive_arg(disk, format)],
+        connect,
+        verbose: debug,
+        engine,
+        ..Default::default()
+    };
+    // Read-write, so that an image a running VM holds is refused now.
+    let mut g = common.launch(false)?;
+    let systemroot = inspect_and_mount(&mut g)?;
+    let opts = ImportOptions { encoding };
+    let mut target = GuestHives {
+        g: &g,
+        systemroot,
+        hives: Vec::new(),
+        debug,
+    };
+    if files.is_empty() {
+        let stdin = std::io::stdin();
+        import(stdin.lock(), "stdin", &mut target, &opts)?;
+    } else {
+        for f in files {
+            let file = std::fs::File::open(f).with_context(|| format!("open: {f}"))?;
+            import(BufReader::new(file), f, &mut target, &opts)?;
+        }
+    }
+    // Write every changed hive and read it back before the guest is touched.
+    let mut uploads = Vec::new();
+    for (_, h) in target.hives {
+        if !h.editor.is_modified() {
+            continue;
+        }
+        let bytes = h
+            .editor
+            .commit()
+            .with_context(|| format!("{}: writing the changed hive", h.winfile))?;
+        verify_hive(&bytes).with_context(|| {
+            format!(
+                "{}: the changed hive does not read back (nothing was written to the guest)",
+                h.winfile
+            )
+        })?;
+        uploads.push((h.winfile, bytes));
+    }
+    if uploads.is_empty() {
+        if debug {
+            eprintln!("nothing changed: the guest is left as it was");
+        }
+        return Ok(0);
+    }
+    upload_hives(&mut g, &uploads, debug)?;
+    Ok(0)
+}
+
+fn import(
+    input: impl BufRead,
+    name: &str,
+    target: &mut GuestHives<'_>,
+    opts: &ImportOptions,
+) -> Result<()> {
+    let stats =
+        gx_hive::reg_import(input, name, target, opts).map_err(|e| anyhow!("{}", e.message))?;
+    if target.debug {
+        eprintln!("{name}: {stats:?}");
+    }
+    Ok(())
+}
+
+/// Opens a committed hive with our reader and reads every key and value.
+fn verify_hive(bytes: &[u8]) -> Result<()> {
+    let h = Hive::open(bytes.to_vec())?;
+    if let Some(w) = h.warnings().first() {
+        bail!("{w}");
+    }
+    h.walk(h.root(), &WalkOptions::default(), |e| {
+        for v in e.node.values()? {
+            v.data()?;
+        }
+        Ok(Visit::Continue)
+    })?;
+    Ok(())
+}
+
+/// Mounts the guest's filesystems read-write (in the appliance: the direct
+/// engine never writes) and uploads each hive over the old one.
+fn upload_hives(g: &mut Handle, uploads: &[(String, Vec<u8>)], debug: bool) -> Result<()> {
+    let root = g
+        .inspect_get_roots()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("the guest's root was lost after inspection"))?;
+    g.umount_all()?;
+    for (mp, dev) in mountpoints(g, &root)? {
+        g.mount(&dev, &mp)
+            .with_context(|| format!("mounting {dev} on {mp} read-write"))?;
+    }
+    for (winfile, bytes) in uploads {
+        if debug {
+            eprintln!("uploading {winfile} ...");
+        }
+        g.upload(&mut bytes.as_slice(), winfile)
+            .map_err(|e| anyhow!("{winfile}: could not upload registry file: {e}"))?;
+    }
+    g.sync()?;
+    g.shutdown()?;
+    Ok(())
+}
+
 fn download_hive(g: &Handle, hivefile: &str, debug: bool) -> Result<Hive> {
+    Ok(download_hive_file(g, hivefile, debug)?.1)
+}
+
+/// Reads a hive from the guest: its path with the guest's case, and the
+/// parsed hive.
+fn download_hive_file(g: &Handle, hivefile: &str, debug: bool) -> Result<(String, Hive)> {
     let winfile = g
         .case_sensitive_path(hivefile)
         .map_err(|e| anyhow!("{hivefile}: could not download registry file: {e}"))?;
@@ -377,7 +589,7 @@ fn download_hive(g: &Handle, hivefile: &str, debug: bool) -> Result<Hive> {
             eprintln!("{winfile}: warning: {w}");
         }
     }
-    Ok(hive)
+    Ok((winfile, hive))
 }
 
 #[cfg(test)]

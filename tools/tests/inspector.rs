@@ -230,16 +230,6 @@ fn win_reg_equals_virt_win_reg() {
 }
 
 #[test]
-fn win_reg_refuses_merge() {
-    let out = run(
-        WIN_REG,
-        &["--merge", image("windows.img").to_str().unwrap(), "x.reg"],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--merge is not supported"));
-}
-
-#[test]
 fn ls_and_cat_inspect_without_m() {
     let linux = image("linux.img");
     let out = run(

@@ -19,6 +19,13 @@ pub enum ErrorKind {
     WrongType,
     /// Reading the hive or writing the export failed.
     Io,
+    /// The caller's request or input is wrong: a `.reg` file that does not
+    /// parse, a key that already exists, the root asked to be deleted, a
+    /// parent key that does not exist.
+    Invalid,
+    /// A write would break a limit of the format or of the readers (cell,
+    /// value, name or hive size, subkeys or values per key, key depth).
+    Limit,
 }
 
 impl fmt::Display for ErrorKind {
@@ -29,6 +36,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotFound => "not found",
             ErrorKind::WrongType => "wrong type",
             ErrorKind::Io => "I/O error",
+            ErrorKind::Invalid => "invalid request",
+            ErrorKind::Limit => "limit exceeded",
         })
     }
 }
@@ -44,7 +53,9 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    /// An error of `kind` (for [`ImportTarget`](crate::ImportTarget)
+    /// implementations, whose mapping can fail).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
             message: message.into(),
@@ -58,6 +69,14 @@ impl Error {
 
     pub(crate) fn unsupported(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unsupported, message)
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    pub(crate) fn limit(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Limit, message)
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {

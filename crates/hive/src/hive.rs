@@ -198,6 +198,8 @@ pub struct Hive {
     base: BaseBlock,
     /// Byte range of the root key's cell payload, checked by open().
     root_range: std::ops::Range<usize>,
+    /// File offset where the hive bin walk ended: the end of the last bin.
+    bins_end: usize,
     warnings: Vec<String>,
 }
 
@@ -380,6 +382,7 @@ impl Hive {
             used_cells,
             base,
             root_range: 0..0,
+            bins_end: off,
             warnings,
         };
         // Parse the root once so that root() cannot fail later.
@@ -429,6 +432,29 @@ impl Hive {
         abs.checked_add(len)
             .and_then(|end| self.data.get(abs + 4..end))
             .ok_or_else(|| bad("has a size past the end of the file"))
+    }
+
+    /// File offset where the hive bins end (the walk's end).
+    pub(crate) fn bins_end(&self) -> usize {
+        self.bins_end
+    }
+
+    /// Whether `rel` is the start of a used cell.
+    pub(crate) fn is_used_cell(&self, rel: u32) -> bool {
+        let Some(abs) = (rel as usize).checked_add(BASE_BLOCK_SIZE) else {
+            return false;
+        };
+        let bit = abs / 4;
+        abs % 4 == 0
+            && self
+                .used_cells
+                .get(bit / 64)
+                .is_some_and(|w| w & (1u64 << (bit % 64)) != 0)
+    }
+
+    /// The payload of the used cell at `rel` (see [`Hive::cell`]).
+    pub(crate) fn cell_at(&self, rel: u32, what: &dyn Fn() -> String) -> Result<&[u8]> {
+        self.cell(rel, what)
     }
 
     /// The key at relative cell offset `rel`.
@@ -588,6 +614,16 @@ pub struct WalkEntry<'h, 'a> {
     pub names: &'a [String],
 }
 
+/// How a key's subkey lists are stored (see [`Node::subkey_layout`]).
+#[derive(Debug, Default)]
+pub(crate) struct SubkeyLayout {
+    /// Every list cell (ri and leaves) with its signature, in walk order.
+    pub lists: Vec<(u32, [u8; 2])>,
+    /// Each subkey's nk offset, its hash field in lf/lh lists, and the
+    /// index in `lists` of the leaf that holds it.
+    pub entries: Vec<(u32, Option<[u8; 4]>, usize)>,
+}
+
 /// A key (nk record).
 #[derive(Debug, Clone, Copy)]
 pub struct Node<'h> {
@@ -638,6 +674,39 @@ impl<'h> Node<'h> {
         let len = self.u16(0x48) as usize;
         // node_at checked NK_FIXED + len <= nk.len().
         self.nk.get(NK_FIXED..NK_FIXED + len).unwrap_or(&[])
+    }
+
+    /// The name as UTF-16 code units, exactly as stored (Latin-1 bytes
+    /// widened; an odd trailing byte of a UTF-16 name is dropped).
+    pub(crate) fn name_units(&self) -> Vec<u16> {
+        let b = self.name_bytes();
+        if self.flags() & KEY_COMP_NAME != 0 {
+            b.iter().map(|&c| u16::from(c)).collect()
+        } else {
+            b.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect()
+        }
+    }
+
+    /// A raw u32 field of the nk record (offset within the payload).
+    pub(crate) fn field_u32(&self, off: usize) -> u32 {
+        self.u32(off)
+    }
+
+    /// A raw u16 field of the nk record (offset within the payload).
+    pub(crate) fn field_u16(&self, off: usize) -> u16 {
+        self.u16(off)
+    }
+
+    /// The value list cell and the vk cells it lists (each checked to be a
+    /// vk record), or `None` when the key has no values.
+    pub(crate) fn value_cells(&self) -> Result<Option<(u32, Vec<Value<'h>>)>> {
+        if self.value_count() == 0 {
+            return Ok(None);
+        }
+        let values = self.values()?;
+        Ok(Some((self.u32(0x28), values)))
     }
 
     /// The key's name (Latin-1 or UTF-16LE per the compressed-name flag).
@@ -696,9 +765,21 @@ impl<'h> Node<'h> {
     /// The subkeys, in subkey-list order. The lists must yield exactly
     /// [`Node::subkey_count`] keys.
     pub fn children(&self) -> Result<Vec<Node<'h>>> {
+        self.subkey_layout()?
+            .entries
+            .iter()
+            .map(|&(off, _, _)| self.hive.node_at(off))
+            .collect()
+    }
+
+    /// The subkey lists as stored: every list cell, and each entry's key
+    /// offset and hash (none for li lists). The entries must be exactly
+    /// [`Node::subkey_count`] keys, each an nk record.
+    pub(crate) fn subkey_layout(&self) -> Result<SubkeyLayout> {
         let count = self.subkey_count();
+        let mut layout = SubkeyLayout::default();
         if count == 0 {
-            return Ok(Vec::new());
+            return Ok(layout);
         }
         if count > MAX_SUBKEYS {
             return Err(Error::unsupported(format!(
@@ -706,19 +787,19 @@ impl<'h> Node<'h> {
                 self.offset
             )));
         }
-        let mut out = Vec::with_capacity(count as usize);
+        layout.entries.reserve(count as usize);
         // Bounds the list cells visited, so nested ri lists that point at
         // each other repeatedly cannot multiply the work.
         let mut budget = MAX_SUBKEYS;
-        self.read_subkey_list(self.u32(0x1C), 0, count as usize, &mut out, &mut budget)?;
-        if out.len() != count as usize {
+        self.read_subkey_list(self.u32(0x1C), 0, count as usize, &mut layout, &mut budget)?;
+        if layout.entries.len() != count as usize {
             return Err(Error::corrupt(format!(
                 "key at {:#x} says it has {count} subkeys, its lists hold {}",
                 self.offset,
-                out.len()
+                layout.entries.len()
             )));
         }
-        Ok(out)
+        Ok(layout)
     }
 
     fn read_subkey_list(
@@ -726,7 +807,7 @@ impl<'h> Node<'h> {
         list: u32,
         depth: u32,
         limit: usize,
-        out: &mut Vec<Node<'h>>,
+        out: &mut SubkeyLayout,
         budget: &mut u32,
     ) -> Result<()> {
         let what = || format!("subkey list of key at {:#x}", self.offset);
@@ -754,6 +835,8 @@ impl<'h> Node<'h> {
                 cell.len()
             )));
         }
+        let leaf = out.lists.len();
+        out.lists.push((list, [sig[0], sig[1]]));
         for i in 0..n {
             let entry = u32_at(cell, 4 + i * stride).unwrap_or(NO_CELL);
             if sig == b"ri" {
@@ -765,13 +848,21 @@ impl<'h> Node<'h> {
                 }
                 self.read_subkey_list(entry, depth + 1, limit, out, budget)?;
             } else {
-                if out.len() >= limit {
+                if out.entries.len() >= limit {
                     return Err(Error::corrupt(format!(
                         "{}: lists hold more keys than the key's count {limit}",
                         what()
                     )));
                 }
-                out.push(self.hive.node_at(entry)?);
+                // Checks that the entry is an nk record.
+                self.hive.node_at(entry)?;
+                let hash = if stride == 8 {
+                    let b = cell.get(8 + i * 8..12 + i * 8).unwrap_or(&[0; 4]);
+                    Some([b[0], b[1], b[2], b[3]])
+                } else {
+                    None
+                };
+                out.entries.push((entry, hash, leaf));
             }
         }
         Ok(())
@@ -963,6 +1054,51 @@ impl<'h> Value<'h> {
             out.extend_from_slice(&seg[..take]);
         }
         Ok(out)
+    }
+
+    /// The cells holding this value's data: none when inline, else the data
+    /// cell, or the db record, its segment list and its segments.
+    pub(crate) fn data_cells(&self) -> Result<Vec<u32>> {
+        if self.is_inline() {
+            return Ok(Vec::new());
+        }
+        let len = self.data_len() as usize;
+        let what = || format!("data of value at {:#x}", self.offset);
+        let off = self.u32(0x08);
+        let cell = self.hive.cell(off, &what)?;
+        if len <= cell.len() || cell.len() < 8 || &cell[0..2] != b"db" {
+            return Ok(vec![off]);
+        }
+        let segments = u16_at(cell, 2).unwrap_or(0) as usize;
+        let list_off = u32_at(cell, 4).unwrap_or(NO_CELL);
+        let list = self.hive.cell(list_off, &what)?;
+        if segments * 4 > list.len() {
+            return Err(Error::corrupt(format!(
+                "{}: big data has {segments} segments, its list cell only {} bytes",
+                what(),
+                list.len()
+            )));
+        }
+        let mut out = vec![off, list_off];
+        for i in 0..segments {
+            let seg = u32_at(list, i * 4).unwrap_or(NO_CELL);
+            self.hive.cell(seg, &what)?;
+            out.push(seg);
+        }
+        Ok(out)
+    }
+
+    /// The value name as UTF-16 code units, exactly as stored.
+    pub(crate) fn name_units(&self) -> Vec<u16> {
+        let len = u16_at(self.vk, 0x02).unwrap_or(0) as usize;
+        let b = self.vk.get(VK_FIXED..VK_FIXED + len).unwrap_or(&[]);
+        if self.flags() & VALUE_COMP_NAME != 0 {
+            b.iter().map(|&c| u16::from(c)).collect()
+        } else {
+            b.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect()
+        }
     }
 
     /// The data as a UTF-16LE string up to its first NUL (any type).
