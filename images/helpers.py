@@ -418,6 +418,137 @@ def rpm_bdb(sqlite_db, out):
         f.write(data)
 
 
+def poke(path, offset, width, value):
+    """Writes VALUE (decimal or 0x hex) as a little-endian integer of WIDTH
+    bytes (1, 2, 4 or 8) at byte OFFSET of PATH: how the bombs/ images set
+    on-disk fields to what no mkfs would write."""
+    fmt = {"1": "<B", "2": "<H", "4": "<I", "8": "<Q"}[width]
+    with open(path, "r+b") as f:
+        f.seek(int(offset, 0))
+        f.write(struct.pack(fmt, int(value, 0)))
+
+
+def gpt_bomb(path, entries):
+    """Writes a protective MBR and a primary GPT header with valid CRCs whose
+    partition entry array claims ENTRIES 128-byte entries (the array itself,
+    all zeros, is left as it is)."""
+    size = os.path.getsize(path)
+    last = size // 512 - 1
+    n = int(entries, 0)
+    with open(path, "r+b") as f:
+        f.seek(446)
+        f.write(struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", 0xEE,
+                            b"\xfe\xff\xff", 1, min(last, 0xFFFFFFFF)))
+        f.seek(510)
+        f.write(b"\x55\xaa")
+        f.seek(2 * 512)
+        arr_crc = zlib.crc32(f.read(128 * min(n, 128)))
+        hdr = bytearray(92)
+        struct.pack_into("<8sIIIIQQQQ16sQIII", hdr, 0, b"EFI PART", 0x10000, 92, 0, 0,
+                         1, last, 34, last - 33, bytes(range(16)), 2, n, 128, arr_crc)
+        struct.pack_into("<I", hdr, 16, zlib.crc32(bytes(hdr)))
+        f.seek(512)
+        f.write(hdr)
+
+
+def regf_bomb(path, size):
+    """Writes a registry hive base block ("regf", version 1.3, root cell at
+    0x20) whose hive bins data size claims SIZE - 4096 bytes, then makes the
+    file SIZE bytes long: a sparse file of zeros after the base block."""
+    n = int(size, 0)
+    b = bytearray(4096)
+    struct.pack_into("<4sIIQIIIIII", b, 0, b"regf", 1, 1, 0, 1, 3, 0, 1, 0x20,
+                     (n - 4096) & 0xFFFFFFFF)
+    csum = 0
+    for i in range(127):
+        csum ^= struct.unpack_from("<I", b, 4 * i)[0]
+    struct.pack_into("<I", b, 0x1FC, csum)
+    with open(path, "wb") as f:
+        f.write(b)
+        f.truncate(n)
+
+
+def bdb_bomb(path, size):
+    """Writes a Berkeley DB hash meta page (4 KiB pages) whose last page and
+    bucket count claim a database of SIZE bytes, then makes the file SIZE
+    bytes long (zeros after the meta page)."""
+    n = int(size, 0)
+    b = bytearray(4096)
+    pages = n // 4096 - 1
+    struct.pack_into("<I", b, 12, 0x061561)
+    struct.pack_into("<I", b, 20, 4096)
+    struct.pack_into("<I", b, 32, pages)
+    struct.pack_into("<I", b, 72, pages)
+    b[25] = 8
+    with open(path, "wb") as f:
+        f.write(b)
+        f.truncate(n)
+
+
+def poke_be(path, offset, width, value):
+    """Like poke, big-endian (qcow2 header fields)."""
+    fmt = {"1": ">B", "2": ">H", "4": ">I", "8": ">Q"}[width]
+    with open(path, "r+b") as f:
+        f.seek(int(offset, 0))
+        f.write(struct.pack(fmt, int(value, 0)))
+
+
+def ntfs_root_index_size(path, value):
+    """Sets the index record size in the $INDEX_ROOT of the root directory
+    (MFT record 5) of a freshly made NTFS image to VALUE."""
+    with open(path, "r+b") as f:
+        bs = f.read(512)
+        bps = struct.unpack_from("<H", bs, 0x0B)[0]
+        spc = bs[0x0D]
+        cs = bps * (spc if spc <= 128 else 1 << (256 - spc))
+        mft_lcn = struct.unpack_from("<Q", bs, 0x30)[0]
+        info = struct.unpack_from("<b", bs, 0x40)[0]
+        rec = cs * info if info > 0 else 1 << -info
+        base = mft_lcn * cs + 5 * rec
+        f.seek(base)
+        r = f.read(rec)
+        if r[:4] != b"FILE":
+            sys.exit("ntfs_root_index_size: record 5 is not a FILE record")
+        a = struct.unpack_from("<H", r, 0x14)[0]
+        while a + 8 <= rec:
+            ty, ln = struct.unpack_from("<II", r, a)
+            if ty == 0xFFFFFFFF or ln == 0:
+                break
+            if ty == 0x90:
+                voff = struct.unpack_from("<H", r, a + 0x14)[0]
+                f.seek(base + a + voff + 8)
+                f.write(struct.pack("<I", int(value, 0)))
+                return
+            a += ln
+        sys.exit("ntfs_root_index_size: no $INDEX_ROOT in record 5")
+
+
+def ext4_claim(path, blocks, per_group, ipg="0"):
+    """Makes the ext4 superblock of PATH claim BLOCKS blocks in groups of
+    PER_GROUP blocks (and IPG inodes per group when not 0), with the inode
+    count the kernel requires for that (groups x inodes per group), so that a
+    reader gets past the superblock's own consistency checks."""
+    blocks, per_group, ipg = int(blocks, 0), int(per_group, 0), int(ipg, 0)
+    with open(path, "r+b") as f:
+        f.seek(1024)
+        sb = bytearray(f.read(1024))
+        if ipg == 0:
+            ipg = struct.unpack_from("<I", sb, 0x28)[0]
+        first = struct.unpack_from("<I", sb, 0x14)[0]
+        groups = -(-(blocks - first) // per_group)
+        inodes = groups * ipg
+        if inodes > 0xFFFFFFFF:
+            sys.exit(f"ext4_claim: {groups} groups of {ipg} inodes overflow s_inodes_count")
+        struct.pack_into("<I", sb, 0x0, inodes)
+        struct.pack_into("<I", sb, 0x4, blocks & 0xFFFFFFFF)
+        struct.pack_into("<I", sb, 0x150, blocks >> 32)
+        struct.pack_into("<I", sb, 0x20, per_group)
+        struct.pack_into("<I", sb, 0x24, per_group)
+        struct.pack_into("<I", sb, 0x28, ipg)
+        f.seek(1024)
+        f.write(sb)
+
+
 COMMANDS = {
     "elf": elf, "pe": pe, "blob": blob, "manyfiles": manyfiles,
     "debugfs-ctime": debugfs_ctime, "reg-software": reg_software,
@@ -425,6 +556,9 @@ COMMANDS = {
     "ntfs-serial": ntfs_serial, "exfat-serial": exfat_serial,
     "gpt-corrupt": gpt_corrupt, "mbr-entry": mbr_entry, "ebr-loop": ebr_loop,
     "sfdisk-starts": sfdisk_starts, "crc": crc_check, "rpm-bdb": rpm_bdb,
+    "poke": poke, "gpt-bomb": gpt_bomb, "regf-bomb": regf_bomb, "bdb-bomb": bdb_bomb,
+    "poke-be": poke_be, "ntfs-root-index-size": ntfs_root_index_size,
+    "ext4-claim": ext4_claim,
 }
 
 if __name__ == "__main__":

@@ -355,10 +355,12 @@ fn download_hive(g: &Handle, hivefile: &str, debug: bool) -> Result<Hive> {
     if st.size > MAX_HIVE {
         bail!("{winfile}: registry file is larger than {MAX_HIVE} bytes");
     }
-    let data = g
-        .read_file(&winfile)
-        .map_err(|e| anyhow!("{winfile}: could not download registry file: {e}"))?;
-    let hive = Hive::open(data).with_context(|| format!("{winfile}: not a registry hive"))?;
+    let hive = match gx_guestfs::inspect::read_hive(g, &winfile, st.size) {
+        Err(e) if e.kind() == gx_hive::ErrorKind::Io => {
+            bail!("{winfile}: could not download registry file: {e}")
+        }
+        r => r.with_context(|| format!("{winfile}: not a registry hive"))?,
+    };
     if debug {
         for w in hive.warnings() {
             eprintln!("{winfile}: warning: {w}");

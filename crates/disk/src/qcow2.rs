@@ -28,6 +28,8 @@ pub const MAX_BACKING_DEPTH: usize = 16;
 /// QEMU's own limit on the L1 table (`QCOW_MAX_L1_SIZE`), so a hostile header
 /// cannot make us read gigabytes.
 const MAX_L1_BYTES: u64 = 32 * 1024 * 1024;
+/// QEMU's limit on the refcount table (`QCOW_MAX_REFTABLE_SIZE`).
+const MAX_REFTABLE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The qcow2 magic, `QFI\xfb`.
 pub const QCOW2_MAGIC: [u8; 4] = *b"QFI\xfb";
@@ -204,6 +206,12 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
     let rt_bytes = u64::from(refcount_table_clusters)
         .checked_mul(cluster_size)
         .ok_or_else(|| corrupt("refcount table size overflows".into()))?;
+    if rt_bytes > MAX_REFTABLE_BYTES {
+        return Err(corrupt(format!(
+            "refcount table of {refcount_table_clusters} clusters (refcount_table_clusters) is \
+             larger than the {MAX_REFTABLE_BYTES}-byte limit"
+        )));
+    }
     let rt_end = refcount_table_offset.checked_add(rt_bytes);
     if rt_end.is_none_or(|e| e > file_len) {
         return Err(corrupt(format!(
@@ -214,10 +222,16 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
 
     // Every L2 table the L1 table names must exist in the file: imago would
     // read a missing one as zeros, i.e. silently as unallocated clusters.
-    if l1_bytes > 0 {
-        let mut l1 = vec![0u8; l1_bytes as usize];
-        dev.read_at(&mut l1, l1_table_offset)?;
-        for (i, e) in l1.chunks_exact(8).enumerate() {
+    // Read a piece at a time: imago holds its own copy of the table.
+    let mut l1 = vec![0u8; l1_bytes.min(1 << 20) as usize];
+    let mut done = 0u64;
+    while done < l1_bytes {
+        let n = (l1_bytes - done).min(l1.len() as u64) as usize;
+        dev.read_at(&mut l1[..n], l1_table_offset + done)?;
+        let first = (done / 8) as usize;
+        done += n as u64;
+        for (i, e) in l1[..n].chunks_exact(8).enumerate() {
+            let i = first + i;
             let l2 = be64(e, 0) & L1E_OFFSET_MASK;
             if l2 == 0 {
                 continue;

@@ -90,6 +90,23 @@ const DIR_CACHE_DIRS: usize = 8;
 const DIR_CACHE_MAX_ENTRIES: usize = 200_000;
 /// Metadata blocks (extent nodes, indirect blocks) kept for block mapping.
 const META_CACHE_BLOCKS: usize = 16;
+/// The most block groups read (2^20: 128 TiB with 4 KiB blocks). Each costs
+/// a descriptor here and another in ext4-view, both loaded at open; a larger
+/// filesystem is `Unsupported` (the appliance reads it), so a superblock
+/// claiming billions of groups costs nothing.
+const MAX_GROUPS: u64 = 1 << 20;
+/// The longest journal replayed in memory, in blocks. mke2fs and tune2fs
+/// make journals of at most 10,240,000 blocks.
+const MAX_JOURNAL_BLOCKS: u64 = 1 << 24;
+/// The most extents (runs of contiguous blocks) a journal may have: mke2fs
+/// writes it contiguous, so more is damage or a crafted image.
+const MAX_JOURNAL_RUNS: usize = 1 << 16;
+/// The most entries read from one directory (about 100 MB of names at most);
+/// libguestfs's own protocol cannot return a listing this large either.
+const MAX_DIR_ENTRIES: usize = 1 << 20;
+/// The largest directory read, in blocks (4 GiB of 4 KiB blocks: more than
+/// an htree directory without large_dir can hold).
+const MAX_DIR_BLOCKS: u64 = 1 << 20;
 
 fn le16(b: &[u8], off: usize) -> u16 {
     u16::from_le_bytes([b[off], b[off + 1]])
@@ -216,15 +233,37 @@ impl Superblock {
 
         let data_blocks = blocks_count - u64::from(first_data_block);
         let group_count = data_blocks.div_ceil(u64::from(blocks_per_group));
-        let group_count = u32::try_from(group_count)
-            .map_err(|_| corrupt(format!("{group_count} block groups")))?;
-        if u64::from(group_count) * u64::from(inodes_per_group) < u64::from(inodes_count) {
+        // The kernel refuses a superblock whose inode count is not exactly
+        // one inode table per group (ext4_check_geometry); checking it before
+        // anything is sized by the group count also ties that count to a
+        // 32-bit field.
+        if group_count * u64::from(inodes_per_group) != u64::from(inodes_count) {
             return Err(corrupt(format!(
-                "{inodes_count} inodes do not fit in {group_count} groups of {inodes_per_group}"
+                "s_inodes_count {inodes_count} is not {group_count} groups \
+                 (s_blocks_count {blocks_count} / s_blocks_per_group {blocks_per_group}) \
+                 of s_inodes_per_group {inodes_per_group}"
             )));
         }
+        if group_count > MAX_GROUPS {
+            return Err(Error::unsupported(format!(
+                "{name}: ext4 with {group_count} block groups (s_blocks_count {blocks_count} / \
+                 s_blocks_per_group {blocks_per_group}) is more than the direct engine reads \
+                 ({MAX_GROUPS})"
+            )));
+        }
+        let group_count = group_count as u32;
         let gdt_blocks =
             (u64::from(group_count) * u64::from(desc_size)).div_ceil(u64::from(block_size));
+        // Without meta_bg (refused below) the whole descriptor table follows
+        // the superblock inside group 0, and a copy of it inside each backup
+        // group: mke2fs never makes one that does not fit.
+        if gdt_blocks + 1 > u64::from(blocks_per_group) {
+            return Err(corrupt(format!(
+                "group descriptor table of {gdt_blocks} blocks ({group_count} groups of \
+                 s_desc_size {desc_size}) does not fit in a group of s_blocks_per_group \
+                 {blocks_per_group}"
+            )));
+        }
 
         let mut uuid = [0u8; 16];
         uuid.copy_from_slice(&b[0x68..0x78]);
@@ -501,17 +540,34 @@ impl Ext4Fs {
         // A journal is at most 2^32 blocks (jbd2 block numbers are 32-bit)
         // and never larger than the filesystem.
         if blocks > self.sb.blocks_count || blocks > u64::from(u32::MAX) {
-            return Err(self.corrupt(format!("journal inode claims {blocks} blocks")));
+            return Err(self.corrupt(format!(
+                "journal inode {} claims {blocks} blocks (i_size {})",
+                self.sb.journal_inum, j.size
+            )));
         }
-        let mut jmap = Vec::with_capacity(blocks as usize);
-        while (jmap.len() as u64) < blocks {
-            let lblk = jmap.len() as u64;
+        if blocks > MAX_JOURNAL_BLOCKS {
+            return Err(Error::unsupported(format!(
+                "{}: {}: replaying a journal of {blocks} blocks (i_size of inode {}) is more \
+                 than the direct engine does ({MAX_JOURNAL_BLOCKS})",
+                self.name,
+                self.sb.fs_type(),
+                self.sb.journal_inum
+            )));
+        }
+        let mut jmap = crate::jbd2::JournalMap::default();
+        while jmap.len() < blocks {
+            let lblk = jmap.len();
             let (phys, run) = self.map_run(&j, lblk)?;
             let Some(p) = phys else {
                 return Err(self.corrupt(format!("journal block {lblk} is a hole")));
             };
-            for i in 0..run.min(blocks - lblk) {
-                jmap.push(p + i);
+            jmap.push_run(p, run.min(blocks - lblk));
+            if jmap.runs() > MAX_JOURNAL_RUNS {
+                return Err(Error::unsupported(format!(
+                    "{}: {}: the journal is in more than {MAX_JOURNAL_RUNS} pieces",
+                    self.name,
+                    self.sb.fs_type()
+                )));
             }
         }
         crate::jbd2::replay(
@@ -827,19 +883,38 @@ impl Ext4Fs {
             )));
         }
         let nblocks = dir.size.div_ceil(bs);
+        if nblocks > MAX_DIR_BLOCKS {
+            return Err(Error::unsupported(format!(
+                "{}: directory inode {ino}: i_size {} is more than the direct engine reads \
+                 ({MAX_DIR_BLOCKS} blocks)",
+                self.name, dir.size
+            )));
+        }
         let mut seen = HashSet::new();
         let mut out = Vec::new();
-        for lblk in 0..nblocks {
-            let Some(phys) = self.map_block(dir, lblk)? else {
-                continue;
-            };
-            if !seen.insert(phys) {
-                return Err(self.corrupt(format!(
-                    "directory inode {ino}: block {phys} appears twice in its block map"
-                )));
+        let mut lblk = 0;
+        // Run by run, so holes cost nothing however large the size claims.
+        while lblk < nblocks {
+            let (phys, run) = self.map_run(dir, lblk)?;
+            let run = run.min(nblocks - lblk);
+            if let Some(first) = phys {
+                for phys in first..first + run {
+                    if !seen.insert(phys) {
+                        return Err(self.corrupt(format!(
+                            "directory inode {ino}: block {phys} appears twice in its block map"
+                        )));
+                    }
+                    let block = self.read_block(phys)?;
+                    self.parse_dir_block(ino, phys, &block, &mut out)?;
+                    if out.len() > MAX_DIR_ENTRIES {
+                        return Err(Error::unsupported(format!(
+                            "{}: directory inode {ino} has more than {MAX_DIR_ENTRIES} entries",
+                            self.name
+                        )));
+                    }
+                }
             }
-            let block = self.read_block(phys)?;
-            self.parse_dir_block(ino, phys, &block, &mut out)?;
+            lblk += run;
         }
         Ok(out)
     }
@@ -1083,25 +1158,38 @@ fn makedev(major: u32, minor: u32) -> u64 {
         | (minor & 0xff)
 }
 
+/// Every group descriptor, read a piece at a time: the superblock checks
+/// bound the group count by [`MAX_GROUPS`] and the table by group 0.
 fn read_groups(dev: &Device, sb: &Superblock, name: &str) -> Result<Vec<Group>> {
     let bs = u64::from(sb.block_size);
     let gdt_start = (u64::from(sb.first_data_block) + 1) * bs;
-    let len = u64::from(sb.group_count) * u64::from(sb.desc_size);
-    let len = usize::try_from(len)
-        .map_err(|_| Error::corrupt(format!("{name}: ext4 group descriptor table is too large")))?;
-    let mut table = vec![0u8; len];
-    dev.read_at(&mut table, gdt_start)
-        .map_err(|e| e.context(format!("{name}: reading the ext4 group descriptors")))?;
+    let desc = sb.desc_size as usize;
+    let gdt_end = gdt_start + u64::from(sb.group_count) * desc as u64;
+    if gdt_end > sb.blocks_count * bs {
+        return Err(Error::corrupt(format!(
+            "{name}: ext4 group descriptor table ends at byte {gdt_end}, past the filesystem"
+        )));
+    }
     let is_64 = sb.desc_size >= 64;
     let mut out = Vec::with_capacity(sb.group_count as usize);
-    for d in table.chunks_exact(sb.desc_size as usize) {
-        let hi32 = |off: usize| if is_64 { le32(d, off) } else { 0 };
-        let hi16 = |off: usize| if is_64 { u32::from(le16(d, off)) } else { 0 };
-        out.push(Group {
-            inode_table: hilo(hi32(0x28), le32(d, 0x8)),
-            free_clusters: u64::from(u32::from(le16(d, 0xc)) | (hi16(0x2c) << 16)),
-            free_inodes: u64::from(u32::from(le16(d, 0xe)) | (hi16(0x2e) << 16)),
-        });
+    let per_chunk = (1usize << 20) / desc;
+    let mut chunk = vec![0u8; per_chunk * desc];
+    let mut g = 0usize;
+    while g < sb.group_count as usize {
+        let n = per_chunk.min(sb.group_count as usize - g);
+        let buf = &mut chunk[..n * desc];
+        dev.read_at(buf, gdt_start + (g * desc) as u64)
+            .map_err(|e| e.context(format!("{name}: reading the ext4 group descriptors")))?;
+        for d in buf.chunks_exact(desc) {
+            let hi32 = |off: usize| if is_64 { le32(d, off) } else { 0 };
+            let hi16 = |off: usize| if is_64 { u32::from(le16(d, off)) } else { 0 };
+            out.push(Group {
+                inode_table: hilo(hi32(0x28), le32(d, 0x8)),
+                free_clusters: u64::from(u32::from(le16(d, 0xc)) | (hi16(0x2c) << 16)),
+                free_inodes: u64::from(u32::from(le16(d, 0xe)) | (hi16(0x2e) << 16)),
+            });
+        }
+        g += n;
     }
     Ok(out)
 }

@@ -668,13 +668,21 @@ impl FatFs {
             }
             FatKind::Fat16 | FatKind::Fat32 => {
                 let width = if self.kind == FatKind::Fat16 { 2 } else { 4 };
-                let mut buf = vec![0u8; 256 * 1024];
+                let mut buf = vec![0u8; 1 << 20];
+                let zeros = vec![0u8; buf.len()];
                 let mut c = 2u64;
                 while c < end {
                     let n = ((end - c) * width).min(buf.len() as u64) as usize;
                     self.read(&mut buf[..n], self.fat_start + c * width, &|| {
                         "reading the FAT".into()
                     })?;
+                    c += n as u64 / width;
+                    // A free stretch (most of a large, young volume) is one
+                    // memcmp, not a loop over entries.
+                    if buf[..n] == zeros[..n] {
+                        free += n as u64 / width;
+                        continue;
+                    }
                     for ent in buf[..n].chunks_exact(width as usize) {
                         let v = if width == 2 {
                             u32::from(le16(ent, 0))
@@ -683,7 +691,6 @@ impl FatFs {
                         };
                         free += u64::from(v == 0);
                     }
-                    c += n as u64 / width;
                 }
             }
         }

@@ -44,6 +44,9 @@ const ROOT_RECORD: u64 = 5;
 /// Records below this are NTFS metadata ($MFT ... $Extend); ntfs-3g hides them.
 const FIRST_USER_RECORD: u64 = 16;
 const MAX_DEPTH: usize = 64;
+/// Bounds on MFT and index record sizes: Windows writes 1 KiB and 4 KiB.
+const MIN_RECORD: u32 = 512;
+const MAX_RECORD: u32 = 64 * 1024;
 const DIR_CACHE_ENTRIES: usize = 200_000;
 const IO_BLOCK: u64 = 4096;
 const IO_CACHE_BLOCKS: usize = 1024;
@@ -218,6 +221,15 @@ impl NtfsFs {
         };
         let ntfs =
             Ntfs::new(&mut io).map_err(|e| conv(&name, "reading the NTFS boot sector", e))?;
+        // The crate allocates a whole record on every file it opens; Windows
+        // and Linux use 1 or 4 KiB (Linux refuses more than 4 KiB).
+        let frs = ntfs.file_record_size();
+        if !(MIN_RECORD..=MAX_RECORD).contains(&frs) || !frs.is_power_of_two() {
+            return Err(Error::corrupt(format!(
+                "{name}: NTFS boot sector: clusters_per_mft_record gives {frs}-byte MFT records \
+                 (must be a power of two from {MIN_RECORD} to {MAX_RECORD})"
+            )));
+        }
         let mut fs = NtfsFs {
             ntfs,
             io: RefCell::new(io),
@@ -317,6 +329,14 @@ impl NtfsFs {
                 .map_err(self.err(&what))?;
             let mut visited = HashSet::new();
             let record_size = root.index_record_size();
+            // The crate allocates a whole index record per node it reads.
+            if !(MIN_RECORD..=MAX_RECORD).contains(&record_size) || !record_size.is_power_of_two() {
+                return Err(Error::corrupt(format!(
+                    "{}: {what}: $INDEX_ROOT index_record_size {record_size} (must be a power of \
+                     two from {MIN_RECORD} to {MAX_RECORD})",
+                    self.name
+                )));
+            }
             self.walk(
                 io,
                 entries,

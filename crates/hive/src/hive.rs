@@ -221,15 +221,82 @@ impl Hive {
         Hive::open(data)
     }
 
+    /// Reads and opens the hive in a file of `len` bytes, through `read`
+    /// (fill the buffer from the given offset), without trusting the base
+    /// block's size: the hive bin headers are walked first, and only the
+    /// bins that chain up (plus the first broken one, so the error is the
+    /// one [`Hive::open`] gives) are read into memory. A file whose size or
+    /// base block claims far more than it holds (a sparse file of zeros
+    /// after a "regf" block) costs a few small reads, not its size. The
+    /// result is [`Hive::open`]'s on the whole file, except that
+    /// [`Hive::bytes`] stops where the bins do.
+    pub fn read_at(
+        len: u64,
+        read: &mut dyn FnMut(&mut [u8], u64) -> std::io::Result<()>,
+    ) -> Result<Hive> {
+        let file_len = usize::try_from(len)
+            .map_err(|_| Error::corrupt(format!("file is {len} bytes, too large for a hive")))?;
+        let mut fill = |buf: &mut [u8], off: usize| {
+            read(buf, off as u64).map_err(|e| Error::io(format!("reading the hive at {off:#x}"), e))
+        };
+        if file_len < MIN_HIVE_SIZE {
+            let mut data = vec![0u8; file_len];
+            fill(&mut data, 0)?;
+            return Hive::open_inner(data, file_len);
+        }
+        let mut base = vec![0u8; BASE_BLOCK_SIZE];
+        fill(&mut base, 0)?;
+        let hbds = u32_at(&base, 0x28).unwrap_or(0) as usize;
+        let end_of_bins = hbds.saturating_add(BASE_BLOCK_SIZE).min(file_len);
+        // Where the chain of well-formed bins ends.
+        let mut off = BASE_BLOCK_SIZE;
+        let mut header = [0u8; HBIN_HEADER_SIZE];
+        while off < end_of_bins {
+            let n = HBIN_HEADER_SIZE.min(file_len - off);
+            fill(&mut header[..n], off)?;
+            let rel = u32_at(&header[..n], 4).map(|r| r as usize);
+            let size = u32_at(&header[..n], 8).unwrap_or(0) as usize;
+            let ok = &header[..4.min(n)] == b"hbin"
+                && size > HBIN_HEADER_SIZE
+                && size % 0x1000 == 0
+                && off.checked_add(size).is_some_and(|e| e <= file_len)
+                && rel.and_then(|r| r.checked_add(BASE_BLOCK_SIZE)) == Some(off);
+            if !ok {
+                break;
+            }
+            off += size;
+        }
+        // A broken bin header goes in too (a page of it), so that open()
+        // names the same damage at the same place.
+        let keep = if off < end_of_bins {
+            off + 0x1000.min(file_len - off)
+        } else {
+            off
+        }
+        .max(MIN_HIVE_SIZE);
+        let mut data = base;
+        data.resize(keep, 0);
+        if keep > BASE_BLOCK_SIZE {
+            fill(&mut data[BASE_BLOCK_SIZE..], BASE_BLOCK_SIZE)?;
+        }
+        Hive::open_inner(data, file_len)
+    }
+
     /// Opens a hive held in memory: checks the base block, walks every hive
     /// bin and cell, and checks the root key. Problems that hivex or Windows
     /// tolerate (dirty sequence numbers, checksum mismatch, hive bins data
     /// size past the end of the file) become [`Hive::warnings`].
     pub fn open(data: Vec<u8>) -> Result<Hive> {
+        let len = data.len();
+        Hive::open_inner(data, len)
+    }
+
+    /// [`Hive::open`] on the first `data.len()` bytes of a file of
+    /// `file_len` bytes (messages speak of the file).
+    fn open_inner(data: Vec<u8>, file_len: usize) -> Result<Hive> {
         if data.len() < MIN_HIVE_SIZE {
             return Err(Error::corrupt(format!(
-                "file is {} bytes, too small to be a registry hive (at least {MIN_HIVE_SIZE})",
-                data.len()
+                "file is {file_len} bytes, too small to be a registry hive (at least {MIN_HIVE_SIZE})"
             )));
         }
         if &data[0..4] != b"regf" {
@@ -288,11 +355,10 @@ impl Hive {
         }
 
         let end_of_bins = (base.hive_bins_data_size as usize).saturating_add(BASE_BLOCK_SIZE);
-        if end_of_bins > data.len() {
+        if end_of_bins > file_len {
             warnings.push(format!(
                 "hive bins data size says the bins end at {end_of_bins:#x}, \
-                 but the file is {:#x} bytes",
-                data.len()
+                 but the file is {file_len:#x} bytes"
             ));
         }
         let root_abs = (base.root_cell_offset as usize).checked_add(BASE_BLOCK_SIZE);
@@ -315,21 +381,20 @@ impl Hive {
                      (must be a non-zero multiple of 4096)"
                 )));
             }
+            if rel.checked_add(BASE_BLOCK_SIZE) != Some(off) {
+                return Err(Error::corrupt(format!(
+                    "hive bin at file offset {off:#x} says it is at relative offset {rel:#x}"
+                )));
+            }
             let bin_end = off
                 .checked_add(size)
                 .filter(|&e| e <= data.len())
                 .ok_or_else(|| {
                     Error::corrupt(format!(
                         "hive bin at file offset {off:#x} of size {size:#x} runs past the \
-                         end of the file ({:#x} bytes): truncated hive?",
-                        data.len()
+                         end of the file ({file_len:#x} bytes): truncated hive?"
                     ))
                 })?;
-            if rel.checked_add(BASE_BLOCK_SIZE) != Some(off) {
-                return Err(Error::corrupt(format!(
-                    "hive bin at file offset {off:#x} says it is at relative offset {rel:#x}"
-                )));
-            }
             let mut cell = off + HBIN_HEADER_SIZE;
             while cell < bin_end {
                 let raw = u32_at(&data, cell).unwrap_or(0) as i32;

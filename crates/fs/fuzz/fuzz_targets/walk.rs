@@ -1,8 +1,16 @@
 //! Shared by the filesystem fuzz targets: open an image held in memory and
 //! touch everything in it through the `Filesystem` trait, with bounds so one
 //! input cannot run for long (a hostile tree may be huge or cyclic).
+//!
+//! Each input is read three ways: as a device of exactly its size, at the
+//! start of a sparse 4 TiB device (so every size field may claim up to
+//! that much and still pass a device-size check), and on one huge variant
+//! chosen by the input's length (1 PiB of zeros, 2^62 bytes of zeros, or
+//! 4 TiB of the input repeated, as a qcow2 whose clusters share storage
+//! presents it). Run with `-malloc_limit_mb=128`: an allocation sized by an
+//! unchecked field is then a crash.
 
-use gx_disk::MemDevice;
+use gx_disk::{Device, MemDevice, SparseDevice};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -11,7 +19,23 @@ const MAX_DEPTH: usize = 32;
 const MAX_FILE_BYTES: u64 = 1 << 20;
 
 pub fn open_and_walk(data: &[u8], fs_type: &str) {
-    let dev = Arc::new(MemDevice::new(data.to_vec(), false, "fuzz"));
+    walk(Arc::new(MemDevice::new(data.to_vec(), false, "fuzz")), fs_type);
+    walk(
+        Arc::new(SparseDevice::new(data.to_vec(), 4 << 40, false, "fuzz-4T")),
+        fs_type,
+    );
+    let (size, repeat) = match data.len() % 3 {
+        0 => (1 << 50, false),
+        1 => (1 << 62, false),
+        _ => (4 << 40, true),
+    };
+    walk(
+        Arc::new(SparseDevice::new(data.to_vec(), size, repeat, "fuzz-huge")),
+        fs_type,
+    );
+}
+
+fn walk(dev: Device, fs_type: &str) {
     let Ok(fs) = gx_fs::open(dev, fs_type) else {
         return;
     };

@@ -19,6 +19,7 @@ pub use apps::fuzz_rpm_bdb;
 mod fstab;
 mod linux;
 mod windows;
+pub use windows::read_hive;
 
 pub use apps::Application;
 
