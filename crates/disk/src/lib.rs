@@ -6,7 +6,8 @@
 //!   format detection only when the user named no format (CVE-2010-3851),
 //!   read-only opens (`O_RDONLY`) that cannot write, and backing files opened
 //!   only as the image names them, depth-limited and loop-free;
-//! - a copy-on-write [`Overlay`] that makes a read-only image writable in memory;
+//! - a copy-on-write [`Overlay`] that makes a read-only image writable, the
+//!   writes kept in a sparse temporary file up to a limit;
 //! - [`Slice`], a window onto part of a device (a partition);
 //! - [`partition`] tables (GPT with CRCs and backup header, MBR with logical
 //!   partitions), parsed by our own code, and libguestfs device names;
