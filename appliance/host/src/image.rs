@@ -129,11 +129,14 @@ pub fn fixed_appliance(dir: &Path) -> Result<ApplianceFiles, Error> {
         initrd,
         helpers,
         programs: Vec::new(),
-        state_dir: cache_root().join(format!("fixed-{:016x}", h.0)),
+        state_dir: ensure_cache_root()?.join(format!("fixed-{:016x}", h.0)),
     })
 }
 
-/// `$XDG_CACHE_HOME/guestx`, else `~/.cache/guestx`, else a per-user dir in /tmp.
+/// `$GX_CACHE_DIR`, else `$XDG_CACHE_HOME/guestx`, else `~/.cache/guestx`,
+/// else a per-user directory in the system's temporary directory. Only a
+/// path: [`ensure_cache_root`] creates and checks it before anything in it
+/// is trusted.
 pub fn cache_root() -> PathBuf {
     if let Some(d) = std::env::var_os("GX_CACHE_DIR") {
         return PathBuf::from(d);
@@ -144,11 +147,63 @@ pub fn cache_root() -> PathBuf {
     if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(h).join(".cache/guestx");
     }
-    std::env::temp_dir().join(format!("guestx-cache-{}", uid()))
+    std::env::temp_dir().join(format!("guestx-cache-{}", euid()))
 }
 
-fn uid() -> u32 {
+/// The effective uid: the owner of our own /proc entry.
+fn euid() -> u32 {
     fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+}
+
+/// [`cache_root`], created (mode 0700) if missing, and refused unless it is
+/// a real directory (not a symlink) owned by us and not writable by group
+/// or others: what is cached there (initramfs, agent, kernel, VM snapshots)
+/// runs in the appliance, so a directory another user can plant files in,
+/// e.g. one pre-created under the shared `/tmp` fallback name, must not be
+/// used. The same checks as libguestfs's on its cached appliance
+/// (lib/tmpdirs.c).
+pub fn ensure_cache_root() -> Result<PathBuf, Error> {
+    let root = cache_root();
+    create_private_dir(&root)?;
+    check_private_dir(&root, euid())?;
+    Ok(root)
+}
+
+/// Creates `dir` and any missing parents with mode 0700 (an existing one is
+/// left as it is, for [`check_private_dir`] to judge).
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::Build(format!("creating cache dir {}: {e}", dir.display())))
+}
+
+/// Refuses a cache directory someone else could have prepared.
+fn check_private_dir(dir: &Path, uid: u32) -> Result<(), Error> {
+    let refuse = |why: String| {
+        Err(Error::Build(format!(
+            "security: cache directory {} {why}; remove it, or set GX_CACHE_DIR or \
+             XDG_CACHE_HOME to a directory of your own",
+            dir.display()
+        )))
+    };
+    let m = fs::symlink_metadata(dir)
+        .map_err(|e| Error::Build(format!("cache dir {}: {e}", dir.display())))?;
+    if !m.file_type().is_dir() {
+        return refuse(format!("is not a directory (mode {:o})", m.mode()));
+    }
+    if m.uid() != uid {
+        return refuse(format!("is not owned by UID {uid} (owner {})", m.uid()));
+    }
+    if m.mode() & 0o022 != 0 {
+        return refuse(format!(
+            "is writable by group or others (mode {:o})",
+            m.mode() & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// FNV-1a, 64 bit: a cache key, not a security boundary (the cache directory is
@@ -205,9 +260,7 @@ pub fn find_agent() -> Result<PathBuf, Error> {
 
 /// Returns the cached appliance for these inputs, building it if needed.
 pub fn ensure_appliance(kernel: &Kernel, agent: &Path) -> Result<ApplianceFiles, Error> {
-    let root = cache_root();
-    fs::create_dir_all(&root)
-        .map_err(|e| Error::Build(format!("creating cache dir {}: {e}", root.display())))?;
+    let root = ensure_cache_root()?;
 
     let kern = ensure_kernel(&root, kernel)?;
 
@@ -951,6 +1004,35 @@ impl Cpio {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_dirs_are_created_private_and_foreign_ones_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let me = euid();
+        let d = t.path().join("a/b/guestx");
+        create_private_dir(&d).unwrap();
+        assert_eq!(fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
+        check_private_dir(&d, me).unwrap();
+        // An existing 0755 cache (as earlier versions made it) is fine.
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        check_private_dir(&d, me).unwrap();
+        for mode in [0o775, 0o757, 0o1777] {
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode)).unwrap();
+            let e = check_private_dir(&d, me).unwrap_err().to_string();
+            assert!(e.contains("writable by group or others"), "{mode:o}: {e}");
+        }
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+        let e = check_private_dir(&d, me + 1).unwrap_err().to_string();
+        assert!(e.contains("not owned by UID"), "{e}");
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&d, &link).unwrap();
+        let e = check_private_dir(&link, me).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        let file = t.path().join("file");
+        fs::write(&file, b"").unwrap();
+        assert!(check_private_dir(&file, me).is_err());
+    }
 
     #[test]
     fn module_names_normalise() {
