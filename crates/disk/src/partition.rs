@@ -677,10 +677,18 @@ fn walk_ebr_chain(
 
 // ---------------------------------------------------------------- devices and names
 
-/// The partition as a device of its own (a [`Slice`] of `dev`).
+/// The partition as a device of its own (a [`Slice`] of `dev`). An MBR
+/// extended partition is, as Linux makes it (block/partitions/msdos.c),
+/// only its first two sectors: room for a boot loader, not for a
+/// filesystem, and what `blockdev --getsize64` (so virt-filesystems) says.
 pub fn partition_device(dev: &Device, p: &Partition) -> Result<Device> {
     let name = format!("{} (partition {})", dev.describe(), p.number);
-    Ok(Arc::new(Slice::new(dev.clone(), p.start, p.size, name)?))
+    let size = if p.kind == PartitionKind::Extended {
+        p.size.min(2 * SECTOR_SIZE)
+    } else {
+        p.size
+    };
+    Ok(Arc::new(Slice::new(dev.clone(), p.start, size, name)?))
 }
 
 /// The libguestfs/Linux name of disk `index` (0-based): `/dev/sda`, ...,

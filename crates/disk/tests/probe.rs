@@ -513,7 +513,7 @@ const CASES: &[Case] = &[
 #[test]
 fn matches_host_blkid_on_fresh_filesystems() {
     if !have("blkid") {
-        gx_testdata::skip!("SKIP: blkid is not installed (run scripts/setup)");
+        gx_testdata::skip_or_fail!("blkid is not installed (run scripts/setup)");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -546,10 +546,7 @@ fn matches_host_blkid_on_fresh_filesystems() {
         }
     }
     if !skipped.is_empty() {
-        gx_testdata::skip!(
-            "SKIP (tool missing, run scripts/setup): {}",
-            skipped.join(", ")
-        );
+        gx_testdata::skip_or_fail!("tool missing, run scripts/setup: {}", skipped.join(", "));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
