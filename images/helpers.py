@@ -549,6 +549,28 @@ def ext4_claim(path, blocks, per_group, ipg="0"):
         f.write(sb)
 
 
+def png(path, width, height, seed="0"):
+    """Writes a WIDTH x HEIGHT RGBA PNG (8 bits per channel, no interlace,
+    zlib level 9) whose pixels are a pattern drawn from SEED: deterministic,
+    small, and a real PNG to `file` and image viewers (guest icons)."""
+    w, h, k = int(width), int(height), int(seed)
+    rows = bytearray()
+    for y in range(h):
+        rows.append(0)  # filter: none
+        for x in range(w):
+            v = ((x // 4 + y // 4 + k) % 3)
+            rows += bytes(((v * 97 + k * 31) % 256, (x * 5 + k) % 256, (y * 7) % 256, 255))
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    out = b"\x89PNG\r\n\x1a\n"
+    out += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+    out += chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+    out += chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 COMMANDS = {
     "elf": elf, "pe": pe, "blob": blob, "manyfiles": manyfiles,
     "debugfs-ctime": debugfs_ctime, "reg-software": reg_software,
@@ -558,7 +580,7 @@ COMMANDS = {
     "sfdisk-starts": sfdisk_starts, "crc": crc_check, "rpm-bdb": rpm_bdb,
     "poke": poke, "gpt-bomb": gpt_bomb, "regf-bomb": regf_bomb, "bdb-bomb": bdb_bomb,
     "poke-be": poke_be, "ntfs-root-index-size": ntfs_root_index_size,
-    "ext4-claim": ext4_claim,
+    "ext4-claim": ext4_claim, "png": png,
 }
 
 if __name__ == "__main__":

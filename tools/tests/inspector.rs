@@ -151,6 +151,14 @@ fn no_applications_and_xpath() {
     assert!(!xml.contains("<applications>"));
     assert!(xml.contains("<hostname>debian12.test</hostname>"));
 
+    // --no-icon leaves out the icon the guest has (compared with
+    // virt-inspector's in inspector_xml_equals_virt_inspector).
+    let debian = image("phony-debian.img");
+    let with = run(INSPECTOR, &["-a", debian.to_str().unwrap()]);
+    let without = run(INSPECTOR, &["--no-icon", "-a", debian.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&with.stdout).contains("<icon>"));
+    assert!(!String::from_utf8_lossy(&without.stdout).contains("<icon>"));
+
     let xpath = |q: &str| {
         let mut child = Command::new(INSPECTOR)
             .args(["--xpath", q])

@@ -82,6 +82,7 @@ fn inspect(path: &PathBuf) {
         }
         if root_ok {
             let _ = g.inspect_list_applications2(root);
+            let _ = g.inspect_get_icon(root, true, false);
             // What tools print next: the guest's top directory.
             let _ = g.ls("/");
         }

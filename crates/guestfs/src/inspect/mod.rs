@@ -17,6 +17,7 @@ mod apps;
 #[doc(hidden)]
 pub use apps::fuzz_rpm_bdb;
 mod fstab;
+mod icon;
 mod linux;
 mod windows;
 pub use windows::read_hive;
