@@ -7,12 +7,12 @@
 //! for the guests whose icons need external tools and are left out);
 //! `--no-icon` leaves it out.
 
+mod json;
 mod xml;
 mod xpath;
 
 use anyhow::{Result, bail};
-use clap::{Arg, ArgAction};
-use gx_cli::{Common, Features};
+use gx_cli::Common;
 use gx_guestfs::Handle;
 use std::io::{Read, Write};
 use xml::Element;
@@ -24,35 +24,7 @@ fn main() {
 const NO_OS: &str = "no operating system could be detected inside this disk image.\n\nThis may be because the file is not a disk image, or is not a virtual machine\nimage, or because the OS type is not understood by guestx.\n\nIf you feel this is an error, please file a bug report including as much\ninformation about the disk image as possible.";
 
 fn real_main() -> Result<i32> {
-    let cmd = gx_cli::command(
-        "gx-inspector",
-        "display information about a virtual machine",
-        Features::default(),
-    )
-    .arg(
-        Arg::new("no-applications")
-            .long("no-applications")
-            .action(ArgAction::SetTrue)
-            .help("Do not output the installed applications"),
-    )
-    .arg(
-        Arg::new("no-icon")
-            .long("no-icon")
-            .action(ArgAction::SetTrue)
-            .help("Do not output the guest icon"),
-    )
-    .arg(
-        Arg::new("xpath")
-            .long("xpath")
-            .value_name("query")
-            .help("Run an XPath query over XML read on stdin"),
-    )
-    .arg(
-        Arg::new("images")
-            .value_name("image")
-            .num_args(0..)
-            .action(ArgAction::Append),
-    );
+    let cmd = gx_tools::cli::inspector::command();
     let m = gx_cli::parse(cmd);
     let mut common = Common::from_matches(&m)?;
     let apps = !m.get_flag("no-applications");
@@ -95,6 +67,11 @@ fn real_main() -> Result<i32> {
     let mut oses = Element::new("operatingsystems");
     for root in &roots {
         oses.push(output_root(&mut g, root, apps, icon)?);
+    }
+    if m.get_flag("json") {
+        let doc = json::document(&oses).to_pretty();
+        std::io::stdout().lock().write_all(doc.as_bytes())?;
+        return Ok(0);
     }
     let doc = xml::document(&oses)?;
     std::io::stdout().lock().write_all(doc.as_bytes())?;

@@ -17,6 +17,7 @@
 pub mod domain;
 pub mod human;
 pub mod inspect;
+pub mod json;
 pub mod lock;
 pub mod output;
 
