@@ -17,6 +17,7 @@
 //! image without checking it, or panic on any input.
 #![forbid(unsafe_code)]
 
+pub mod bytes;
 mod error;
 mod io;
 pub mod open;

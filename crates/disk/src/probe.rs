@@ -26,6 +26,7 @@
 //! only a failing device read is an error. No on-disk number is trusted: every
 //! offset and length is checked before use and every loop is bounded.
 
+use crate::bytes::{be16, be32, be64, le16, le32, le64, u8_at};
 use crate::{BlockDevice, Error, Result};
 
 /// What [`probe`] found on a device.
@@ -338,32 +339,6 @@ impl Reader<'_> {
     }
 }
 
-// Little helpers over byte slices; a short slice reads as zero, which the
-// callers never rely on (every buffer is read at its full structure size).
-fn u8_at(b: &[u8], off: usize) -> u8 {
-    b.get(off).copied().unwrap_or(0)
-}
-fn le16(b: &[u8], off: usize) -> u16 {
-    bytes::<2>(b, off).map_or(0, u16::from_le_bytes)
-}
-fn le32(b: &[u8], off: usize) -> u32 {
-    bytes::<4>(b, off).map_or(0, u32::from_le_bytes)
-}
-fn le64(b: &[u8], off: usize) -> u64 {
-    bytes::<8>(b, off).map_or(0, u64::from_le_bytes)
-}
-fn be16(b: &[u8], off: usize) -> u16 {
-    bytes::<2>(b, off).map_or(0, u16::from_be_bytes)
-}
-fn be32(b: &[u8], off: usize) -> u32 {
-    bytes::<4>(b, off).map_or(0, u32::from_be_bytes)
-}
-fn be64(b: &[u8], off: usize) -> u64 {
-    bytes::<8>(b, off).map_or(0, u64::from_be_bytes)
-}
-fn bytes<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
-    b.get(off..off.checked_add(N)?)?.try_into().ok()
-}
 fn field(b: &[u8], off: usize, len: usize) -> &[u8] {
     off.checked_add(len)
         .and_then(|end| b.get(off..end))
@@ -499,11 +474,11 @@ fn probe_lvm2(r: &Reader) -> Result<Option<Found>> {
     let Some(label) = r.read(label_off, LVM2_LABEL_SIZE as u64)? else {
         return Ok(None);
     };
-    if le64(&label, 8) != sector {
+    if le64(&label, 8)? != sector {
         return Ok(None);
     }
     // The CRC covers the label sector from the offset_xl field (byte 20) on.
-    if lvm2_crc(&label[20..]) != le32(&label, 16) {
+    if lvm2_crc(&label[20..]) != le32(&label, 16)? {
         return Ok(None);
     }
     let id = field(&label, 32, 32);
@@ -543,21 +518,21 @@ fn probe_luks(r: &Reader) -> Result<Option<Found>> {
         return Ok(None);
     };
     if hdr.starts_with(b"LUKS\xba\xbe") {
-        return Ok(Some(luks_attributes(&hdr)));
+        return Ok(Some(luks_attributes(&hdr)?));
     }
     for off in SECONDARY {
         let Some(hdr) = r.read(off, 512)? else {
             return Ok(None);
         };
         if hdr.starts_with(b"SKUL\xba\xbe") {
-            return Ok(Some(luks_attributes(&hdr)));
+            return Ok(Some(luks_attributes(&hdr)?));
         }
     }
     Ok(None)
 }
 
-fn luks_attributes(hdr: &[u8]) -> Found {
-    let version = be16(hdr, 6);
+fn luks_attributes(hdr: &[u8]) -> Result<Found> {
+    let version = be16(hdr, 6)?;
     let mut found = Found {
         version: Some(version.to_string()),
         ..Found::default()
@@ -569,7 +544,7 @@ fn luks_attributes(hdr: &[u8]) -> Found {
     if version == 2 {
         found.label = label_from(field(hdr, 24, 48));
     }
-    found
+    Ok(found)
 }
 
 // ---------------------------------------------------------------- FAT
@@ -583,9 +558,9 @@ fn is_bitlocker(r: &Reader, bs: &[u8]) -> Result<bool> {
     let fve_off = if bs.starts_with(b"\xeb\x52\x90-FVE-FS-") {
         return Ok(true);
     } else if bs.starts_with(b"\xeb\x58\x90-FVE-FS-") {
-        le64(bs, 176)
+        le64(bs, 176)?
     } else if bs.starts_with(b"\xeb\x58\x90MSWIN4.1") {
-        le64(bs, 440)
+        le64(bs, 440)?
     } else {
         return Ok(false);
     };
@@ -613,27 +588,27 @@ fn fat_valid(r: &Reader, bs: &[u8], short_magic: bool) -> Result<Option<(u32, u3
             return Ok(None);
         }
     }
-    let fats = u8_at(bs, 0x10);
-    let reserved = le16(bs, 0x0e);
-    let media = u8_at(bs, 0x15);
-    let cluster_size = u8_at(bs, 0x0d);
+    let fats = u8_at(bs, 0x10)?;
+    let reserved = le16(bs, 0x0e)?;
+    let media = u8_at(bs, 0x15)?;
+    let cluster_size = u8_at(bs, 0x0d)?;
     if fats == 0 || reserved == 0 || !(media >= 0xf8 || media == 0xf0) {
         return Ok(None);
     }
     if !cluster_size.is_power_of_two() {
         return Ok(None);
     }
-    let sector_size = le16(bs, 0x0b);
+    let sector_size = le16(bs, 0x0b)?;
     if !sector_size.is_power_of_two() || !(512..=4096).contains(&sector_size) {
         return Ok(None);
     }
-    let dir_entries = u32::from(le16(bs, 0x11));
-    let mut sect_count = u32::from(le16(bs, 0x13));
+    let dir_entries = u32::from(le16(bs, 0x11)?);
+    let mut sect_count = u32::from(le16(bs, 0x13)?);
     if sect_count == 0 {
-        sect_count = le32(bs, 0x20);
+        sect_count = le32(bs, 0x20)?;
     }
-    let fat16_length = le16(bs, 0x16);
-    let fat32_length = le32(bs, 0x24);
+    let fat16_length = le16(bs, 0x16)?;
+    let fat32_length = le32(bs, 0x24)?;
     let fat_length = if fat16_length == 0 {
         fat32_length
     } else {
@@ -693,7 +668,7 @@ fn search_fat_label(r: &Reader, offset: u64, entries: u32) -> Result<Option<[u8;
             break;
         }
         let attr = ent[11];
-        if ent[0] == 0xe5 || le16(ent, 20) != 0 || le16(ent, 26) != 0 || attr & 0x3f == 0x0f {
+        if ent[0] == 0xe5 || le16(ent, 20)? != 0 || le16(ent, 26)? != 0 || attr & 0x3f == 0x0f {
             continue;
         }
         if attr & (0x08 | 0x10) == 0x08 {
@@ -736,16 +711,16 @@ fn probe_vfat(r: &Reader) -> Result<Option<Found>> {
     let Some((cluster_count, fat_size)) = fat_valid(r, &bs, magic_len <= 2)? else {
         return Ok(None);
     };
-    let sector_size = u32::from(le16(&bs, 0x0b));
-    let reserved = u32::from(le16(&bs, 0x0e));
+    let sector_size = u32::from(le16(&bs, 0x0b)?);
+    let reserved = u32::from(le16(&bs, 0x0e)?);
     let mut vol_label = None;
     let mut serial = None;
     let version;
-    if le16(&bs, 0x16) != 0 {
+    if le16(&bs, 0x16)? != 0 {
         // FAT12/16: a fixed root directory right after the FATs.
         let root_start = reserved.wrapping_add(fat_size).wrapping_mul(sector_size);
-        vol_label = search_fat_label(r, u64::from(root_start), u32::from(le16(&bs, 0x11)))?;
-        if matches!(u8_at(&bs, 0x26), 0x28 | 0x29) {
+        vol_label = search_fat_label(r, u64::from(root_start), u32::from(le16(&bs, 0x11)?))?;
+        if matches!(u8_at(&bs, 0x26)?, 0x28 | 0x29) {
             serial = Some(field(&bs, 0x27, 4));
         }
         version = if cluster_count < FAT12_MAX {
@@ -755,14 +730,14 @@ fn probe_vfat(r: &Reader) -> Result<Option<Found>> {
         } else {
             None
         };
-    } else if le32(&bs, 0x24) != 0 {
+    } else if le32(&bs, 0x24)? != 0 {
         // FAT32: the root directory is a cluster chain; blkid follows at
         // most 99 clusters of it.
-        let cluster_sectors = u32::from(u8_at(&bs, 0x0d));
+        let cluster_sectors = u32::from(u8_at(&bs, 0x0d)?);
         let buf_size = cluster_sectors * sector_size;
         let start_data_sect = reserved.wrapping_add(fat_size);
-        let entries = (u64::from(le32(&bs, 0x24)) * u64::from(sector_size) / 4) as u32;
-        let mut next = le32(&bs, 0x2c);
+        let entries = (u64::from(le32(&bs, 0x24)?) * u64::from(sector_size) / 4) as u32;
+        let mut next = le32(&bs, 0x2c)?;
         let mut maxloop = 100;
         while next != 0 && next < entries {
             maxloop -= 1;
@@ -785,11 +760,11 @@ fn probe_vfat(r: &Reader) -> Result<Option<Found>> {
             let Some(e) = r.read(fat_entry_off, 4)? else {
                 break;
             };
-            next = le32(&e, 0) & 0x0fff_ffff;
+            next = le32(&e, 0)? & 0x0fff_ffff;
         }
         version = Some("FAT32");
         serial = Some(field(&bs, 0x43, 4));
-        let fsinfo_sect = le16(&bs, 0x30);
+        let fsinfo_sect = le16(&bs, 0x30)?;
         if fsinfo_sect != 0 {
             let Some(fsinfo) = r.read(u64::from(fsinfo_sect) * u64::from(sector_size), 512)? else {
                 return Ok(None);
@@ -876,11 +851,11 @@ fn swap_info(r: &Reader, version: &str) -> Result<Option<Found>> {
         return Ok(None);
     };
     if version == "1" {
-        let v = le32(&hdr, 0);
+        let v = le32(&hdr, 0)?;
         if v != 1 && v.swap_bytes() != 1 {
             return Ok(None);
         }
-        if le32(&hdr, 4) == 0 {
+        if le32(&hdr, 4)? == 0 {
             return Ok(None);
         }
     }
@@ -889,8 +864,8 @@ fn swap_info(r: &Reader, version: &str) -> Result<Option<Found>> {
         ..Found::default()
     };
     // blkid only trusts label and UUID when this padding is clean.
-    if le32(&hdr, 44 + 32 * 4) == 0 && le32(&hdr, 44 + 33 * 4) == 0 {
-        if u8_at(&hdr, 28) != 0 {
+    if le32(&hdr, 44 + 32 * 4)? == 0 && le32(&hdr, 44 + 33 * 4)? == 0 {
+        if u8_at(&hdr, 28)? != 0 {
             found.label = label_from(field(&hdr, 28, 16));
         }
         found.uuid = uuid_from(field(&hdr, 12, 16));
@@ -907,10 +882,10 @@ fn probe_xfs(r: &Reader) -> Result<Option<Found>> {
     let Some(sb) = r.read(0, 160)? else {
         return Ok(None);
     };
-    if !xfs_sb_valid(&sb) {
+    if !xfs_sb_valid(&sb)? {
         return Ok(None);
     }
-    let label = if u8_at(&sb, 108) != 0 {
+    let label = if u8_at(&sb, 108)? != 0 {
         label_from(field(&sb, 108, 12))
     } else {
         None
@@ -923,21 +898,21 @@ fn probe_xfs(r: &Reader) -> Result<Option<Found>> {
 }
 
 /// blkid's sanity checks on an XFS superblock (big-endian fields).
-fn xfs_sb_valid(sb: &[u8]) -> bool {
-    let blocksize = u64::from(be32(sb, 4));
-    let dblocks = be64(sb, 8);
-    let rextsize = u64::from(be32(sb, 80));
-    let agblocks = u64::from(be32(sb, 84));
-    let agcount = u64::from(be32(sb, 88));
-    let sectsize = u32::from(be16(sb, 102));
-    let inodesize = u32::from(be16(sb, 104));
-    let blocklog = u32::from(u8_at(sb, 120));
-    let sectlog = u32::from(u8_at(sb, 121));
-    let inodelog = u32::from(u8_at(sb, 122));
-    let inopblog = i64::from(u8_at(sb, 123));
-    let imax_pct = u8_at(sb, 127);
+fn xfs_sb_valid(sb: &[u8]) -> Result<bool> {
+    let blocksize = u64::from(be32(sb, 4)?);
+    let dblocks = be64(sb, 8)?;
+    let rextsize = u64::from(be32(sb, 80)?);
+    let agblocks = u64::from(be32(sb, 84)?);
+    let agcount = u64::from(be32(sb, 88)?);
+    let sectsize = u32::from(be16(sb, 102)?);
+    let inodesize = u32::from(be16(sb, 104)?);
+    let blocklog = u32::from(u8_at(sb, 120)?);
+    let sectlog = u32::from(u8_at(sb, 121)?);
+    let inodelog = u32::from(u8_at(sb, 122)?);
+    let inopblog = i64::from(u8_at(sb, 123)?);
+    let imax_pct = u8_at(sb, 127)?;
     let rext_bytes = rextsize * blocksize;
-    agcount != 0
+    Ok(agcount != 0
         && (512..=32768).contains(&sectsize)
         && (9..=15).contains(&sectlog)
         && sectsize == 1 << sectlog
@@ -952,7 +927,7 @@ fn xfs_sb_valid(sb: &[u8]) -> bool {
         && imax_pct <= 100
         && dblocks != 0
         && dblocks <= agcount * agblocks
-        && dblocks >= (agcount - 1) * agblocks + 64
+        && dblocks >= (agcount - 1) * agblocks + 64)
 }
 
 // ---------------------------------------------------------------- ext2/3/4
@@ -984,25 +959,25 @@ fn ext_sb(r: &Reader) -> Result<Option<ExtSb>> {
         return Ok(None);
     };
     Ok(Some(ExtSb {
-        compat: le32(&sb, 0x5c),
-        incompat: le32(&sb, 0x60),
-        ro_compat: le32(&sb, 0x64),
-        flags: le32(&sb, 0x160),
+        compat: le32(&sb, 0x5c)?,
+        incompat: le32(&sb, 0x60)?,
+        ro_compat: le32(&sb, 0x64)?,
+        flags: le32(&sb, 0x160)?,
         sb,
     }))
 }
 
-fn ext_found(e: &ExtSb) -> Found {
-    let label = if u8_at(&e.sb, 0x78) != 0 {
+fn ext_found(e: &ExtSb) -> Result<Found> {
+    let label = if u8_at(&e.sb, 0x78)? != 0 {
         label_from(field(&e.sb, 0x78, 16))
     } else {
         None
     };
-    Found {
+    Ok(Found {
         label,
         uuid: uuid_from(field(&e.sb, 0x68, 16)),
-        version: Some(format!("{}.{}", le32(&e.sb, 0x4c), le16(&e.sb, 0x3e))),
-    }
+        version: Some(format!("{}.{}", le32(&e.sb, 0x4c)?, le16(&e.sb, 0x3e)?)),
+    })
 }
 
 fn probe_jbd(r: &Reader) -> Result<Option<Found>> {
@@ -1010,7 +985,7 @@ fn probe_jbd(r: &Reader) -> Result<Option<Found>> {
     if e.incompat & EXT3_FEATURE_INCOMPAT_JOURNAL_DEV == 0 {
         return Ok(None);
     }
-    Ok(Some(ext_found(&e)))
+    Ok(Some(ext_found(&e)?))
 }
 
 fn probe_ext2(r: &Reader) -> Result<Option<Found>> {
@@ -1021,7 +996,7 @@ fn probe_ext2(r: &Reader) -> Result<Option<Found>> {
     {
         return Ok(None);
     }
-    Ok(Some(ext_found(&e)))
+    Ok(Some(ext_found(&e)?))
 }
 
 fn probe_ext3(r: &Reader) -> Result<Option<Found>> {
@@ -1032,7 +1007,7 @@ fn probe_ext3(r: &Reader) -> Result<Option<Found>> {
     {
         return Ok(None);
     }
-    Ok(Some(ext_found(&e)))
+    Ok(Some(ext_found(&e)?))
 }
 
 fn probe_ext4dev(r: &Reader) -> Result<Option<Found>> {
@@ -1041,7 +1016,7 @@ fn probe_ext4dev(r: &Reader) -> Result<Option<Found>> {
     {
         return Ok(None);
     }
-    Ok(Some(ext_found(&e)))
+    Ok(Some(ext_found(&e)?))
 }
 
 fn probe_ext4(r: &Reader) -> Result<Option<Found>> {
@@ -1054,7 +1029,7 @@ fn probe_ext4(r: &Reader) -> Result<Option<Found>> {
     {
         return Ok(None);
     }
-    Ok(Some(ext_found(&e)))
+    Ok(Some(ext_found(&e)?))
 }
 
 // ---------------------------------------------------------------- ISO 9660
@@ -1117,7 +1092,7 @@ fn iso_date_uuid(date: &[u8]) -> std::result::Result<Option<String>, ()> {
     if digits.len() != 16 {
         return Ok(None);
     }
-    if digits.iter().all(|&c| c == b'0') && u8_at(date, 16) == 0 {
+    if digits.iter().all(|&c| c == b'0') && u8_at(date, 16).is_ok_and(|b| b == 0) {
         return Err(());
     }
     if digits.iter().all(|&c| c == 0) {
@@ -1216,11 +1191,11 @@ fn probe_ntfs(r: &Reader) -> Result<Option<Found>> {
     let Some(bs) = r.read(0, 84)? else {
         return Ok(None);
     };
-    let sector_size = u32::from(le16(&bs, 11));
+    let sector_size = u32::from(le16(&bs, 11)?);
     if !(256..=4096).contains(&sector_size) {
         return Ok(None);
     }
-    let spc_raw = u8_at(&bs, 13);
+    let spc_raw = u8_at(&bs, 13)?;
     let sectors_per_cluster: u32 = match spc_raw {
         1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 => u32::from(spc_raw),
         // Larger clusters are stored as a negative power of two.
@@ -1232,24 +1207,24 @@ fn probe_ntfs(r: &Reader) -> Result<Option<Found>> {
         return Ok(None);
     }
     // Fields FAT uses must be zero on NTFS.
-    if le16(&bs, 14) != 0
-        || le16(&bs, 17) != 0
-        || le16(&bs, 19) != 0
-        || le16(&bs, 22) != 0
-        || le32(&bs, 32) != 0
-        || u8_at(&bs, 16) != 0
+    if le16(&bs, 14)? != 0
+        || le16(&bs, 17)? != 0
+        || le16(&bs, 19)? != 0
+        || le16(&bs, 22)? != 0
+        || le32(&bs, 32)? != 0
+        || u8_at(&bs, 16)? != 0
     {
         return Ok(None);
     }
-    let cpm = u8_at(&bs, 64) as i8;
+    let cpm = u8_at(&bs, 64)? as i8;
     let record_size: u32 = match cpm {
         1 | 2 | 4 | 8 | 16 | 32 | 64 => u32::from(cpm as u8) * cluster_size,
         -31..=-9 => 1u32 << (-i32::from(cpm)),
         _ => return Ok(None),
     };
-    let nr_clusters = le64(&bs, 40) / u64::from(sectors_per_cluster);
-    let mft_lcn = le64(&bs, 48);
-    if mft_lcn > nr_clusters || le64(&bs, 56) > nr_clusters {
+    let nr_clusters = le64(&bs, 40)? / u64::from(sectors_per_cluster);
+    let mft_lcn = le64(&bs, 48)?;
+    if mft_lcn > nr_clusters || le64(&bs, 56)? > nr_clusters {
         return Ok(None);
     }
     let Some(mft_off) = mft_lcn.checked_mul(u64::from(cluster_size)) else {
@@ -1282,7 +1257,7 @@ fn probe_ntfs(r: &Reader) -> Result<Option<Found>> {
     let uuid = if serial.iter().all(|&b| b == 0) {
         None
     } else {
-        Some(format!("{:016X}", le64(&bs, 72)))
+        Some(format!("{:016X}", le64(&bs, 72)?))
     };
     Ok(Some(Found {
         label: ntfs_volume_name(&rec, rec_len),
@@ -1299,8 +1274,10 @@ fn probe_ntfs(r: &Reader) -> Result<Option<Found>> {
 /// record is left as stored, which is what blkid reads.
 fn apply_fixups(rec: &mut [u8]) {
     const STRIDE: usize = 512;
-    let usa_ofs = usize::from(le16(rec, 4));
-    let usa_count = usize::from(le16(rec, 6));
+    let (Ok(usa_ofs), Ok(usa_count)) = (le16(rec, 4), le16(rec, 6)) else {
+        return;
+    };
+    let (usa_ofs, usa_count) = (usize::from(usa_ofs), usize::from(usa_count));
     if usa_count < 2 {
         return;
     }
@@ -1331,8 +1308,8 @@ fn apply_fixups(rec: &mut [u8]) {
 /// prints the name as stored (up to a NUL character, white space kept), not
 /// blkid's trimmed LABEL. The attribute walk is blkid's: bounded by the record.
 fn ntfs_volume_name(rec: &[u8], rec_len: u64) -> Option<String> {
-    let bytes_allocated = u64::from(le32(rec, 0x1c));
-    let mut attr_off = u64::from(le16(rec, 0x14));
+    let bytes_allocated = u64::from(le32(rec, 0x1c).ok()?);
+    let mut attr_off = u64::from(le16(rec, 0x14).ok()?);
     // Every step advances by at least one byte within the record: bounded.
     while attr_off + 22 <= rec_len && attr_off <= bytes_allocated {
         let at = usize::try_from(attr_off).ok()?;
@@ -1340,14 +1317,14 @@ fn ntfs_volume_name(rec: &[u8], rec_len: u64) -> Option<String> {
         if attr.len() < 22 {
             return None;
         }
-        let attr_type = le32(attr, 0);
-        let attr_len = le32(attr, 4);
+        let attr_type = le32(attr, 0).ok()?;
+        let attr_len = le32(attr, 4).ok()?;
         if attr_len == 0 || attr_type == 0xffff_ffff {
             return None;
         }
         if attr_type == 0x60 {
-            let val_len = u64::from(le32(attr, 16));
-            let val_off = u64::from(le16(attr, 20));
+            let val_len = u64::from(le32(attr, 16).ok()?);
+            let val_off = u64::from(le16(attr, 20).ok()?);
             if attr_off + val_off + val_len > rec_len {
                 return None;
             }
@@ -1387,8 +1364,8 @@ fn probe_exfat(r: &Reader) -> Result<Option<Found>> {
     let Some(sb) = r.read(0, 111)? else {
         return Ok(None);
     };
-    let block_bits = u32::from(u8_at(&sb, 108));
-    let bpc_bits = u32::from(u8_at(&sb, 109));
+    let block_bits = u32::from(u8_at(&sb, 108)?);
+    let bpc_bits = u32::from(u8_at(&sb, 109)?);
     // blkid computes the cluster size in 32 bits; larger shifts are nonsense.
     if block_bits + bpc_bits >= 32 {
         return Ok(None);
@@ -1397,7 +1374,7 @@ fn probe_exfat(r: &Reader) -> Result<Option<Found>> {
     Ok(Some(Found {
         label,
         uuid: serial_uuid(field(&sb, 100, 4)),
-        version: Some(format!("{}.{}", u8_at(&sb, 105), u8_at(&sb, 104))),
+        version: Some(format!("{}.{}", u8_at(&sb, 105)?, u8_at(&sb, 104)?)),
     }))
 }
 
@@ -1405,15 +1382,15 @@ fn probe_exfat(r: &Reader) -> Result<Option<Found>> {
 /// its cluster chain through the FAT for at most 10000 entries.
 fn exfat_label(r: &Reader, sb: &[u8], block_bits: u32, bpc_bits: u32) -> Result<Option<String>> {
     let cluster_size = 1u64 << (block_bits + bpc_bits);
-    let cluster_block_start = u64::from(le32(sb, 88));
-    let fat_off = u64::from(le32(sb, 80)) << block_bits;
+    let cluster_block_start = u64::from(le32(sb, 88)?);
+    let fat_off = u64::from(le32(sb, 80)?) << block_bits;
     let cluster_off = |cluster: u32| -> Option<u64> {
         let rel = u64::from(cluster.checked_sub(2)?) << bpc_bits;
         cluster_block_start
             .checked_add(rel)?
             .checked_mul(1 << block_bits)
     };
-    let mut cluster = le32(sb, 96);
+    let mut cluster = le32(sb, 96)?;
     let Some(mut offset) = cluster_off(cluster) else {
         return Ok(None);
     };
@@ -1439,7 +1416,7 @@ fn exfat_label(r: &Reader, sb: &[u8], block_bits: u32, bpc_bits: u32) -> Result<
             else {
                 return Ok(None);
             };
-            cluster = le32(&next, 0);
+            cluster = le32(&next, 0)?;
             if !(2..=0x0fff_fff6).contains(&cluster) {
                 return Ok(None);
             }

@@ -12,6 +12,7 @@
 //!   and never the same file twice (loops);
 //! - reads that refuse data clusters mapped past the end of their file.
 
+use crate::bytes::{be32, be64};
 use crate::raw::RawDevice;
 use crate::{BlockDevice, Error, ErrorKind, Result, check_range};
 use imago::format::Format as ImagoFormat;
@@ -57,18 +58,6 @@ pub struct Qcow2Header {
     pub backing_file: Option<String>,
 }
 
-fn be32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[off..off + 4]);
-    u32::from_be_bytes(a)
-}
-
-fn be64(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_be_bytes(a)
-}
-
 /// Check a qcow2 header and its L1 table against the file holding them.
 ///
 /// Everything is checked against the file's size, so a truncated image is
@@ -88,21 +77,21 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
     if h[0..4] != QCOW2_MAGIC {
         return Err(corrupt("magic is missing".into()));
     }
-    let version = be32(&h, 4);
+    let version = be32(&h, 4)?;
     if version != 2 && version != 3 {
         return Err(Error::unsupported(format!(
             "{name}: qcow2 version {version} is not supported (only 2 and 3)"
         )));
     }
-    let backing_file_offset = be64(&h, 8);
-    let backing_file_size = be32(&h, 16);
-    let cluster_bits = be32(&h, 20);
-    let size = be64(&h, 24);
-    let crypt_method = be32(&h, 32);
-    let l1_size = be32(&h, 36);
-    let l1_table_offset = be64(&h, 40);
-    let refcount_table_offset = be64(&h, 48);
-    let refcount_table_clusters = be32(&h, 56);
+    let backing_file_offset = be64(&h, 8)?;
+    let backing_file_size = be32(&h, 16)?;
+    let cluster_bits = be32(&h, 20)?;
+    let size = be64(&h, 24)?;
+    let crypt_method = be32(&h, 32)?;
+    let l1_size = be32(&h, 36)?;
+    let l1_table_offset = be64(&h, 40)?;
+    let refcount_table_offset = be64(&h, 48)?;
+    let refcount_table_clusters = be32(&h, 56)?;
 
     if !(9..=21).contains(&cluster_bits) {
         return Err(corrupt(format!(
@@ -122,8 +111,8 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
                 "version 3 header is truncated: the file is only {file_len} bytes"
             )));
         }
-        let incompat = be64(&h, 72);
-        let header_length = be32(&h, 100);
+        let incompat = be64(&h, 72)?;
+        let header_length = be32(&h, 100)?;
         if incompat & INCOMPAT_DATA_FILE != 0 {
             return Err(Error::unsupported(format!(
                 "{name}: qcow2 images with an external data file are not supported"
@@ -232,7 +221,7 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
         done += n as u64;
         for (i, e) in l1[..n].chunks_exact(8).enumerate() {
             let i = first + i;
-            let l2 = be64(e, 0) & L1E_OFFSET_MASK;
+            let l2 = be64(e, 0)? & L1E_OFFSET_MASK;
             if l2 == 0 {
                 continue;
             }

@@ -16,6 +16,7 @@
 //! first ([`crate::jbd2`]), and reads go through the replay.
 
 use crate::{DirEntry, FileType, Filesystem, Stat, StatVfs, Timespec};
+use gx_disk::bytes::{be32, le16, le32};
 use gx_disk::{Device, Error, ErrorKind, Result};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -108,18 +109,6 @@ const MAX_DIR_ENTRIES: usize = 1 << 20;
 /// an htree directory without large_dir can hold).
 const MAX_DIR_BLOCKS: u64 = 1 << 20;
 
-fn le16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
-fn be32(b: &[u8], off: usize) -> u32 {
-    u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
 fn hilo(hi: u32, lo: u32) -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
@@ -153,15 +142,15 @@ struct Superblock {
 impl Superblock {
     fn parse(b: &[u8], dev_size: u64, name: &str) -> Result<Superblock> {
         let corrupt = |why: String| Error::corrupt(format!("{name}: ext4 superblock: {why}"));
-        if le16(b, 0x38) != EXT4_MAGIC {
+        if le16(b, 0x38)? != EXT4_MAGIC {
             return Err(corrupt("bad magic (not an ext2/3/4 filesystem)".into()));
         }
-        let feature_compat = le32(b, 0x5c);
-        let feature_incompat = le32(b, 0x60);
-        let feature_ro_compat = le32(b, 0x64);
+        let feature_compat = le32(b, 0x5c)?;
+        let feature_incompat = le32(b, 0x60)?;
+        let feature_ro_compat = le32(b, 0x64)?;
         let is_64bit = feature_incompat & INCOMPAT_64BIT != 0;
 
-        let log_block_size = le32(b, 0x18);
+        let log_block_size = le32(b, 0x18)?;
         if log_block_size > 6 {
             return Err(corrupt(format!(
                 "block size 2^(10+{log_block_size}) is invalid"
@@ -169,7 +158,7 @@ impl Superblock {
         }
         let block_size = 1024u32 << log_block_size;
         let cluster_ratio = if feature_ro_compat & RO_COMPAT_BIGALLOC != 0 {
-            let log_cluster = le32(b, 0x1c);
+            let log_cluster = le32(b, 0x1c)?;
             if log_cluster < log_block_size || log_cluster > 29 {
                 return Err(corrupt(format!(
                     "cluster size 2^(10+{log_cluster}) is invalid"
@@ -180,18 +169,18 @@ impl Superblock {
             1
         };
 
-        let hi = |off: usize| if is_64bit { le32(b, off) } else { 0 };
-        let blocks_count = hilo(hi(0x150), le32(b, 0x4));
-        let r_blocks_count = hilo(hi(0x154), le32(b, 0x8));
-        let first_data_block = le32(b, 0x14);
-        let blocks_per_group = le32(b, 0x20);
-        let inodes_per_group = le32(b, 0x28);
-        let inodes_count = le32(b, 0x0);
-        let rev_level = le32(b, 0x4c);
+        let hi = |off: usize| -> Result<u32> { Ok(if is_64bit { le32(b, off)? } else { 0 }) };
+        let blocks_count = hilo(hi(0x150)?, le32(b, 0x4)?);
+        let r_blocks_count = hilo(hi(0x154)?, le32(b, 0x8)?);
+        let first_data_block = le32(b, 0x14)?;
+        let blocks_per_group = le32(b, 0x20)?;
+        let inodes_per_group = le32(b, 0x28)?;
+        let inodes_count = le32(b, 0x0)?;
+        let rev_level = le32(b, 0x4c)?;
         let inode_size = if rev_level == 0 {
             GOOD_OLD_INODE_SIZE as u32
         } else {
-            u32::from(le16(b, 0x58))
+            u32::from(le16(b, 0x58)?)
         };
 
         if blocks_count == 0 || u64::from(first_data_block) >= blocks_count {
@@ -222,7 +211,7 @@ impl Superblock {
             return Err(corrupt(format!("{inodes_per_group} inodes per group")));
         }
         let desc_size = if is_64bit {
-            let d = u32::from(le16(b, 0xfe));
+            let d = u32::from(le16(b, 0xfe)?);
             if d < 64 || d > block_size || !d.is_power_of_two() {
                 return Err(corrupt(format!("group descriptor size {d}")));
             }
@@ -281,14 +270,14 @@ impl Superblock {
             feature_ro_compat,
             uuid,
             journal_inum: if feature_compat & COMPAT_HAS_JOURNAL != 0 {
-                le32(b, 0xe0)
+                le32(b, 0xe0)?
             } else {
                 0
             },
-            reserved_gdt_blocks: le16(b, 0xce),
+            reserved_gdt_blocks: le16(b, 0xce)?,
             desc_size,
-            backup_bgs: [le32(b, 0x24c), le32(b, 0x250)],
-            overhead_clusters: le32(b, 0x248),
+            backup_bgs: [le32(b, 0x24c)?, le32(b, 0x250)?],
+            overhead_clusters: le32(b, 0x248)?,
             group_count,
             gdt_blocks,
         })
@@ -499,9 +488,9 @@ impl Ext4Fs {
                 // again, and it only knows checksummed journals.)
                 let mut sb = vec![0u8; SUPERBLOCK_SIZE];
                 gx_disk::BlockDevice::read_at(&replayed, &mut sb, SUPERBLOCK_OFFSET)?;
-                let inc = le32(&sb, 0x60) & !INCOMPAT_RECOVER;
+                let inc = le32(&sb, 0x60)? & !INCOMPAT_RECOVER;
                 sb[0x60..0x64].copy_from_slice(&inc.to_le_bytes());
-                if le32(&sb, 0x64) & RO_COMPAT_METADATA_CSUM != 0 {
+                if le32(&sb, 0x64)? & RO_COMPAT_METADATA_CSUM != 0 {
                     let c = crate::jbd2::crc32c_le(!0, &sb[..0x3fc]);
                     sb[0x3fc..0x400].copy_from_slice(&c.to_le_bytes());
                 }
@@ -644,7 +633,7 @@ impl Ext4Fs {
 
     fn decode_inode(&self, ino: u32, b: &[u8]) -> Result<Inode> {
         let extra_isize = if b.len() > GOOD_OLD_INODE_SIZE {
-            let e = usize::from(le16(b, 0x80));
+            let e = usize::from(le16(b, 0x80)?);
             if GOOD_OLD_INODE_SIZE + e > b.len() || e % 4 != 0 {
                 return Err(self.corrupt(format!("inode {ino}: extra inode size {e} is invalid")));
             }
@@ -655,34 +644,34 @@ impl Ext4Fs {
         // A field past the old 128 bytes exists only when i_extra_isize covers it.
         let extra = |off: usize| {
             if off + 4 <= GOOD_OLD_INODE_SIZE + extra_isize {
-                Some(le32(b, off))
+                le32(b, off).ok()
             } else {
                 None
             }
         };
-        let time = |base: usize, extra_off: usize| {
-            let mut sec = i64::from(le32(b, base) as i32);
+        let time = |base: usize, extra_off: usize| -> Result<Timespec> {
+            let mut sec = i64::from(le32(b, base)? as i32);
             let mut nsec = 0;
             if let Some(x) = extra(extra_off) {
                 // Low two bits extend the signed 32-bit seconds past 2038.
                 sec += i64::from(x & 3) << 32;
                 nsec = i64::from(x >> 2);
             }
-            Timespec { sec, nsec }
+            Ok(Timespec { sec, nsec })
         };
-        let mode = le16(b, 0x0);
-        let flags = le32(b, 0x20);
-        let size_lo = le32(b, 0x4);
-        let size_hi = le32(b, 0x6c);
+        let mode = le16(b, 0x0)?;
+        let flags = le32(b, 0x20)?;
+        let size_lo = le32(b, 0x4)?;
+        let size_hi = le32(b, 0x6c)?;
         let is_reg = FileType::from_mode(u32::from(mode)) == FileType::Regular;
         let size = if is_reg {
             hilo(size_hi, size_lo)
         } else {
             u64::from(size_lo)
         };
-        let blocks_lo = le32(b, 0x1c);
+        let blocks_lo = le32(b, 0x1c)?;
         let blocks = if self.sb.feature_ro_compat & RO_COMPAT_HUGE_FILE != 0 {
-            let raw = hilo(u32::from(le16(b, 0x74)), blocks_lo);
+            let raw = hilo(u32::from(le16(b, 0x74)?), blocks_lo);
             if flags & INODE_FLAG_HUGE_FILE != 0 {
                 raw.saturating_mul(u64::from(self.sb.block_size / 512))
             } else {
@@ -696,16 +685,16 @@ impl Ext4Fs {
         Ok(Inode {
             ino,
             mode,
-            uid: u32::from(le16(b, 0x2)) | (u32::from(le16(b, 0x78)) << 16),
-            gid: u32::from(le16(b, 0x18)) | (u32::from(le16(b, 0x7a)) << 16),
+            uid: u32::from(le16(b, 0x2)?) | (u32::from(le16(b, 0x78)?) << 16),
+            gid: u32::from(le16(b, 0x18)?) | (u32::from(le16(b, 0x7a)?) << 16),
             size,
-            links: le16(b, 0x1a),
+            links: le16(b, 0x1a)?,
             blocks,
             flags,
             i_block,
-            atime: time(0x8, 0x8c),
-            ctime: time(0xc, 0x84),
-            mtime: time(0x10, 0x88),
+            atime: time(0x8, 0x8c)?,
+            ctime: time(0xc, 0x84)?,
+            mtime: time(0x10, 0x88)?,
         })
     }
 
@@ -763,12 +752,12 @@ impl Ext4Fs {
                 Some(b) => format!("extent block {b}"),
                 None => "extent root".to_string(),
             };
-            if le16(&node, 0) != EXTENT_MAGIC {
+            if le16(&node, 0)? != EXTENT_MAGIC {
                 return Err(self.corrupt(format!("inode {ino}: {at}: bad magic")));
             }
-            let entries = usize::from(le16(&node, 2));
-            let max = usize::from(le16(&node, 4));
-            let depth = le16(&node, 6);
+            let entries = usize::from(le16(&node, 2)?);
+            let max = usize::from(le16(&node, 4)?);
+            let depth = le16(&node, 6)?;
             if entries > max || 12 + 12 * max > node.len() {
                 return Err(self.corrupt(format!(
                     "inode {ino}: {at}: {entries} entries, room for {max} in {} bytes",
@@ -786,15 +775,15 @@ impl Ext4Fs {
                 let mut hole_end = subtree_end;
                 for i in 0..entries {
                     let e = 12 + 12 * i;
-                    let first = le32(&node, e);
-                    let raw_len = le16(&node, e + 4);
+                    let first = le32(&node, e)?;
+                    let raw_len = le16(&node, e + 4)?;
                     // Lengths above 32768 mark unwritten extents (read as zeros).
                     let (len, unwritten) = if raw_len > 32768 {
                         (raw_len - 32768, true)
                     } else {
                         (raw_len, false)
                     };
-                    let start = hilo(u32::from(le16(&node, e + 6)), le32(&node, e + 8));
+                    let start = hilo(u32::from(le16(&node, e + 6)?), le32(&node, e + 8)?);
                     let end = u64::from(first) + u64::from(len);
                     if lblk >= first && u64::from(lblk) < end {
                         let run = end - u64::from(lblk);
@@ -817,9 +806,9 @@ impl Ext4Fs {
             let mut child = None;
             for i in 0..entries {
                 let e = 12 + 12 * i;
-                let first = le32(&node, e);
+                let first = le32(&node, e)?;
                 if first <= lblk {
-                    child = Some(hilo(u32::from(le16(&node, e + 8)), le32(&node, e + 4)));
+                    child = Some(hilo(u32::from(le16(&node, e + 8)?), le32(&node, e + 4)?));
                 } else {
                     subtree_end = subtree_end.min(u64::from(first));
                     break;
@@ -838,18 +827,18 @@ impl Ext4Fs {
 
     fn map_indirect(&self, inode: &Inode, lblk: u64) -> Result<Option<u64>> {
         let per = u64::from(self.sb.block_size / 4);
-        let direct = |i: usize| u64::from(le32(&inode.i_block, i * 4));
+        let direct = |i: usize| -> Result<u64> { Ok(u64::from(le32(&inode.i_block, i * 4)?)) };
         // (pointer in the inode, index path below it)
         let (top, path): (u64, Vec<u64>) = if lblk < 12 {
-            return Ok(Some(direct(lblk as usize)).filter(|&b| b != 0));
+            return Ok(Some(direct(lblk as usize)?).filter(|&b| b != 0));
         } else if lblk - 12 < per {
-            (direct(12), vec![lblk - 12])
+            (direct(12)?, vec![lblk - 12])
         } else if lblk - 12 - per < per * per {
             let r = lblk - 12 - per;
-            (direct(13), vec![r / per, r % per])
+            (direct(13)?, vec![r / per, r % per])
         } else if lblk - 12 - per - per * per < per * per * per {
             let r = lblk - 12 - per - per * per;
-            (direct(14), vec![r / (per * per), (r / per) % per, r % per])
+            (direct(14)?, vec![r / (per * per), (r / per) % per, r % per])
         } else {
             return Ok(None);
         };
@@ -861,7 +850,7 @@ impl Ext4Fs {
             let data = self
                 .read_meta_block(block)
                 .map_err(|e| e.context(format!("inode {}: indirect block", inode.ino)))?;
-            block = u64::from(le32(&data, idx as usize * 4));
+            block = u64::from(le32(&data, idx as usize * 4)?);
         }
         Ok(Some(block).filter(|&b| b != 0))
     }
@@ -933,8 +922,8 @@ impl Ext4Fs {
             if off + 8 > bs {
                 return Err(self.corrupt(format!("{}: entry header runs past the block", at())));
             }
-            let ino = le32(b, off);
-            let raw_rec = usize::from(le16(b, off + 4));
+            let ino = le32(b, off)?;
+            let raw_rec = usize::from(le16(b, off + 4)?);
             // 64 KiB blocks cannot store their own size in 16 bits.
             let rec_len = if bs >= 65536 && (raw_rec == 65535 || raw_rec == 0) {
                 65536
@@ -1055,21 +1044,21 @@ impl Ext4Fs {
         Ok(done)
     }
 
-    fn stat_of(&self, i: &Inode) -> Stat {
+    fn stat_of(&self, i: &Inode) -> Result<Stat> {
         let ft = i.file_type();
         let rdev = if matches!(ft, FileType::CharDevice | FileType::BlockDevice) {
-            let old = le32(&i.i_block, 0);
+            let old = le32(&i.i_block, 0)?;
             let (major, minor) = if old != 0 {
                 ((old >> 8) & 0xff, old & 0xff)
             } else {
-                let new = le32(&i.i_block, 4);
+                let new = le32(&i.i_block, 4)?;
                 ((new & 0xfff00) >> 8, (new & 0xff) | ((new >> 12) & 0xfff00))
             };
             makedev(major, minor)
         } else {
             0
         };
-        Stat {
+        Ok(Stat {
             dev: 0,
             ino: u64::from(i.ino),
             mode: u32::from(i.mode),
@@ -1083,7 +1072,7 @@ impl Ext4Fs {
             atime: i.atime,
             mtime: i.mtime,
             ctime: i.ctime,
-        }
+        })
     }
 
     fn journal_superblock(&self) -> Result<Option<JournalSb>> {
@@ -1095,12 +1084,12 @@ impl Ext4Fs {
             return Err(self.corrupt("journal inode has no first block"));
         };
         let b = self.read_block(first)?;
-        if be32(&b, 0) != JBD2_MAGIC {
+        if be32(&b, 0)? != JBD2_MAGIC {
             return Err(self.corrupt("journal superblock has a bad magic"));
         }
         Ok(Some(JournalSb {
-            maxlen: be32(&b, 0x10),
-            start: be32(&b, 0x1c),
+            maxlen: be32(&b, 0x10)?,
+            start: be32(&b, 0x1c)?,
             inode_blocks: j.size / u64::from(self.sb.block_size),
         }))
     }
@@ -1181,12 +1170,14 @@ fn read_groups(dev: &Device, sb: &Superblock, name: &str) -> Result<Vec<Group>> 
         dev.read_at(buf, gdt_start + (g * desc) as u64)
             .map_err(|e| e.context(format!("{name}: reading the ext4 group descriptors")))?;
         for d in buf.chunks_exact(desc) {
-            let hi32 = |off: usize| if is_64 { le32(d, off) } else { 0 };
-            let hi16 = |off: usize| if is_64 { u32::from(le16(d, off)) } else { 0 };
+            let hi32 = |off: usize| -> Result<u32> { Ok(if is_64 { le32(d, off)? } else { 0 }) };
+            let hi16 = |off: usize| -> Result<u32> {
+                Ok(if is_64 { u32::from(le16(d, off)?) } else { 0 })
+            };
             out.push(Group {
-                inode_table: hilo(hi32(0x28), le32(d, 0x8)),
-                free_clusters: u64::from(u32::from(le16(d, 0xc)) | (hi16(0x2c) << 16)),
-                free_inodes: u64::from(u32::from(le16(d, 0xe)) | (hi16(0x2e) << 16)),
+                inode_table: hilo(hi32(0x28)?, le32(d, 0x8)?),
+                free_clusters: u64::from(u32::from(le16(d, 0xc)?) | (hi16(0x2c)? << 16)),
+                free_inodes: u64::from(u32::from(le16(d, 0xe)?) | (hi16(0x2e)? << 16)),
             });
         }
         g += n;
@@ -1214,7 +1205,7 @@ impl Filesystem for Ext4Fs {
 
     fn lstat(&self, path: &str) -> Result<Stat> {
         let inode = self.resolve(path)?;
-        Ok(self.stat_of(&inode))
+        self.stat_of(&inode)
     }
 
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {

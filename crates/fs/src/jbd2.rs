@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 
 use crate::{Error, Result};
+use gx_disk::bytes::{be16, be32};
 
 pub(crate) const MAGIC: u32 = 0xC03B_3998;
 const T_DESCRIPTOR: u32 = 1;
@@ -40,14 +41,9 @@ const FLAG_ESCAPE: u32 = 1;
 const FLAG_SAME_UUID: u32 = 2;
 const FLAG_LAST_TAG: u32 = 8;
 
-fn be32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
-}
-
-fn be16(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 2)
-        .map_or(0, |x| u32::from(u16::from_be_bytes([x[0], x[1]])))
+/// A big-endian u16 field, widened (tag flags are 16 or 32 bits wide).
+fn be16w(b: &[u8], at: usize) -> Result<u32> {
+    be16(b, at).map(u32::from)
 }
 
 /// The most blocks one replay may log (tags kept while scanning, a few tens
@@ -126,24 +122,24 @@ pub(crate) fn replay(
         read(b)
     };
     let sb = jread(0)?;
-    if be32(&sb, 0) != MAGIC || !matches!(be32(&sb, 4), T_SB_V1 | T_SB_V2) {
+    if be32(&sb, 0)? != MAGIC || !matches!(be32(&sb, 4)?, T_SB_V1 | T_SB_V2) {
         return Err(corrupt("bad superblock".into()));
     }
-    if be32(&sb, 0x0c) != block_size {
+    if be32(&sb, 0x0c)? != block_size {
         return Err(Error::unsupported(format!(
             "{name}: journal block size {} differs from the filesystem's {block_size}",
-            be32(&sb, 0x0c)
+            be32(&sb, 0x0c)?
         )));
     }
-    let maxlen = be32(&sb, 0x10);
-    let first = be32(&sb, 0x14);
-    let mut tid = be32(&sb, 0x18);
-    let start = be32(&sb, 0x1c);
+    let maxlen = be32(&sb, 0x10)?;
+    let first = be32(&sb, 0x14)?;
+    let mut tid = be32(&sb, 0x18)?;
+    let start = be32(&sb, 0x1c)?;
     if start == 0 {
         return Ok(ReplayMap::default());
     }
-    let incompat = if be32(&sb, 4) == T_SB_V2 {
-        be32(&sb, 0x28)
+    let incompat = if be32(&sb, 4)? == T_SB_V2 {
+        be32(&sb, 0x28)?
     } else {
         0
     };
@@ -207,23 +203,23 @@ pub(crate) fn replay(
             break;
         }
         let b = jread(at)?;
-        if be32(&b, 0) != MAGIC || be32(&b, 8) != tid {
+        if be32(&b, 0)? != MAGIC || be32(&b, 8)? != tid {
             break;
         }
-        match be32(&b, 4) {
+        match be32(&b, 4)? {
             T_DESCRIPTOR => {
                 let mut pos = 12;
                 let mut data = at;
                 while pos + tag_bytes <= bs - tail {
-                    let low = u64::from(be32(&b, pos));
+                    let low = u64::from(be32(&b, pos)?);
                     let flags = if csum3 {
-                        be32(&b, pos + 4)
+                        be32(&b, pos + 4)?
                     } else {
-                        be16(&b, pos + 6)
+                        be16w(&b, pos + 6)?
                     };
                     // The high half sits at +8 in both tag layouts (64bit only).
                     let high = if wide {
-                        u64::from(be32(&b, pos + 8))
+                        u64::from(be32(&b, pos + 8)?)
                     } else {
                         0
                     };
@@ -264,14 +260,14 @@ pub(crate) fn replay(
                 tid = tid.wrapping_add(1);
             }
             T_REVOKE => {
-                let count = (be32(&b, 12) as usize).min(bs - tail);
+                let count = (be32(&b, 12)? as usize).min(bs - tail);
                 let rec = if wide { 8 } else { 4 };
                 let mut pos = 16;
                 while pos + rec <= count {
                     let r = if wide {
-                        (u64::from(be32(&b, pos)) << 32) | u64::from(be32(&b, pos + 4))
+                        (u64::from(be32(&b, pos)?) << 32) | u64::from(be32(&b, pos + 4)?)
                     } else {
-                        u64::from(be32(&b, pos))
+                        u64::from(be32(&b, pos)?)
                     };
                     if revoked.len() + pending_revokes.len() >= MAX_LOGGED {
                         return Err(too_many("revoked blocks"));

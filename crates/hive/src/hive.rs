@@ -78,21 +78,18 @@ pub mod types {
     }
 }
 
+// The workspace's one set of byte readers (gx_disk::bytes); a field past the
+// end of the hive is `None` here, and each caller says what that means.
 fn u16_at(buf: &[u8], off: usize) -> Option<u16> {
-    let b = buf.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
+    gx_disk::bytes::le16(buf, off).ok()
 }
 
 fn u32_at(buf: &[u8], off: usize) -> Option<u32> {
-    let b = buf.get(off..off.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    gx_disk::bytes::le32(buf, off).ok()
 }
 
 fn u64_at(buf: &[u8], off: usize) -> Option<u64> {
-    let b = buf.get(off..off.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Some(u64::from_le_bytes(a))
+    gx_disk::bytes::le64(buf, off).ok()
 }
 
 /// Names stored with the "compressed" flag are one byte per character in an

@@ -208,7 +208,7 @@ impl Handle {
                 .ok()
                 .flatten()
                 .and_then(|v| v.data().ok())
-                .is_some_and(|d| d.len() >= 4 && u32::from_le_bytes([d[0], d[1], d[2], d[3]]) == 1);
+                .is_some_and(|d| gx_disk::bytes::le32(&d, 0).is_ok_and(|v| v == 1));
             if !disabled {
                 apps.push(Application {
                     name: "WinDefend".into(),

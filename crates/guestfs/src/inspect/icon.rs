@@ -69,15 +69,13 @@ fn png_geometry(head: &[u8]) -> Option<(i64, i64)> {
     if head.len() < 24 || &head[..8] != b"\x89PNG\r\n\x1a\n" || &head[12..16] != b"IHDR" {
         return None;
     }
+    // `file` prints them as C ints.
     let be = |o: usize| {
-        i64::from(i32::from_be_bytes([
-            head[o],
-            head[o + 1],
-            head[o + 2],
-            head[o + 3],
-        ]))
+        gx_disk::bytes::be32(head, o)
+            .ok()
+            .map(|v| i64::from(v as i32))
     };
-    Some((be(16), be(20)))
+    Some((be(16)?, be(20)?))
 }
 
 // ---------------------------------------------------------------------

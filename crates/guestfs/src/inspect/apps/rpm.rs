@@ -286,8 +286,7 @@ impl Header {
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    let bytes = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    gx_disk::bytes::be32(b, at).ok()
 }
 
 /// Parse an rpm header blob as rpmdb stores it (no 8-byte magic): be32 index
