@@ -135,6 +135,9 @@
 #                          claiming 1 GiB - 1 KiB (2^20 - 1 blocks, all holes)
 #   fat32-huge.qcow2       2 TiB virtual; FAT32 claiming 2^32-1 sectors of 8 KiB
 #                          clusters with two 1 GiB FATs (268 million entries)
+#   fat-chain.qcow2        1.5 GiB FAT32 (512-byte clusters) holding BIG.BIN,
+#                          which claims 4 GiB - 1 bytes on a chain of every
+#                          other cluster: 1.5 million pieces
 #   ntfs-record.qcow2      1 TiB virtual; NTFS whose boot sector says 2 MiB
 #                          clusters and 127-cluster (254 MiB) MFT records
 #   ntfs-index.qcow2       NTFS whose root directory's $INDEX_ROOT claims
@@ -822,6 +825,13 @@ build_bombs() {
   "${HELP[@]}" poke "$w" 32 4 0xFFFFFFFF   # BPB_TotSec32
   "${HELP[@]}" poke "$w" 36 4 0x200000     # BPB_FATSz32
   bigq "$w" "$d/fat32-huge.qcow2" 2T
+
+  # FAT32 of 512-byte clusters (1.5 GiB: 3 million clusters) with one file
+  # whose chain is in a million pieces.
+  rm -f "$w"; truncate -s 1536M "$w"
+  mkfs.vfat --invariant -F 32 -s 1 -n BOMB -i B0B0B0B1 "$w" >/dev/null
+  "${HELP[@]}" fat-chain-bomb "$w"
+  qemu-img convert -q -f raw -O qcow2 "$w" "$d/fat-chain.qcow2"
 
   rm -f "$w"; truncate -s 8M "$w"
   mkntfs -q -F -Q -T -L bomb "$w" >/dev/null 2>&1

@@ -571,6 +571,38 @@ def png(path, width, height, seed="0"):
         f.write(out)
 
 
+def fat_chain_bomb(path):
+    """In a fresh FAT32 image: a root directory entry BIG.BIN claiming
+    4 GiB - 1 bytes whose cluster chain takes every other cluster (3, 5, 7,
+    ...), so that it is in as many pieces as the volume has clusters / 2."""
+    with open(path, "r+b") as f:
+        bs = f.read(512)
+        bps, spc = struct.unpack_from("<H", bs, 11)[0], bs[13]
+        reserved, nfats = struct.unpack_from("<H", bs, 14)[0], bs[16]
+        fatsz, root = struct.unpack_from("<I", bs, 36)[0], struct.unpack_from("<I", bs, 44)[0]
+        total = struct.unpack_from("<I", bs, 32)[0]
+        data = (reserved + nfats * fatsz) * bps
+        clusters = (total * bps - data) // (spc * bps)
+        fat = bytearray(fatsz * bps)
+        struct.pack_into("<III", fat, 0, 0x0FFFFFF8, 0x0FFFFFFF, 0x0FFFFFFF)
+        last = clusters + 1
+        for c in range(3, last - 1, 2):
+            struct.pack_into("<I", fat, 4 * c, c + 2 if c + 2 <= last else 0x0FFFFFFF)
+        c = 3 + 2 * ((last - 4) // 2)
+        struct.pack_into("<I", fat, 4 * c, 0x0FFFFFFF)
+        for i in range(nfats):
+            f.seek(reserved * bps + i * fatsz * bps)
+            f.write(fat)
+        ent = bytearray(32)
+        ent[0:11] = b"BIG     BIN"
+        ent[11] = 0x20
+        struct.pack_into("<HHI", ent, 20, 0, 0, 0)
+        struct.pack_into("<H", ent, 26, 3)
+        struct.pack_into("<I", ent, 28, 0xFFFFFFFF)
+        f.seek(data + (root - 2) * spc * bps)
+        f.write(ent)
+
+
 COMMANDS = {
     "elf": elf, "pe": pe, "blob": blob, "manyfiles": manyfiles,
     "debugfs-ctime": debugfs_ctime, "reg-software": reg_software,
@@ -581,6 +613,7 @@ COMMANDS = {
     "poke": poke, "gpt-bomb": gpt_bomb, "regf-bomb": regf_bomb, "bdb-bomb": bdb_bomb,
     "poke-be": poke_be, "ntfs-root-index-size": ntfs_root_index_size,
     "ext4-claim": ext4_claim, "png": png,
+    "fat-chain-bomb": fat_chain_bomb,
 }
 
 if __name__ == "__main__":

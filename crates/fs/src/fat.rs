@@ -41,6 +41,10 @@ const MAX_DIR_BYTES: u64 = 65536 * 32;
 /// Bound on cached directory entries across all cached directories.
 const DIR_CACHE_ENTRIES: usize = 200_000;
 
+/// The most pieces (runs of contiguous clusters) one chain is kept in: a
+/// file fragmented further (or a crafted FAT) would cost memory by its size.
+const MAX_CHAIN_EXTENTS: usize = 1 << 20;
+
 const FAT_BLOCK: u64 = 4096;
 const FAT_CACHE_BLOCKS: usize = 256;
 
@@ -330,10 +334,19 @@ impl FatFs {
                 Some(last) if u64::from(last.first) + u64::from(last.count) == u64::from(next) => {
                     last.count += 1
                 }
-                _ => extents.push(Extent {
-                    first: next,
-                    count: 1,
-                }),
+                _ => {
+                    if extents.len() >= MAX_CHAIN_EXTENTS {
+                        return Err(Error::unsupported(format!(
+                            "{}: {}: cluster chain in more than {MAX_CHAIN_EXTENTS} pieces",
+                            self.name,
+                            what()
+                        )));
+                    }
+                    extents.push(Extent {
+                        first: next,
+                        count: 1,
+                    })
+                }
             }
             cur = next;
         }
