@@ -241,14 +241,18 @@ impl Hive {
             fill(&mut data, 0)?;
             return Hive::open_inner(data, file_len);
         }
-        let mut base = vec![0u8; BASE_BLOCK_SIZE];
-        fill(&mut base, 0)?;
-        let hbds = u32_at(&base, 0x28).unwrap_or(0) as usize;
+        let mut data = vec![0u8; BASE_BLOCK_SIZE];
+        fill(&mut data, 0)?;
+        let hbds = u32_at(&data, 0x28).unwrap_or(0) as usize;
         let end_of_bins = hbds.saturating_add(BASE_BLOCK_SIZE).min(file_len);
-        // Where the chain of well-formed bins ends.
+        // Bin by bin, a piece at a time, following the chain of cells as it
+        // arrives: what is held is what chains up. At the first bin header or
+        // cell size that open() would refuse, stop, keeping just enough of
+        // it for open() to name the same damage at the same place.
         let mut off = BASE_BLOCK_SIZE;
         let mut header = [0u8; HBIN_HEADER_SIZE];
-        while off < end_of_bins {
+        let mut bad_cell = false;
+        'bins: while off < end_of_bins {
             let n = HBIN_HEADER_SIZE.min(file_len - off);
             fill(&mut header[..n], off)?;
             let rel = u32_at(&header[..n], 4).map(|r| r as usize);
@@ -261,20 +265,34 @@ impl Hive {
             if !ok {
                 break;
             }
-            off += size;
+            let bin_end = off + size;
+            let mut cell = off + HBIN_HEADER_SIZE;
+            while data.len() < bin_end {
+                let at = data.len();
+                data.resize(at + (bin_end - at).min(1 << 20), 0);
+                fill(&mut data[at..], at)?;
+                while cell < bin_end && cell + 4 <= data.len() {
+                    let len = (u32_at(&data, cell).unwrap_or(0) as i32).unsigned_abs() as usize;
+                    if len <= 4 || len % 4 != 0 || cell + len > bin_end {
+                        data.truncate(cell + 4);
+                        bad_cell = true;
+                        break 'bins;
+                    }
+                    cell += len;
+                }
+            }
+            off = bin_end;
         }
-        // A broken bin header goes in too (a page of it), so that open()
-        // names the same damage at the same place.
-        let keep = if off < end_of_bins {
-            off + 0x1000.min(file_len - off)
-        } else {
-            off
+        // A broken bin header goes in too (a page of it).
+        if !bad_cell && off < end_of_bins {
+            let at = data.len();
+            data.resize(at + 0x1000.min(file_len - at), 0);
+            fill(&mut data[at..], at)?;
         }
-        .max(MIN_HIVE_SIZE);
-        let mut data = base;
-        data.resize(keep, 0);
-        if keep > BASE_BLOCK_SIZE {
-            fill(&mut data[BASE_BLOCK_SIZE..], BASE_BLOCK_SIZE)?;
+        if data.len() < MIN_HIVE_SIZE {
+            let at = data.len();
+            data.resize(MIN_HIVE_SIZE, 0);
+            fill(&mut data[at..], at)?;
         }
         Hive::open_inner(data, file_len)
     }
@@ -383,9 +401,11 @@ impl Hive {
                     "hive bin at file offset {off:#x} says it is at relative offset {rel:#x}"
                 )));
             }
+            // Against the file: read_at may have stopped reading at a bad
+            // cell inside this bin, which the walk below then meets.
             let bin_end = off
                 .checked_add(size)
-                .filter(|&e| e <= data.len())
+                .filter(|&e| e <= file_len)
                 .ok_or_else(|| {
                     Error::corrupt(format!(
                         "hive bin at file offset {off:#x} of size {size:#x} runs past the \

@@ -453,3 +453,35 @@ fn a_hive_claiming_a_gigabyte_of_bins_is_read_in_pieces() {
     assert!(e.to_string().contains("hbin"), "{e}");
     assert!(n <= 0x3000, "read {n} bytes");
 }
+
+/// A well-formed hive bin header claiming nearly a gigabyte of bin, then
+/// nothing (found by fuzz_hive): the cell chain breaks at once, and only the
+/// first piece of the bin is read.
+#[test]
+fn a_hive_bin_claiming_a_gigabyte_is_read_in_pieces() {
+    let mut b = real("minimal")[..0x1000].to_vec();
+    let bin = (1u32 << 30) - 0x2000;
+    put32(&mut b, 0x28, bin);
+    fix_checksum(&mut b);
+    let mut hbin = vec![0u8; 0x20];
+    hbin[0..4].copy_from_slice(b"hbin");
+    put32(&mut hbin, 8, bin);
+    b.extend_from_slice(&hbin);
+    let mut n = 0;
+    let e = read_at(&b, 1 << 30, &mut n).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert!(e.to_string().contains("size 0"), "{e}");
+    assert!(n <= 2 << 20, "read {n} bytes");
+    // Opening the whole file (all of it in memory) says the same.
+    let mut whole = b.clone();
+    whole.resize(1 << 24, 0);
+    put32(&mut whole, 0x28, (1 << 24) - 0x1000);
+    put32(&mut whole, 0x1008, (1 << 24) - 0x1000);
+    fix_checksum(&mut whole);
+    let mut n = 0;
+    let via_read = read_at(&whole, whole.len() as u64, &mut n).unwrap_err();
+    assert_eq!(
+        Hive::open(whole).unwrap_err().to_string(),
+        via_read.to_string()
+    );
+}
