@@ -1010,3 +1010,27 @@ fn sparse_file_spanning_several_extent_leaves() {
         );
     }
 }
+
+/// A symlink inode whose i_size claims hundreds of megabytes (found by
+/// fuzz_ext4 on a sparse device): readlink refuses it instead of having
+/// ext4-view allocate that much for the target.
+#[test]
+fn huge_symlink_size_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    symlink(
+        "a-target-longer-than-sixty-bytes/".repeat(3),
+        src.join("slow"),
+    )
+    .unwrap();
+    symlink("fast", src.join("fast")).unwrap();
+    let img = tmp.path().join("i.img");
+    mkfs("ext4", Some(&src), &img, 8, &["-O", "^metadata_csum"]);
+    debugfs_w(&img, "sif /slow size 321277696");
+    let fs = open(&img).unwrap();
+    assert_eq!(fs.readlink("/fast").unwrap(), "fast");
+    let e = fs.readlink("/slow").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert!(e.to_string().contains("i_size 321277696"), "{e}");
+}

@@ -456,6 +456,14 @@ impl Filesystem for Ext4Fs {
         if inode.flags & INODE_FLAG_ENCRYPT != 0 {
             return Err(Error::unsupported(format!("{path}: symlink is encrypted")));
         }
+        // ext4-view reads the whole target into memory by i_size; the kernel
+        // never writes a target longer than a block (or than PATH_MAX).
+        if inode.size >= 4096 || inode.size > u64::from(self.sb.block_size) {
+            return Err(self.corrupt(format!(
+                "{path}: symlink inode {} has i_size {}, more than a symlink holds",
+                inode.ino, inode.size
+            )));
+        }
         let view = self
             .view
             .as_ref()
