@@ -118,6 +118,41 @@
 #   The GPT base of the two GPT files: disk GUID $GPTD_DISK_GUID, p1 sectors
 #   2048..6143 GUID $GPTD_P1_GUID name "data", vfat FAT12 label "GPTDATA" id
 #   0BAD-C0DE holding HELLO.TXT ("hello from a damaged GPT\n").
+# bombs/ (resource bombs: qcow2 files of a few hundred KiB whose contents claim
+#   enormous sizes; a reader that allocates or loops by such a field without
+#   checking it against the device and a hard cap aborts or hangs; every tool
+#   must answer each with a clear error, quickly and in little memory):
+#   (The ext4 ones keep s_inodes_count = groups x s_inodes_per_group, as the
+#   kernel requires, so that readers get past that check: helpers.py ext4-claim.)
+#   ext4-groups.qcow2      4 TiB virtual; whole-device ext4 (1 KiB blocks) whose
+#                          superblock claims 2^32-7 blocks in groups of 8:
+#                          536,870,911 group descriptors (16 GiB)
+#   ext4-groups64.qcow2    128 TiB virtual; 64bit ext4 (4 KiB blocks) claiming
+#                          2^35 blocks in groups of 32768: 2^20 descriptors
+#                          (64 MiB), the most the direct engine reads
+#   ext4-journal.qcow2     2 TiB virtual; ext4 (1 KiB blocks, 0x7FF00000 blocks)
+#                          marked needs_recovery whose journal inode claims
+#                          2^31 - 2^20 blocks
+#   ext4-dir.qcow2         2 TiB virtual; the same geometry, and a directory /d
+#                          claiming 1 GiB - 1 KiB (2^20 - 1 blocks, all holes)
+#   fat32-huge.qcow2       2 TiB virtual; FAT32 claiming 2^32-1 sectors of 8 KiB
+#                          clusters with two 1 GiB FATs (268 million entries)
+#   fat-chain.qcow2        1.5 GiB FAT32 (512-byte clusters) holding BIG.BIN,
+#                          which claims 4 GiB - 1 bytes on a chain of every
+#                          other cluster: 1.5 million pieces
+#   ntfs-record.qcow2      1 TiB virtual; NTFS whose boot sector says 2 MiB
+#                          clusters and 127-cluster (254 MiB) MFT records
+#   ntfs-index.qcow2       NTFS whose root directory's $INDEX_ROOT claims
+#                          index records of 4 GiB - 16 bytes
+#   gpt-entries.qcow2      2 TiB virtual; GPT header (valid CRCs) claiming
+#                          2^32-1 partition entries
+#   qcow2-l1.qcow2         qcow2 header claiming an L1 table of 2^31-1 entries
+#   qcow2-refcount.qcow2   qcow2 header claiming a refcount table of 2^31 clusters
+#   hive.qcow2             ext4 holding a Windows root whose SOFTWARE and SYSTEM
+#                          hives are "regf" base blocks claiming 1 GiB - 4 KiB of
+#                          hive bins, sparse files of that size (zeros after 4 KiB)
+#   rpmdb.qcow2            ext4 holding a CentOS 7 root whose rpm Packages file is
+#                          a Berkeley DB meta page claiming 2 GiB - 4 KiB, sparse
 set -euo pipefail
 export LC_ALL=C TZ=UTC
 umask 022
@@ -753,6 +788,95 @@ EOF
 # --------------------------------------------------------------------- xfs
 # shellcheck source=images/xfs.sh
 . "$HERE/xfs.sh"
+# ------------------------------------------------------------------ bombs/
+# bigq RAW QCOW2 SIZE: RAW as a qcow2 of virtual size SIZE (a few hundred KiB
+# on disk whatever SIZE is).
+bigq() {
+  qemu-img convert -q -f raw -O qcow2 "$1" "$2"
+  qemu-img resize -q -f qcow2 "$2" "$3"
+}
+# sbpoke IMG OFFSET WIDTH VALUE: set an ext4 superblock field.
+sbpoke() { "${HELP[@]}" poke "$1" $((1024 + $2)) "$3" "$4"; }
+
+build_bombs() {
+  local d=$T/bombs w=$S/bomb.raw r
+  mkdir -p "$d"
+  local noc=(-O ^metadata_csum,^resize_inode,^64bit)
+
+  mkext ext4 4M "$w" "" "$LOOP_EXT4_UUID" bomb "$LOOP_EXT4_UUID" -b 1024 "${noc[@]}"
+  "${HELP[@]}" ext4-claim "$w" 0xFFFFFFF9 8 8
+  bigq "$w" "$d/ext4-groups.qcow2" 4T
+
+  mkext ext4 4M "$w" "" "$LOOP_EXT4_UUID" bomb "$LOOP_EXT4_UUID" -b 4096 -N 1024 \
+    -O 64bit,^metadata_csum,^resize_inode,^has_journal
+  "${HELP[@]}" ext4-claim "$w" $((1 << 35)) 32768
+  bigq "$w" "$d/ext4-groups64.qcow2" 128T
+
+  mkext ext4 16M "$w" "" "$LOOP_EXT4_UUID" bomb "$LOOP_EXT4_UUID" -b 1024 "${noc[@]}" -J size=1
+  debugfs -w -R "sif <8> size 0x1FF7FFFFC00" "$w" >/dev/null 2>&1
+  debugfs -w -R "feature needs_recovery" "$w" >/dev/null 2>&1
+  "${HELP[@]}" ext4-claim "$w" 0x7FF00000 8192
+  bigq "$w" "$d/ext4-journal.qcow2" 2T
+
+  mkdir -p "$S/bombdir/d"; fixtimes "$S/bombdir"
+  mkext ext4 4M "$w" "$S/bombdir" "$LOOP_EXT4_UUID" bomb "$LOOP_EXT4_UUID" -b 1024 "${noc[@]}"
+  debugfs -w -R "sif /d size 0x3FFFFC00" "$w" >/dev/null 2>&1
+  "${HELP[@]}" ext4-claim "$w" 0x7FF00000 8192
+  bigq "$w" "$d/ext4-dir.qcow2" 2T
+
+  # FAT32, 512-byte sectors, 16 per cluster, 32 reserved, 2 FATs of 2^21
+  # sectors: 268,173,309 clusters.
+  rm -f "$w"; truncate -s 64M "$w"
+  mkfs.vfat --invariant -F 32 -s 16 -R 32 -n BOMB -i B0B0B0B0 "$w" >/dev/null
+  "${HELP[@]}" poke "$w" 32 4 0xFFFFFFFF   # BPB_TotSec32
+  "${HELP[@]}" poke "$w" 36 4 0x200000     # BPB_FATSz32
+  bigq "$w" "$d/fat32-huge.qcow2" 2T
+
+  # FAT32 of 512-byte clusters (1.5 GiB: 3 million clusters) with one file
+  # whose chain is in a million pieces.
+  rm -f "$w"; truncate -s 1536M "$w"
+  mkfs.vfat --invariant -F 32 -s 1 -n BOMB -i B0B0B0B1 "$w" >/dev/null
+  "${HELP[@]}" fat-chain-bomb "$w"
+  qemu-img convert -q -f raw -O qcow2 "$w" "$d/fat-chain.qcow2"
+
+  rm -f "$w"; truncate -s 8M "$w"
+  mkntfs -q -F -Q -T -L bomb "$w" >/dev/null 2>&1
+  "${HELP[@]}" poke "$w" 0x0D 1 0xF4          # 2^12 sectors per cluster: 2 MiB
+  "${HELP[@]}" poke "$w" 0x28 8 0x80000000    # total sectors: 1 TiB
+  "${HELP[@]}" poke "$w" 0x40 1 127           # clusters per MFT record
+  bigq "$w" "$d/ntfs-record.qcow2" 1T
+
+  rm -f "$w"; truncate -s 8M "$w"
+  mkntfs -q -F -Q -T -L bomb "$w" >/dev/null 2>&1
+  "${HELP[@]}" ntfs-root-index-size "$w" 0xFFFFFFF0
+  bigq "$w" "$d/ntfs-index.qcow2" 8M
+
+  rm -f "$w"; truncate -s 1M "$w"
+  "${HELP[@]}" gpt-bomb "$w" 0xFFFFFFFF
+  bigq "$w" "$d/gpt-entries.qcow2" 2T
+
+  qemu-img create -q -f qcow2 "$d/qcow2-l1.qcow2" 64M
+  "${HELP[@]}" poke-be "$d/qcow2-l1.qcow2" 36 4 0x7FFFFFFF       # l1_size
+  qemu-img create -q -f qcow2 "$d/qcow2-refcount.qcow2" 64M
+  "${HELP[@]}" poke-be "$d/qcow2-refcount.qcow2" 56 4 0x80000000 # refcount_table_clusters
+
+  r=$S/bombwin; mkdir -p "$r/Windows/System32/config"
+  "${HELP[@]}" pe "$r/Windows/System32/cmd.exe"
+  "${HELP[@]}" regf-bomb "$r/Windows/System32/config/SOFTWARE" $(((1 << 30) - 4096))
+  "${HELP[@]}" regf-bomb "$r/Windows/System32/config/SYSTEM" $(((1 << 30) - 4096))
+  fixtimes "$r"
+  mkext ext4 8M "$w" "$r" "$LOOP_EXT4_UUID" bomb "$LOOP_EXT4_UUID" -b 4096 "${noc[@]}"
+  bigq "$w" "$d/hive.qcow2" 8M
+
+  r=$S/bombrpm; mkdir -p "$r"/{bin,etc,var/lib/rpm}
+  echo 'CentOS Linux release 7.9.2009 (Core)' >"$r/etc/redhat-release"
+  : >"$r/etc/fstab"
+  "${HELP[@]}" bdb-bomb "$r/var/lib/rpm/Packages" $(((2 << 30) - 4096))
+  fixtimes "$r"
+  mkext ext4 8M "$w" "$r" "$LOOP_EXT4_UUID" bomb "$LOOP_EXT4_UUID" -b 4096 "${noc[@]}"
+  bigq "$w" "$d/rpmdb.qcow2" 8M
+  rm -f "$w"
+}
 
 # ------------------------------------------------------------------- main
 for tool in mkfs.ext4 debugfs mkfs.vfat mcopy sgdisk sfdisk mkntfs ntfs-3g hivexregedit \
@@ -774,6 +898,7 @@ step build_chain
 step build_xfs
 step build_probe
 step build_damaged
+step build_bombs
 
 if ((${#SKIPPED[@]})); then printf '%s\n' "${SKIPPED[@]}" >"$T/SKIPPED"; fi
 

@@ -610,6 +610,189 @@ def lvm_put(spec_path, lv_name, src):
             off += n
     for f in files.values():
         f.close()
+def poke(path, offset, width, value):
+    """Writes VALUE (decimal or 0x hex) as a little-endian integer of WIDTH
+    bytes (1, 2, 4 or 8) at byte OFFSET of PATH: how the bombs/ images set
+    on-disk fields to what no mkfs would write."""
+    fmt = {"1": "<B", "2": "<H", "4": "<I", "8": "<Q"}[width]
+    with open(path, "r+b") as f:
+        f.seek(int(offset, 0))
+        f.write(struct.pack(fmt, int(value, 0)))
+
+
+def gpt_bomb(path, entries):
+    """Writes a protective MBR and a primary GPT header with valid CRCs whose
+    partition entry array claims ENTRIES 128-byte entries (the array itself,
+    all zeros, is left as it is)."""
+    size = os.path.getsize(path)
+    last = size // 512 - 1
+    n = int(entries, 0)
+    with open(path, "r+b") as f:
+        f.seek(446)
+        f.write(struct.pack("<B3sB3sII", 0, b"\x00\x02\x00", 0xEE,
+                            b"\xfe\xff\xff", 1, min(last, 0xFFFFFFFF)))
+        f.seek(510)
+        f.write(b"\x55\xaa")
+        f.seek(2 * 512)
+        arr_crc = zlib.crc32(f.read(128 * min(n, 128)))
+        hdr = bytearray(92)
+        struct.pack_into("<8sIIIIQQQQ16sQIII", hdr, 0, b"EFI PART", 0x10000, 92, 0, 0,
+                         1, last, 34, last - 33, bytes(range(16)), 2, n, 128, arr_crc)
+        struct.pack_into("<I", hdr, 16, zlib.crc32(bytes(hdr)))
+        f.seek(512)
+        f.write(hdr)
+
+
+def regf_bomb(path, size):
+    """Writes a registry hive base block ("regf", version 1.3, root cell at
+    0x20) whose hive bins data size claims SIZE - 4096 bytes, then makes the
+    file SIZE bytes long: a sparse file of zeros after the base block."""
+    n = int(size, 0)
+    b = bytearray(4096)
+    struct.pack_into("<4sIIQIIIIII", b, 0, b"regf", 1, 1, 0, 1, 3, 0, 1, 0x20,
+                     (n - 4096) & 0xFFFFFFFF)
+    csum = 0
+    for i in range(127):
+        csum ^= struct.unpack_from("<I", b, 4 * i)[0]
+    struct.pack_into("<I", b, 0x1FC, csum)
+    with open(path, "wb") as f:
+        f.write(b)
+        f.truncate(n)
+
+
+def bdb_bomb(path, size):
+    """Writes a Berkeley DB hash meta page (4 KiB pages) whose last page and
+    bucket count claim a database of SIZE bytes, then makes the file SIZE
+    bytes long (zeros after the meta page)."""
+    n = int(size, 0)
+    b = bytearray(4096)
+    pages = n // 4096 - 1
+    struct.pack_into("<I", b, 12, 0x061561)
+    struct.pack_into("<I", b, 20, 4096)
+    struct.pack_into("<I", b, 32, pages)
+    struct.pack_into("<I", b, 72, pages)
+    b[25] = 8
+    with open(path, "wb") as f:
+        f.write(b)
+        f.truncate(n)
+
+
+def poke_be(path, offset, width, value):
+    """Like poke, big-endian (qcow2 header fields)."""
+    fmt = {"1": ">B", "2": ">H", "4": ">I", "8": ">Q"}[width]
+    with open(path, "r+b") as f:
+        f.seek(int(offset, 0))
+        f.write(struct.pack(fmt, int(value, 0)))
+
+
+def ntfs_root_index_size(path, value):
+    """Sets the index record size in the $INDEX_ROOT of the root directory
+    (MFT record 5) of a freshly made NTFS image to VALUE."""
+    with open(path, "r+b") as f:
+        bs = f.read(512)
+        bps = struct.unpack_from("<H", bs, 0x0B)[0]
+        spc = bs[0x0D]
+        cs = bps * (spc if spc <= 128 else 1 << (256 - spc))
+        mft_lcn = struct.unpack_from("<Q", bs, 0x30)[0]
+        info = struct.unpack_from("<b", bs, 0x40)[0]
+        rec = cs * info if info > 0 else 1 << -info
+        base = mft_lcn * cs + 5 * rec
+        f.seek(base)
+        r = f.read(rec)
+        if r[:4] != b"FILE":
+            sys.exit("ntfs_root_index_size: record 5 is not a FILE record")
+        a = struct.unpack_from("<H", r, 0x14)[0]
+        while a + 8 <= rec:
+            ty, ln = struct.unpack_from("<II", r, a)
+            if ty == 0xFFFFFFFF or ln == 0:
+                break
+            if ty == 0x90:
+                voff = struct.unpack_from("<H", r, a + 0x14)[0]
+                f.seek(base + a + voff + 8)
+                f.write(struct.pack("<I", int(value, 0)))
+                return
+            a += ln
+        sys.exit("ntfs_root_index_size: no $INDEX_ROOT in record 5")
+
+
+def ext4_claim(path, blocks, per_group, ipg="0"):
+    """Makes the ext4 superblock of PATH claim BLOCKS blocks in groups of
+    PER_GROUP blocks (and IPG inodes per group when not 0), with the inode
+    count the kernel requires for that (groups x inodes per group), so that a
+    reader gets past the superblock's own consistency checks."""
+    blocks, per_group, ipg = int(blocks, 0), int(per_group, 0), int(ipg, 0)
+    with open(path, "r+b") as f:
+        f.seek(1024)
+        sb = bytearray(f.read(1024))
+        if ipg == 0:
+            ipg = struct.unpack_from("<I", sb, 0x28)[0]
+        first = struct.unpack_from("<I", sb, 0x14)[0]
+        groups = -(-(blocks - first) // per_group)
+        inodes = groups * ipg
+        if inodes > 0xFFFFFFFF:
+            sys.exit(f"ext4_claim: {groups} groups of {ipg} inodes overflow s_inodes_count")
+        struct.pack_into("<I", sb, 0x0, inodes)
+        struct.pack_into("<I", sb, 0x4, blocks & 0xFFFFFFFF)
+        struct.pack_into("<I", sb, 0x150, blocks >> 32)
+        struct.pack_into("<I", sb, 0x20, per_group)
+        struct.pack_into("<I", sb, 0x24, per_group)
+        struct.pack_into("<I", sb, 0x28, ipg)
+        f.seek(1024)
+        f.write(sb)
+
+
+def png(path, width, height, seed="0"):
+    """Writes a WIDTH x HEIGHT RGBA PNG (8 bits per channel, no interlace,
+    zlib level 9) whose pixels are a pattern drawn from SEED: deterministic,
+    small, and a real PNG to `file` and image viewers (guest icons)."""
+    w, h, k = int(width), int(height), int(seed)
+    rows = bytearray()
+    for y in range(h):
+        rows.append(0)  # filter: none
+        for x in range(w):
+            v = ((x // 4 + y // 4 + k) % 3)
+            rows += bytes(((v * 97 + k * 31) % 256, (x * 5 + k) % 256, (y * 7) % 256, 255))
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    out = b"\x89PNG\r\n\x1a\n"
+    out += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+    out += chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+    out += chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def fat_chain_bomb(path):
+    """In a fresh FAT32 image: a root directory entry BIG.BIN claiming
+    4 GiB - 1 bytes whose cluster chain takes every other cluster (3, 5, 7,
+    ...), so that it is in as many pieces as the volume has clusters / 2."""
+    with open(path, "r+b") as f:
+        bs = f.read(512)
+        bps, spc = struct.unpack_from("<H", bs, 11)[0], bs[13]
+        reserved, nfats = struct.unpack_from("<H", bs, 14)[0], bs[16]
+        fatsz, root = struct.unpack_from("<I", bs, 36)[0], struct.unpack_from("<I", bs, 44)[0]
+        total = struct.unpack_from("<I", bs, 32)[0]
+        data = (reserved + nfats * fatsz) * bps
+        clusters = (total * bps - data) // (spc * bps)
+        fat = bytearray(fatsz * bps)
+        struct.pack_into("<III", fat, 0, 0x0FFFFFF8, 0x0FFFFFFF, 0x0FFFFFFF)
+        last = clusters + 1
+        for c in range(3, last - 1, 2):
+            struct.pack_into("<I", fat, 4 * c, c + 2 if c + 2 <= last else 0x0FFFFFFF)
+        c = 3 + 2 * ((last - 4) // 2)
+        struct.pack_into("<I", fat, 4 * c, 0x0FFFFFFF)
+        for i in range(nfats):
+            f.seek(reserved * bps + i * fatsz * bps)
+            f.write(fat)
+        ent = bytearray(32)
+        ent[0:11] = b"BIG     BIN"
+        ent[11] = 0x20
+        struct.pack_into("<HHI", ent, 20, 0, 0, 0)
+        struct.pack_into("<H", ent, 26, 3)
+        struct.pack_into("<I", ent, 28, 0xFFFFFFFF)
+        f.seek(data + (root - 2) * spc * bps)
+        f.write(ent)
 
 
 COMMANDS = {
@@ -620,6 +803,10 @@ COMMANDS = {
     "gpt-corrupt": gpt_corrupt, "mbr-entry": mbr_entry, "ebr-loop": ebr_loop,
     "sfdisk-starts": sfdisk_starts, "crc": crc_check, "rpm-bdb": rpm_bdb,
     "lvm-format": lvm_format, "lvm-put": lvm_put,
+    "poke": poke, "gpt-bomb": gpt_bomb, "regf-bomb": regf_bomb, "bdb-bomb": bdb_bomb,
+    "poke-be": poke_be, "ntfs-root-index-size": ntfs_root_index_size,
+    "ext4-claim": ext4_claim, "png": png,
+    "fat-chain-bomb": fat_chain_bomb,
 }
 
 if __name__ == "__main__":

@@ -42,6 +42,14 @@
 #                    3.19.1, /lib/apk/db/installed with two packages.
 # phony-gentoo.img   whole-disk ext4 (fstab /dev/root):
 #                    /etc/gentoo-release "Gentoo Base System release 2.14".
+# phony-debian.img   whole-disk ext4 (fstab UUID=): os-release Debian 12,
+#                    dpkg status: libguestfs's phony debian-packages.
+# Icons (PNG files from helpers.py png, where libguestfs's inspect-get-icon
+# looks for each distribution): ubuntu 24x24 (gnome ubuntu-logo.png),
+# fedora 96x96, centos 64x64 behind a symlink (as RHEL 7), opensuse 24x24
+# (the second place looked at), gentoo 48x48, debian 32x32; rocky's is
+# 1100x16, which is not an icon; alpine has only /etc/favicon.png, which
+# virt-inspector does not ask for.
 set -euo pipefail
 export LC_ALL=C TZ=UTC
 umask 022
@@ -128,6 +136,8 @@ tmpfs /tmp tmpfs defaults 0 0
 proc /proc proc defaults 0 0
 EOF
 cp "$PHONY/debian-packages" "$r/var/lib/dpkg/status"
+mkdir -p "$r/usr/share/icons/gnome/24x24/places"
+"${HELP[@]}" png "$r/usr/share/icons/gnome/24x24/places/ubuntu-logo.png" 24 24 1
 mkext "$S/ub-boot.img" 4M "$b" "$UB_BOOT_UUID" BOOT
 mkext "$S/ub-root.img" 8M "$r" "$UB_ROOT_UUID" ""
 img=$S/out/phony-ubuntu.img
@@ -152,6 +162,8 @@ mkdir -p "$r/var/lib/rpm" "$r/usr/lib/rpm"
 xz -dc "$PHONY/fedora-db.sql.xz" | sqlite3 "$r/var/lib/rpm/rpmdb.sqlite"
 : >"$r/usr/lib/rpm/rpmrc"
 printf '%%_dbpath /var/lib/rpm\n%%_db_backend sqlite\n' >"$r/usr/lib/rpm/macros"
+mkdir -p "$r/usr/share/icons/hicolor/96x96/apps"
+"${HELP[@]}" png "$r/usr/share/icons/hicolor/96x96/apps/fedora-logo-icon.png" 96 96 2
 whole fedora "${U}1" ROOT
 
 # ---- centos
@@ -167,6 +179,10 @@ xz -dc "$PHONY/fedora-db.sql.xz" | sqlite3 "$S/centos-rpmdb.sqlite"
 "${HELP[@]}" rpm-bdb "$S/centos-rpmdb.sqlite" "$r/var/lib/rpm/Packages"
 : >"$r/usr/lib/rpm/rpmrc"
 printf '%%_dbpath /var/lib/rpm\n%%_db_backend bdb_ro\n' >"$r/usr/lib/rpm/macros"
+# RHEL 7 style: the icon a symlink to the pixmap.
+mkdir -p "$r/usr/share/icons/hicolor/96x96/apps" "$r/usr/share/pixmaps"
+"${HELP[@]}" png "$r/usr/share/pixmaps/system-logo-white.png" 64 64 3
+ln -s ../../../../pixmaps/system-logo-white.png "$r/usr/share/icons/hicolor/96x96/apps/system-logo-icon.png"
 whole centos "${U}1" ""
 
 # ---- rocky (os-release)
@@ -182,6 +198,9 @@ PRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"
 EOF
 echo 'Rocky Linux release 9.3 (Blue Onyx)' >"$r/etc/redhat-release"
 printf 'UUID="%s" / ext4 defaults 1 1\n' "${U}1" >"$r/etc/fstab"
+# Wider than 1024 pixels: not an icon.
+mkdir -p "$r/usr/share/icons/hicolor/96x96/apps"
+"${HELP[@]}" png "$r/usr/share/icons/hicolor/96x96/apps/system-logo-icon.png" 1100 16 4
 whole rocky "${U}1" rockyroot
 
 # ---- opensuse (SuSE-release, /etc/HOSTNAME)
@@ -189,6 +208,9 @@ U=5c5c5c5c-0000-4000-8000-00000000000
 r=$S/opensuse; base "$r" HOSTNAME opensuse.invalid
 printf 'openSUSE 11.4 (x86_64)\nVERSION = 11.4\nCODENAME = Celadon\n' >"$r/etc/SuSE-release"
 printf '/dev/sda / ext4 acl,user_xattr 1 1\n' >"$r/etc/fstab"
+# Only the second of the two places libguestfs looks.
+mkdir -p "$r/usr/share/icons/hicolor/24x24/apps"
+"${HELP[@]}" png "$r/usr/share/icons/hicolor/24x24/apps/distributor.png" 24 24 5
 whole opensuse "${U}1" ""
 
 # ---- archlinux (pacman)
@@ -230,6 +252,8 @@ U:https://busybox.net/
 
 EOF
 printf 'UUID=%s / ext4 rw,relatime 0 1\n' "${U}1" >"$r/etc/fstab"
+# A favicon, which virt-inspector does not ask for.
+"${HELP[@]}" png "$r/etc/favicon.png" 16 16 6
 whole alpine "${U}1" ""
 
 # ---- gentoo
@@ -237,7 +261,27 @@ U=6e606e60-0000-4000-8000-00000000000
 r=$S/gentoo; base "$r" hostname gentoo.test
 echo 'Gentoo Base System release 2.14' >"$r/etc/gentoo-release"
 printf '/dev/root / ext4 noatime 0 1\n' >"$r/etc/fstab"
+mkdir -p "$r/usr/share/icons/gentoo/48x48"
+"${HELP[@]}" png "$r/usr/share/icons/gentoo/48x48/gentoo.png" 48 48 7
 whole gentoo "${U}1" ""
+
+# ---- debian (os-release, dpkg)
+U=deb1deb1-0000-4000-8000-00000000000
+r=$S/debian; base "$r" hostname debian.test
+cat >"$r/etc/os-release" <<'OSREL'
+PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+OSREL
+echo 12.5 >"$r/etc/debian_version"
+mkdir -p "$r/var/lib/dpkg" "$r/usr/share/pixmaps"
+cp "$PHONY/debian-packages" "$r/var/lib/dpkg/status"
+"${HELP[@]}" png "$r/usr/share/pixmaps/debian-logo.png" 32 32 8
+printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "${U}1" >"$r/etc/fstab"
+whole debian "${U}1" ""
 
 mv "$S"/out/phony-*.img "$OUT/"
 echo "$KEY" >"$STAMP"

@@ -21,9 +21,10 @@
 #                                    format described in tests/expected/probe/README
 #
 # Commands run through ../shared/bin/peer (libguestfs with TCG); set PEER to
-# another wrapper if needed. Outputs whose name ends in .daily depend on the
-# current date (--time-relative, --time-days) and change from day to day.
+# another wrapper if needed. Outputs whose name ends in .faketime were made
+# with the clock frozen at FAKE_NOW (below) for --time-relative/--time-days.
 set -euo pipefail
+shopt -s extglob  # ONLY may be an extended glob: ONLY='@(fs-*|*.faketime)'
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 peer=${PEER:-$root/../shared/bin/peer}
@@ -47,7 +48,9 @@ order=()
 run_one() { # MODE NAME CMD...
   local mode=$1 name=$2; shift 2
   local out=$frag/$name.out err=$frag/$name.stderr rc=0
-  "$peer" "$@" >"$out" 2>"$err" || rc=$?
+  local run=("$peer")
+  if [ "$1" = faked ]; then shift; run=(faked "$peer"); fi
+  "${run[@]}" "$@" >"$out" 2>"$err" || rc=$?
   if [ "$mode" = sha ]; then
     printf '%s  %s\n' "$(sha256sum <"$out" | cut -d' ' -f1)" "$(stat -c %s "$out")" >"$tools/$name.sha256"
     rm -f "$tools/$name"
@@ -60,9 +63,9 @@ run_one() { # MODE NAME CMD...
   echo "make-tools: $file (exit $rc)" >&2
 }
 queue() { # MODE NAME CMD...
+  order+=("$2")
   # shellcheck disable=SC2053
   [[ $2 == $ONLY ]] || return 0
-  order+=("$2")
   while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
   run_one "$@" &
 }
@@ -70,6 +73,17 @@ cap() { queue text "$@"; }
 capsha() { queue sha "$@"; }
 
 L=(-a linux.qcow2 -m /dev/sda2)
+
+# faked CMD...: CMD with its clock frozen at FAKE_NOW (libfaketime from
+# scripts/setup), QEMU's left alone. tools/tests/peer_outputs.rs runs the
+# names ending in .faketime under the same clock.
+FAKE_NOW='2025-06-01 12:00:00'
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n1 || true)
+[ -n "$FAKETIME_LIB" ] || { echo "make-tools.sh: libfaketime missing: run scripts/setup" >&2; exit 1; }
+faked() {
+  LD_PRELOAD=$FAKETIME_LIB FAKETIME=$FAKE_NOW FAKETIME_DONT_FAKE_MONOTONIC=1 \
+    FAKETIME_SKIP_CMDS=qemu-system-x86_64 "$@"
+}
 
 # --------------------------------------------------------------- virt-ls
 cap ls-etc virt-ls "${L[@]}" /etc
@@ -88,8 +102,10 @@ cap ls-l-etc-usr-bin virt-ls "${L[@]}" -l /etc/testdir /usr/bin
 cap ls-l-root virt-ls "${L[@]}" -l /
 cap ls-lR-deep virt-ls "${L[@]}" -lR /usr/share/deep
 cap ls-lR-csv-extra-stats-etc virt-ls "${L[@]}" -lR --csv --extra-stats --uids --time-t /etc
-cap ls-lR-time-relative-etc.daily virt-ls "${L[@]}" -lR --time-relative /etc
-cap ls-lR-time-days-etc.daily virt-ls "${L[@]}" -lR --time-days /etc
+# The clock frozen at $FAKE_NOW (libfaketime) for the tool itself, not for
+# QEMU: the test runs gx-ls under the same clock.
+cap ls-lR-time-relative-etc.faketime faked virt-ls "${L[@]}" -lR --time-relative /etc
+cap ls-lR-time-days-etc.faketime faked virt-ls "${L[@]}" -lR --time-days /etc
 cap ls-lR-esp virt-ls -a linux.img -m /dev/sda1 -lR /
 cap ls-lR-windows virt-ls -a windows.img -m /dev/sda1 -lR /Windows
 cap ls-l-windows-root virt-ls -a windows.img -m /dev/sda1 -l /
@@ -119,6 +135,19 @@ capsha cat-xfs-frag virt-cat "${X[@]}" /frag/frag.bin
 capsha cat-xfs-blob virt-cat "${X[@]}" /files/blob-4M.bin
 cap cat-xfs-link virt-cat "${X[@]}" /links/short
 cap cat-esp-long-name virt-cat -a linux.img -m /dev/sda1 '/A long file name.txt'
+
+# ------------------------------------------------------ virt-filesystems
+cap fs-linux virt-filesystems -a linux.qcow2
+cap fs-all-long-linux virt-filesystems -a linux.qcow2 --all --long
+cap fs-all-long-h-linux virt-filesystems -a linux.qcow2 --all --long -h
+cap fs-all-long-uuid-multi virt-filesystems -a multi.img --all --long --uuid
+cap fs-extra-long-multi virt-filesystems -a multi.img --extra --long
+cap fs-parts-long-multi virt-filesystems -a multi.img --parts --long
+cap fs-blkdevs-long-linux virt-filesystems -a linux.img --blkdevs --long
+cap fs-long-csv-windows virt-filesystems -a windows.img --long --csv
+cap fs-all-long-no-title-windows virt-filesystems -a windows.img --all --long --no-title
+cap fs-all-long-two-disks virt-filesystems -a linux.img -a multi.img --all --long
+cap fs-all-long-bigtree virt-filesystems -a bigtree.img --all --long --uuid
 
 # --------------------------------------------------------------- virt-df
 cap df-linux virt-df -a linux.qcow2
@@ -270,16 +299,24 @@ probe_group damaged $(img damaged/bad-gpt-crc.img raw) $(img damaged/both-gpt-ba
   $(img damaged/past-end.img raw) $(img damaged/ebr-loop.img raw) \
   $(img damaged/truncated.qcow2 qcow2)
 
-# COMMANDS, in the order above (only the ones run this time are rewritten).
-if [ "$ONLY" = "*" ]; then
-  {
-    echo "# Made by tests/expected/make-tools.sh in images/out with libguestfs $("$peer" guestfish --version 2>/dev/null | awk '{print $2}')."
-    echo "# NAME<TAB>EXIT-CODE<TAB>COMMAND LINE; NAME.err holds stderr where non-empty;"
-    echo "# NAME.sha256 holds 'SHA256  BYTES' of stdout instead of stdout itself."
-    echo "# Names ending in .daily depend on today's date. In 'virt-ls -l /' output the '..'"
-    echo "# line describes the appliance's own directory (its link count and mtime change"
-    echo "# from run to run): compare everything but that line."
-    for n in "${order[@]}"; do cat "$frag/$n.cmd"; done
-  } >"$tools/COMMANDS"
-fi
+# COMMANDS, in the order above: lines of outputs not made this time (ONLY)
+# are kept from the previous COMMANDS.
+old_commands=$(cat "$tools/COMMANDS" 2>/dev/null || true)
+{
+  echo "# Made by tests/expected/make-tools.sh in images/out with libguestfs $("$peer" guestfish --version 2>/dev/null | awk '{print $2}')."
+  echo "# NAME<TAB>EXIT-CODE<TAB>COMMAND LINE; NAME.err holds stderr where non-empty;"
+  echo "# NAME.sha256 holds 'SHA256  BYTES' of stdout instead of stdout itself."
+  echo "# Names ending in .faketime were made with the tool's clock frozen at $FAKE_NOW"
+  echo "# (libfaketime). In 'virt-ls -l /' output the '..' line describes the appliance's"
+  echo "# own directory (its link count and mtime change from run to run): compare"
+  echo "# everything but that line."
+  for n in "${order[@]}"; do
+    if [ -f "$frag/$n.cmd" ]; then
+      cat "$frag/$n.cmd"
+    else
+      printf '%s\n' "$old_commands" | awk -F'\t' -v n="$n" '$1 == n || $1 == n ".sha256"'
+    fi
+  done
+} >"$tools/COMMANDS.new"
+mv "$tools/COMMANDS.new" "$tools/COMMANDS"
 echo "make-tools: done in $(($(date +%s) - start)) s" >&2

@@ -2,8 +2,7 @@
 //! streamed to stdout in constant memory, binary-safe, one after another.
 
 use anyhow::{Result, bail};
-use clap::{Arg, ArgAction};
-use gx_cli::{Common, Features};
+use gx_cli::Common;
 use std::io::Write;
 
 fn main() {
@@ -11,20 +10,7 @@ fn main() {
 }
 
 fn real_main() -> Result<i32> {
-    let cmd = gx_cli::command(
-        "gx-cat",
-        "display files in a virtual machine",
-        Features {
-            mount: true,
-            ..Default::default()
-        },
-    )
-    .arg(
-        Arg::new("files")
-            .value_name("file")
-            .num_args(0..)
-            .action(ArgAction::Append),
-    );
+    let cmd = gx_tools::cli::cat::command();
     let m = gx_cli::parse(cmd);
     let mut common = Common::from_matches(&m)?;
     let mut files: Vec<String> = m

@@ -2,8 +2,7 @@
 //! options, same columns, same Use% rounding).
 
 use anyhow::{Result, bail};
-use clap::{Arg, ArgAction};
-use gx_cli::{Common, Features, human::human, output::csv_field};
+use gx_cli::{Common, human::human, json::Value, output::csv_field};
 use gx_guestfs::{Handle, StatVfs};
 use std::io::Write;
 
@@ -16,58 +15,11 @@ struct Opts {
     human: bool,
     inodes: bool,
     uuid: bool,
+    json: bool,
 }
 
 fn real_main() -> Result<i32> {
-    let cmd = gx_cli::command(
-        "gx-df",
-        "display free space on virtual filesystems",
-        Features::default(),
-    )
-    .arg(
-        Arg::new("csv")
-            .long("csv")
-            .action(ArgAction::SetTrue)
-            .help("Output as Comma-Separated Values"),
-    )
-    .arg(
-        Arg::new("human")
-            .short('h')
-            .long("human-readable")
-            .action(ArgAction::SetTrue)
-            .help("Print sizes in human-readable format"),
-    )
-    .arg(
-        Arg::new("inodes")
-            .short('i')
-            .long("inodes")
-            .action(ArgAction::SetTrue)
-            .help("Display inodes"),
-    )
-    .arg(
-        Arg::new("uuid")
-            .long("uuid")
-            .action(ArgAction::SetTrue)
-            .help("Print UUIDs instead of names"),
-    )
-    .arg(
-        Arg::new("one-per-guest")
-            .long("one-per-guest")
-            .action(ArgAction::SetTrue)
-            .help("Separate appliance per guest (no effect)"),
-    )
-    .arg(
-        Arg::new("threads")
-            .short('P')
-            .value_name("nr_threads")
-            .help("Use at most nr_threads (no effect)"),
-    )
-    .arg(
-        Arg::new("disks")
-            .num_args(0..)
-            .action(ArgAction::Append)
-            .hide(true),
-    );
+    let cmd = gx_tools::cli::df::command();
     let m = gx_cli::parse(cmd);
     let mut common = Common::from_matches(&m)?;
     // Old style: `gx-df disk.img` or `gx-df domname`.
@@ -83,6 +35,7 @@ fn real_main() -> Result<i32> {
         human: m.get_flag("human"),
         inodes: m.get_flag("inodes"),
         uuid: m.get_flag("uuid"),
+        json: m.get_flag("json"),
     };
     if o.human && o.csv {
         bail!("you cannot use -h and --csv options together.");
@@ -94,12 +47,47 @@ fn real_main() -> Result<i32> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    print_title(&o, &mut out)?;
     let name = common.display_name();
+    if o.json {
+        let mut g = common.launch(true)?;
+        let mut doc = Value::object();
+        doc.push("filesystems", df_json(&mut g, &name)?);
+        out.write_all(doc.to_pretty().as_bytes())?;
+        out.flush()?;
+        return Ok(0);
+    }
+    print_title(&o, &mut out)?;
     let mut g = common.launch(true)?;
     df_on_handle(&mut g, &name, &o, &mut out)?;
     out.flush()?;
     Ok(0)
+}
+
+/// The `--json` document's list (its schema is in the option's help).
+fn df_json(g: &mut Handle, name: &str) -> Result<Vec<Value>> {
+    let mut list = Vec::new();
+    for (dev, fstype, st) in mounted_stats(g)? {
+        let u = |n: i64| u64::try_from(n).unwrap_or(0);
+        let bytes = |n: i64| u(n).saturating_mul(u(st.bsize));
+        let mut f = Value::object();
+        f.push("virtual_machine", name);
+        f.push("filesystem", dev);
+        f.push("vfs_type", fstype);
+        f.push("block_size", st.bsize);
+        f.push("size_bytes", bytes(st.blocks));
+        f.push(
+            "used_bytes",
+            u(st.blocks)
+                .saturating_sub(u(st.bfree))
+                .saturating_mul(u(st.bsize)),
+        );
+        f.push("available_bytes", bytes(st.bavail));
+        f.push("inodes", st.files);
+        f.push("inodes_used", u(st.files).saturating_sub(u(st.ffree)));
+        f.push("inodes_free", st.ffree);
+        list.push(f);
+    }
+    Ok(list)
 }
 
 fn print_title(o: &Opts, out: &mut dyn Write) -> Result<()> {
@@ -136,6 +124,15 @@ fn print_title(o: &Opts, out: &mut dyn Write) -> Result<()> {
 }
 
 fn df_on_handle(g: &mut Handle, name: &str, o: &Opts, out: &mut dyn Write) -> Result<()> {
+    for (dev, _, st) in mounted_stats(g)? {
+        print_stat(out, name, &dev, &st, o)?;
+    }
+    Ok(())
+}
+
+/// Each filesystem with its type and statvfs, in list_filesystems order.
+fn mounted_stats(g: &mut Handle) -> Result<Vec<(String, String, StatVfs)>> {
+    let mut out = Vec::new();
     for (dev, fstype) in g.list_filesystems()? {
         if fstype.is_empty() || fstype == "swap" || fstype == "unknown" {
             continue;
@@ -143,12 +140,12 @@ fn df_on_handle(g: &mut Handle, name: &str, o: &Opts, out: &mut dyn Write) -> Re
         let st = g.mount_ro(&dev, "/").and_then(|()| g.statvfs("/"));
         g.umount_all()?;
         match st {
-            Ok(st) => print_stat(out, name, &dev, &st, o)?,
+            Ok(st) => out.push((dev, fstype, st)),
             // virt-df skips what it cannot mount, silently; say why on stderr.
             Err(e) => eprintln!("gx-df: note: {dev} ({fstype}) skipped: {e}"),
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// `n` units of `from` bytes in units of `to` bytes, as virt-df's `scale`.

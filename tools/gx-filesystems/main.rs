@@ -3,8 +3,7 @@
 //! columns and layout).
 
 use anyhow::{Result, bail};
-use clap::{Arg, ArgAction};
-use gx_cli::{Common, Features, human::human, output::csv_field};
+use gx_cli::{Common, human::human, json::Value, output::csv_field};
 use gx_guestfs::{DeviceKind, Handle};
 
 fn main() {
@@ -35,66 +34,12 @@ struct Out {
     csv: bool,
     human: bool,
     rows: Vec<Vec<Option<String>>>,
-}
-
-fn flag(name: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::SetTrue)
+    /// `--json`: the rows as objects instead.
+    json: Option<Vec<Value>>,
 }
 
 fn real_main() -> Result<i32> {
-    let cmd = gx_cli::command(
-        "gx-filesystems",
-        "list filesystems, partitions, block devices in a VM",
-        Features::default(),
-    )
-    .arg(flag("all").help("Display everything"))
-    .arg(
-        flag("blkdevs")
-            .alias("block-devices")
-            .help("Display block devices"),
-    )
-    .arg(flag("csv").help("Output as Comma-Separated Values"))
-    .arg(flag("extra").help("Display swap and data filesystems"))
-    .arg(flag("filesystems").help("Display mountable filesystems"))
-    .arg(
-        Arg::new("human")
-            .short('h')
-            .long("human-readable")
-            .action(ArgAction::SetTrue)
-            .help("Human-readable sizes in --long output"),
-    )
-    .arg(
-        Arg::new("long")
-            .short('l')
-            .long("long")
-            .action(ArgAction::SetTrue)
-            .help("Long output"),
-    )
-    .arg(
-        flag("lvs")
-            .alias("logvols")
-            .alias("logical-volumes")
-            .help("Display LVM logical volumes"),
-    )
-    .arg(flag("no-title").help("No title in --long output"))
-    .arg(flag("parts").alias("partitions").help("Display partitions"))
-    .arg(
-        flag("pvs")
-            .alias("physvols")
-            .alias("physical-volumes")
-            .help("Display LVM physical volumes"),
-    )
-    .arg(
-        flag("uuid")
-            .alias("uuids")
-            .help("Add UUIDs to --long output"),
-    )
-    .arg(
-        flag("vgs")
-            .alias("volgroups")
-            .alias("volume-groups")
-            .help("Display LVM volume groups"),
-    );
+    let cmd = gx_tools::cli::filesystems::command();
     let m = gx_cli::parse(cmd);
     let common = Common::from_matches(&m)?;
     let csv = m.get_flag("csv");
@@ -124,9 +69,22 @@ fn real_main() -> Result<i32> {
     if output == 0 {
         output = OUT_FS;
     }
+    let json = m.get_flag("json");
     let long = m.get_flag("long");
     let mut cols = vec![Col::Name];
-    if long {
+    if json {
+        // Every field, whatever is selected (see --json's help).
+        cols = vec![
+            Col::Name,
+            Col::Type,
+            Col::Vfs,
+            Col::Label,
+            Col::Mbr,
+            Col::Size,
+            Col::Parent,
+            Col::Uuid,
+        ];
+    } else if long {
         cols.push(Col::Type);
         if output & OUT_FS != 0 {
             cols.push(Col::Vfs);
@@ -147,8 +105,9 @@ fn real_main() -> Result<i32> {
         csv,
         human: human_sizes,
         rows: Vec::new(),
+        json: json.then(Vec::new),
     };
-    if long && !m.get_flag("no-title") {
+    if long && !json && !m.get_flag("no-title") {
         let heads = out.cols.iter().map(|c| {
             Some(
                 match c {
@@ -312,6 +271,20 @@ impl Out {
         parent: &str,
         uuid: Option<&str>,
     ) {
+        if let Some(list) = &mut self.json {
+            let nonempty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+            let mut o = Value::object();
+            o.push("name", name);
+            o.push("type", kind);
+            o.push("vfs_type", nonempty(vfs));
+            o.push("label", nonempty(label));
+            o.push("mbr_id", mbr.map(|m| format!("{m:02x}")));
+            o.push("size", size);
+            o.push("parent", nonempty(Some(parent)));
+            o.push("uuid", nonempty(uuid));
+            list.push(o);
+            return;
+        }
         let human_sizes = self.human;
         let row = self
             .cols
@@ -339,6 +312,12 @@ impl Out {
     /// CSV rows as they are; text rows in aligned columns, `-` for empty
     /// cells, two spaces between columns unless that passes 72 characters.
     fn print(&self) {
+        if let Some(list) = &self.json {
+            let mut doc = Value::object();
+            doc.push("entries", list.clone());
+            print!("{}", doc.to_pretty());
+            return;
+        }
         if self.csv {
             for r in &self.rows {
                 let cells: Vec<String> = r

@@ -1,9 +1,16 @@
-//! A small XML tree: built by gx-inspector, serialised the way libxml2's
-//! indenting writer and `xmlSaveDoc(XML_SAVE_FORMAT)` do, and parsed back
-//! for `--xpath` (elements, attributes, text, entity and character
-//! references, comments, CDATA; no DTDs, no namespaces).
+//! A small XML tree for gx-inspector: built from inspection and written
+//! with quick-xml's indenting writer, or read back with quick-xml's reader
+//! for `--xpath`. What quick-xml lacks is kept here: libxml2's escaping
+//! (virt-inspector's output is libxml2's, and ours is compared with it byte
+//! for byte), libxml2's base64 layout for `<icon>`, and the tree itself.
+//! No DTDs, no namespaces.
 
 use anyhow::{Result, bail};
+use quick_xml::Writer;
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::name::QName;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Element {
@@ -11,6 +18,9 @@ pub struct Element {
     pub attrs: Vec<(String, String)>,
     /// Text content (only for leaf elements, as virt-inspector writes them).
     pub text: Option<String>,
+    /// `text` is already in its written form (base64 with libxml2's line
+    /// breaks): written as it is.
+    pub raw: bool,
     pub children: Vec<Element>,
 }
 
@@ -30,6 +40,17 @@ impl Element {
         }
     }
 
+    /// A leaf holding `data` as libxml2's `xmlTextWriterWriteBase64` writes
+    /// it (virt-inspector's `<icon>`): lines of 72 characters ended by CRLF.
+    pub fn base64_leaf(name: &str, data: &[u8]) -> Self {
+        Element {
+            name: name.to_string(),
+            text: Some(base64_lines(data)),
+            raw: true,
+            ..Default::default()
+        }
+    }
+
     pub fn attr(mut self, k: &str, v: impl Into<String>) -> Self {
         self.attrs.push((k.to_string(), v.into()));
         self
@@ -37,42 +58,6 @@ impl Element {
 
     pub fn push(&mut self, e: Element) {
         self.children.push(e);
-    }
-
-    /// Serialise at `level` (2 spaces per level), without a trailing newline.
-    pub fn write(&self, out: &mut String, level: usize) {
-        let pad = "  ".repeat(level);
-        out.push_str(&pad);
-        out.push('<');
-        out.push_str(&self.name);
-        for (k, v) in &self.attrs {
-            out.push(' ');
-            out.push_str(k);
-            out.push_str("=\"");
-            escape_attr(v, out);
-            out.push('"');
-        }
-        match (&self.text, self.children.is_empty()) {
-            (Some(t), true) if !t.is_empty() => {
-                out.push('>');
-                escape_text(t, out);
-                out.push_str("</");
-                out.push_str(&self.name);
-                out.push('>');
-            }
-            (_, true) => out.push_str("/>"),
-            (_, false) => {
-                out.push_str(">\n");
-                for c in &self.children {
-                    c.write(out, level + 1);
-                    out.push('\n');
-                }
-                out.push_str(&pad);
-                out.push_str("</");
-                out.push_str(&self.name);
-                out.push('>');
-            }
-        }
     }
 
     /// The text of this element and its descendants (XPath's string value).
@@ -83,14 +68,92 @@ impl Element {
         }
         s
     }
+
+    fn write_to(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
+        let mut start = BytesStart::new(self.name.as_str());
+        for (k, v) in &self.attrs {
+            let mut escaped = String::new();
+            escape_attr(v, &mut escaped);
+            start.push_attribute(Attribute {
+                key: QName(k),
+                value: Cow::Owned(escaped),
+            });
+        }
+        match (&self.text, self.children.is_empty()) {
+            (Some(t), true) if !t.is_empty() => {
+                let text = if self.raw {
+                    t.clone()
+                } else {
+                    let mut s = String::new();
+                    escape_text(t, &mut s);
+                    s
+                };
+                w.write_event(Event::Start(start))?;
+                w.write_event(Event::Text(BytesText::from_escaped(text)))?;
+                w.write_event(Event::End(BytesEnd::new(self.name.as_str())))
+            }
+            (_, true) => w.write_event(Event::Empty(start)),
+            (_, false) => {
+                w.write_event(Event::Start(start))?;
+                for c in &self.children {
+                    c.write_to(w)?;
+                }
+                w.write_event(Event::End(BytesEnd::new(self.name.as_str())))
+            }
+        }
+    }
 }
 
-/// A whole document: declaration, root, newline.
-pub fn document(root: &Element) -> String {
-    let mut s = String::from("<?xml version=\"1.0\"?>\n");
-    root.write(&mut s, 0);
+/// A whole document: declaration, root, newline (as libxml2's writer).
+pub fn document(root: &Element) -> Result<String> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", None, None)))?;
+    root.write_to(&mut w)?;
+    let mut s = String::from_utf8(w.into_inner())?;
     s.push('\n');
-    s
+    Ok(s)
+}
+
+/// One element, indented from column 0, without a trailing newline (an
+/// XPath result node, as `xmlNodeDump` prints it).
+pub fn fragment(e: &Element) -> Result<String> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    e.write_to(&mut w)?;
+    Ok(String::from_utf8(w.into_inner())?)
+}
+
+/// libxml2's base64 for `xmlTextWriterWriteBase64`: standard alphabet with
+/// padding, a CRLF before each group of four that would start past column 72.
+fn base64_lines(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len() / 3 * 4 + data.len() / 54 * 2 + 4);
+    let mut line = 0;
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        if line >= 72 {
+            out.push_str("\r\n");
+            line = 0;
+        }
+        let idx = [
+            b[0] >> 2,
+            ((b[0] & 0x3) << 4) | (b[1] >> 4),
+            ((b[1] & 0xf) << 2) | (b[2] >> 6),
+            b[2] & 0x3f,
+        ];
+        for (i, &x) in idx.iter().enumerate() {
+            out.push(if i <= chunk.len() {
+                char::from(ALPHABET[usize::from(x)])
+            } else {
+                '='
+            });
+        }
+        line += 4;
+    }
+    out
 }
 
 /// Characters XML 1.0 cannot carry at all are dropped: guest strings are
@@ -99,7 +162,8 @@ fn xml_char_ok(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
-/// libxml2's `xmlEncodeSpecialChars`.
+/// libxml2's `xmlEncodeSpecialChars` (quick-xml would also escape `'`, and
+/// would keep `\r`).
 pub fn escape_text(s: &str, out: &mut String) {
     for c in s.chars().filter(|&c| xml_char_ok(c)) {
         match c {
@@ -134,195 +198,99 @@ const MAX_DEPTH: usize = 256;
 
 /// Parse a document; whitespace-only text is dropped (`XML_PARSE_NOBLANKS`).
 pub fn parse(input: &str) -> Result<Element> {
-    let mut p = Parser { s: input, pos: 0 };
-    p.skip_misc()?;
-    let root = p.element(0)?;
-    p.skip_misc()?;
-    if p.pos < p.s.len() {
-        bail!("unable to parse XML from stdin: content after the root element");
-    }
-    Ok(root)
-}
-
-struct Parser<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl Parser<'_> {
-    fn rest(&self) -> &str {
-        &self.s[self.pos..]
-    }
-
-    fn err<T>(&self, what: &str) -> Result<T> {
-        bail!(
-            "unable to parse XML from stdin: {what} at byte {}",
-            self.pos
-        )
-    }
-
-    fn skip_ws(&mut self) {
-        let n = self.rest().len() - self.rest().trim_start().len();
-        self.pos += n;
-    }
-
-    /// Skip whitespace, comments, processing instructions and a DOCTYPE.
-    fn skip_misc(&mut self) -> Result<()> {
-        loop {
-            self.skip_ws();
-            let r = self.rest();
-            let end = if r.starts_with("<?") {
-                r.find("?>").map(|i| i + 2)
-            } else if r.starts_with("<!--") {
-                r.find("-->").map(|i| i + 3)
-            } else if r.starts_with("<!DOCTYPE") {
-                r.find('>').map(|i| i + 1)
-            } else {
-                return Ok(());
-            };
-            match end {
-                Some(e) => self.pos += e,
-                None => return self.err("unterminated markup"),
-            }
-        }
-    }
-
-    fn name(&mut self) -> Result<String> {
-        let r = self.rest();
-        let n = r
-            .find(|c: char| c.is_whitespace() || matches!(c, '>' | '/' | '=' | '<'))
-            .unwrap_or(r.len());
-        if n == 0 {
-            return self.err("expected a name");
-        }
-        let name = r[..n].to_string();
-        self.pos += n;
-        Ok(name)
-    }
-
-    fn element(&mut self, depth: usize) -> Result<Element> {
-        if depth > MAX_DEPTH {
-            return self.err("nesting too deep");
-        }
-        if !self.rest().starts_with('<') {
-            return self.err("expected an element");
-        }
-        self.pos += 1;
-        let mut e = Element::new(&self.name()?);
-        loop {
-            self.skip_ws();
-            let r = self.rest();
-            if r.starts_with("/>") {
-                self.pos += 2;
-                return Ok(e);
-            }
-            if r.starts_with('>') {
-                self.pos += 1;
-                break;
-            }
-            let k = self.name()?;
-            self.skip_ws();
-            if !self.rest().starts_with('=') {
-                return self.err("expected '=' after an attribute name");
-            }
-            self.pos += 1;
-            self.skip_ws();
-            let q = match self.rest().chars().next() {
-                Some(q @ ('"' | '\'')) => q,
-                _ => return self.err("expected a quoted attribute value"),
-            };
-            self.pos += 1;
-            let Some(end) = self.rest().find(q) else {
-                return self.err("unterminated attribute value");
-            };
-            let v = unescape(&self.rest()[..end])?;
-            self.pos += end + 1;
-            e.attrs.push((k, v));
-        }
-        let mut text = String::new();
-        loop {
-            let r = self.rest();
-            if r.is_empty() {
-                return self.err("unterminated element");
-            }
-            if r.starts_with("</") {
-                self.pos += 2;
-                let n = self.name()?;
-                if n != e.name {
-                    return self.err("mismatched end tag");
+    let bad = |what: String| anyhow::anyhow!("unable to parse XML from stdin: {what}");
+    let mut reader = quick_xml::Reader::from_str(input);
+    reader.config_mut().check_end_names = true;
+    // Open elements with the text collected in each.
+    let mut stack: Vec<(Element, String)> = Vec::new();
+    let mut root = None;
+    loop {
+        let pos = reader.buffer_position();
+        let ev = reader
+            .read_event()
+            .map_err(|e| bad(format!("{e} at byte {pos}")))?;
+        match ev {
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                if root.is_some() {
+                    return Err(bad("content after the root element".into()));
                 }
-                self.skip_ws();
-                if !self.rest().starts_with('>') {
-                    return self.err("expected '>'");
+                if stack.len() > MAX_DEPTH {
+                    return Err(bad("nesting too deep".into()));
                 }
-                self.pos += 1;
-                break;
-            } else if r.starts_with("<!--") {
-                let Some(end) = r.find("-->") else {
-                    return self.err("unterminated comment");
-                };
-                self.pos += end + 3;
-            } else if r.starts_with("<![CDATA[") {
-                let Some(end) = r.find("]]>") else {
-                    return self.err("unterminated CDATA");
-                };
-                text.push_str(&r[9..end]);
-                self.pos += end + 3;
-            } else if r.starts_with("<?") {
-                let Some(end) = r.find("?>") else {
-                    return self.err("unterminated PI");
-                };
-                self.pos += end + 2;
-            } else if r.starts_with('<') {
-                let child = self.element(depth + 1)?;
-                e.children.push(child);
-            } else {
-                let end = r.find('<').unwrap_or(r.len());
-                text.push_str(&unescape(&r[..end])?);
-                self.pos += end;
-            }
-        }
-        if !text.trim().is_empty() || (e.children.is_empty() && !text.is_empty()) {
-            e.text = Some(text);
-        }
-        Ok(e)
-    }
-}
-
-fn unescape(s: &str) -> Result<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let Some(semi) = rest[i..].find(';') else {
-            bail!("unable to parse XML from stdin: bad entity reference");
-        };
-        let ent = &rest[i + 1..i + semi];
-        let c = match ent {
-            "lt" => '<',
-            "gt" => '>',
-            "amp" => '&',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = if let Some(h) = ent.strip_prefix("#x") {
-                    u32::from_str_radix(h, 16).ok()
-                } else if let Some(d) = ent.strip_prefix('#') {
-                    d.parse().ok()
+                let name: &str = s.name().0;
+                let mut e = Element::new(name);
+                for a in s.attributes() {
+                    let a = a.map_err(|e| bad(e.to_string()))?;
+                    let v = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| bad(e.to_string()))?;
+                    e.attrs.push((a.key.0.to_string(), v.into_owned()));
+                }
+                if matches!(ev, Event::Empty(_)) {
+                    close(e, String::new(), &mut stack, &mut root);
                 } else {
-                    None
-                };
-                match code.and_then(char::from_u32) {
-                    Some(c) => c,
-                    None => bail!("unable to parse XML from stdin: unknown entity &{ent};"),
+                    stack.push((e, String::new()));
                 }
             }
-        };
-        out.push(c);
-        rest = &rest[i + semi + 1..];
+            Event::End(_) => {
+                let Some((e, text)) = stack.pop() else {
+                    return Err(bad("unexpected end tag".into()));
+                };
+                close(e, text, &mut stack, &mut root);
+            }
+            Event::Text(t) => {
+                let t = t.xml_content(quick_xml::XmlVersion::Implicit1_0);
+                match stack.last_mut() {
+                    Some((_, text)) => text.push_str(&t),
+                    None if t.trim().is_empty() => {}
+                    None => return Err(bad("text outside the root element".into())),
+                }
+            }
+            Event::CData(t) => {
+                if let Some((_, text)) = stack.last_mut() {
+                    text.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0));
+                }
+            }
+            Event::GeneralRef(r) => {
+                let c = match r.resolve_char_ref().map_err(|e| bad(e.to_string()))? {
+                    Some(c) => c,
+                    None => match &*r {
+                        "lt" => '<',
+                        "gt" => '>',
+                        "amp" => '&',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        other => return Err(bad(format!("unknown entity &{other};"))),
+                    },
+                };
+                if let Some((_, text)) = stack.last_mut() {
+                    text.push(c);
+                }
+            }
+            Event::Eof => break,
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
     }
-    out.push_str(rest);
-    Ok(out)
+    if !stack.is_empty() {
+        bail!("unable to parse XML from stdin: unterminated element");
+    }
+    root.ok_or_else(|| bad("no root element".into()))
+}
+
+/// An element is complete: its text decided, it joins its parent (or is the root).
+fn close(
+    mut e: Element,
+    text: String,
+    stack: &mut [(Element, String)],
+    root: &mut Option<Element>,
+) {
+    if !text.trim().is_empty() || (e.children.is_empty() && !text.is_empty()) {
+        e.text = Some(text);
+    }
+    match stack.last_mut() {
+        Some((parent, _)) => parent.children.push(e),
+        None => *root = Some(e),
+    }
 }
 
 #[cfg(test)]
@@ -332,13 +300,39 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut root = Element::new("a");
-        root.push(Element::leaf("b", "x < y & \"z\""));
-        root.push(Element::new("c").attr("dev", "/dev/sda1"));
-        let doc = document(&root);
+        root.push(Element::leaf("b", "x < y & \"z\" 'q'\r"));
+        root.push(Element::new("c").attr("dev", "/dev/sda1\t<"));
+        let mut d = Element::new("d");
+        d.push(Element::leaf("e", ""));
+        root.push(d);
+        let doc = document(&root).expect("writes");
         assert_eq!(
             doc,
-            "<?xml version=\"1.0\"?>\n<a>\n  <b>x &lt; y &amp; &quot;z&quot;</b>\n  <c dev=\"/dev/sda1\"/>\n</a>\n"
+            "<?xml version=\"1.0\"?>\n<a>\n  <b>x &lt; y &amp; &quot;z&quot; 'q'&#13;</b>\n  \
+             <c dev=\"/dev/sda1&#9;&lt;\"/>\n  <d>\n    <e/>\n  </d>\n</a>\n"
         );
-        assert_eq!(parse(&doc).expect("parses"), root);
+        let mut back = root.clone();
+        // An empty leaf reads back as an element without text.
+        back.children[2].children[0].text = None;
+        assert_eq!(parse(&doc).expect("parses"), back);
+    }
+
+    #[test]
+    fn base64_as_libxml2_writes_it() {
+        assert_eq!(base64_lines(b""), "");
+        assert_eq!(base64_lines(b"f"), "Zg==");
+        assert_eq!(base64_lines(b"fo"), "Zm8=");
+        assert_eq!(base64_lines(b"foo"), "Zm9v");
+        let long = base64_lines(&[0u8; 60]);
+        assert_eq!(long, format!("{}\r\n{}", "A".repeat(72), "A".repeat(8)));
+        let e = Element::base64_leaf("icon", b"foo");
+        assert_eq!(fragment(&e).expect("writes"), "<icon>Zm9v</icon>");
+    }
+
+    #[test]
+    fn bad_documents_are_errors() {
+        for bad in ["", "<a>", "<a></b>", "<a/><b/>", "<a>&nope;</a>", "text"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

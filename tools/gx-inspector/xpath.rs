@@ -280,7 +280,7 @@ pub fn run(root: &Element, query: &str) -> Result<String> {
     let mut out = String::new();
     for item in eval(root, &parse_path(q, query)?) {
         match item {
-            Item::Elem(e) => e.write(&mut out, 0),
+            Item::Elem(e) => out.push_str(&crate::xml::fragment(e)?),
             Item::Attr(k, v) => {
                 out.push(' ');
                 out.push_str(k);

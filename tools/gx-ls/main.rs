@@ -3,8 +3,7 @@
 //! parseable recursive long listing.
 
 use anyhow::{Result, bail};
-use clap::{Arg, ArgAction};
-use gx_cli::{Common, Features, human::human, output};
+use gx_cli::{Common, human::human, json::Value, output};
 use gx_guestfs::{FileType, Handle, StatExt, StatNs};
 use std::io::{BufWriter, Write};
 
@@ -23,69 +22,12 @@ struct Opts {
     extra: bool,
     checksum: Option<String>,
     now: i64,
-}
-
-fn flag(name: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::SetTrue)
+    /// `--json`: entries as JSON lines; whether one was written yet.
+    json: Option<std::cell::Cell<bool>>,
 }
 
 fn real_main() -> Result<i32> {
-    let cmd = gx_cli::command(
-        "gx-ls",
-        "list files in a virtual machine",
-        Features {
-            mount: true,
-            ..Default::default()
-        },
-    )
-    .arg(
-        Arg::new("long")
-            .short('l')
-            .long("long")
-            .action(ArgAction::SetTrue)
-            .help("Long listing"),
-    )
-    .arg(
-        Arg::new("recursive")
-            .short('R')
-            .long("recursive")
-            .action(ArgAction::SetTrue)
-            .help("Recursive listing"),
-    )
-    .arg(
-        Arg::new("human")
-            .short('h')
-            .long("human-readable")
-            .action(ArgAction::SetTrue)
-            .help("Human-readable sizes in output"),
-    )
-    .arg(flag("csv").help("Comma-Separated Values output"))
-    .arg(flag("uids").alias("uid").help("Display UID, GID"))
-    .arg(flag("times").alias("time").help("Display file times"))
-    .arg(flag("time-t").help("Display file times as time_t's"))
-    .arg(flag("time-relative").help("Display file times as seconds before now"))
-    .arg(flag("time-days").help("Display file times as days before now"))
-    .arg(
-        flag("extra-stats")
-            .alias("extra-stat")
-            .help("Display extra stats"),
-    )
-    .arg(
-        Arg::new("checksum")
-            .long("checksum")
-            .alias("checksums")
-            .value_name("crc|md5|sha1|sha224|sha256|sha384|sha512")
-            .num_args(0..=1)
-            .require_equals(true)
-            .default_missing_value("md5")
-            .help("Display file checksums"),
-    )
-    .arg(
-        Arg::new("dirs")
-            .value_name("dir")
-            .num_args(0..)
-            .action(ArgAction::Append),
-    );
+    let cmd = gx_tools::cli::ls::command();
     let m = gx_cli::parse(cmd);
     let mut common = Common::from_matches(&m)?;
     let mut dirs: Vec<String> = m
@@ -120,10 +62,11 @@ fn real_main() -> Result<i32> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
+        json: m.get_flag("json").then(|| std::cell::Cell::new(false)),
     };
     let lr_only =
         opts.csv || opts.human || opts.uids || opts.times || opts.extra || opts.checksum.is_some();
-    if !(long && recursive) && lr_only {
+    if !(long && recursive) && lr_only && !(opts.json.is_some() && opts.checksum.is_some()) {
         bail!(
             "used a flag which can only be combined with -lR mode\nFor more information, read the virt-ls(1) man page."
         );
@@ -146,8 +89,13 @@ fn real_main() -> Result<i32> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut errors = 0;
+    if opts.json.is_some() {
+        write!(out, "{{\n  \"entries\": [").map_err(io_err)?;
+    }
     for dir in &dirs {
         let r = match (long, recursive) {
+            _ if opts.json.is_some() && recursive => visit(&g, dir, &opts, &mut out),
+            _ if opts.json.is_some() => list_json(&g, dir, &opts, &mut out),
             (false, false) => g.ls(dir).and_then(|names| {
                 for n in names {
                     writeln!(out, "{n}").map_err(io_err)?;
@@ -174,8 +122,73 @@ fn real_main() -> Result<i32> {
             errors += 1;
         }
     }
+    if opts.json.is_some() {
+        writeln!(out, "\n  ]\n}}").map_err(io_err)?;
+    }
     out.flush()?;
     Ok(if errors == 0 { 0 } else { 1 })
+}
+
+/// `--json` without -R: the entries of `dir`.
+fn list_json(g: &Handle, dir: &str, o: &Opts, out: &mut dyn Write) -> gx_guestfs::Result<()> {
+    let names = g.ls(dir)?;
+    let stats = g.lstatnslist(dir, &names)?;
+    for (name, st) in names.iter().zip(stats) {
+        show(g, dir, Some(name), &st, o, out)?;
+    }
+    Ok(())
+}
+
+/// One `--json` entry (schema in the option's help), on its own line.
+fn show_json(
+    g: &Handle,
+    path: &str,
+    st: &StatNs,
+    o: &Opts,
+    out: &mut dyn Write,
+) -> gx_guestfs::Result<()> {
+    let ft = st.file_type();
+    let mut e = Value::object();
+    e.push("path", path);
+    e.push(
+        "type",
+        match ft {
+            FileType::Regular => "regular",
+            FileType::Directory => "directory",
+            FileType::Symlink => "symlink",
+            FileType::CharDevice => "chardev",
+            FileType::BlockDevice => "blockdev",
+            FileType::Fifo => "fifo",
+            FileType::Socket => "socket",
+            FileType::Unknown => "unknown",
+        },
+    );
+    e.push("mode", st.st_mode & 0o7777);
+    e.push("size", st.st_size);
+    e.push("uid", st.st_uid);
+    e.push("gid", st.st_gid);
+    e.push("atime", st.st_atime_sec);
+    e.push("mtime", st.st_mtime_sec);
+    e.push("ctime", st.st_ctime_sec);
+    e.push("dev", st.st_dev);
+    e.push("ino", st.st_ino);
+    e.push("nlink", st.st_nlink);
+    e.push("rdev", st.st_rdev);
+    e.push("blocks", st.st_blocks);
+    let link = if ft == FileType::Symlink {
+        g.readlink(path).ok()
+    } else {
+        None
+    };
+    e.push("link", link);
+    let sum = match &o.checksum {
+        Some(kind) if ft == FileType::Regular => Some(g.checksum(kind, path)?),
+        _ => None,
+    };
+    e.push("checksum", sum);
+    let first = o.json.as_ref().is_some_and(|f| !f.replace(true));
+    let sep = if first { "\n    " } else { ",\n    " };
+    write!(out, "{sep}{}", e.to_compact()).map_err(io_err)
 }
 
 fn io_err(e: std::io::Error) -> gx_guestfs::Error {
@@ -238,6 +251,13 @@ fn show(
     o: &Opts,
     out: &mut dyn Write,
 ) -> gx_guestfs::Result<()> {
+    if o.json.is_some() {
+        let path = match name {
+            None => dir.to_string(),
+            Some(n) => gx_guestfs::path::child(dir, n),
+        };
+        return show_json(g, &path, st, o, out);
+    }
     let mut fields: Vec<String> = Vec::new();
     let ft = st.file_type();
     let t = match ft {

@@ -15,8 +15,8 @@
 mod fs;
 
 use anyhow::{Context, Result, bail};
-use clap::{Arg, ArgAction, ArgMatches};
-use gx_cli::{Common, Features, Source};
+use clap::ArgMatches;
+use gx_cli::{Common, Source};
 use gx_guestfs::Engine;
 use nix::sys::signal::{SigSet, Signal};
 use std::io::{Read, Write};
@@ -32,82 +32,6 @@ fn main() {
     gx_cli::run(PROG, real_main)
 }
 
-fn command() -> clap::Command {
-    gx_cli::command(
-        PROG,
-        "mount a guest filesystem on the host using FUSE",
-        Features {
-            mount: true,
-            rw: true,
-            inspector: true,
-        },
-    )
-    .arg(
-        Arg::new("option")
-            .short('o')
-            .long("option")
-            .value_name("option")
-            .action(ArgAction::Append)
-            .help("Pass extra option to FUSE (comma-separated)"),
-    )
-    .arg(
-        Arg::new("no-sync")
-            .short('n')
-            .long("no-sync")
-            .action(ArgAction::SetTrue)
-            .help("Don't autosync"),
-    )
-    .arg(
-        Arg::new("dir-cache-timeout")
-            .long("dir-cache-timeout")
-            .value_name("seconds")
-            .value_parser(clap::value_parser!(u64))
-            .help("Set readdir cache timeout (default 60 s)"),
-    )
-    .arg(
-        Arg::new("pid-file")
-            .long("pid-file")
-            .value_name("filename")
-            .help("Write PID to filename"),
-    )
-    .arg(
-        Arg::new("fd")
-            .long("fd")
-            .value_name("fd")
-            .help("Write to pipe fd when mountpoint is ready"),
-    )
-    .arg(
-        Arg::new("no-fork")
-            .long("no-fork")
-            .action(ArgAction::SetTrue)
-            .help("Don't daemonize"),
-    )
-    .arg(
-        Arg::new("fuse-help")
-            .long("fuse-help")
-            .action(ArgAction::SetTrue)
-            .help("Display extra FUSE options"),
-    )
-    .arg(
-        Arg::new("live")
-            .long("live")
-            .action(ArgAction::SetTrue)
-            .hide(true),
-    )
-    .arg(
-        Arg::new("selinux")
-            .long("selinux")
-            .action(ArgAction::SetTrue)
-            .help("For backwards compat only, does nothing"),
-    )
-    .arg(
-        Arg::new("args")
-            .value_name("mountpoint")
-            .num_args(0..)
-            .action(ArgAction::Append),
-    )
-}
-
 fn usage_error(msg: &str) -> ! {
     eprintln!("{PROG}: error: {msg}");
     eprintln!("Try `{PROG} --help' for more information.");
@@ -115,7 +39,7 @@ fn usage_error(msg: &str) -> ! {
 }
 
 fn real_main() -> Result<i32> {
-    let m = gx_cli::parse(command());
+    let m = gx_cli::parse(gx_tools::cli::mount::command());
     if m.get_flag("fuse-help") {
         print!("{}", FUSE_HELP);
         return Ok(0);

@@ -7,7 +7,6 @@
 //! 3 the directory is a mount point, but not of a FUSE filesystem.
 
 use anyhow::{Context, Result, bail};
-use clap::{Arg, ArgAction, Command};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -18,68 +17,8 @@ fn main() {
     gx_cli::run(PROG, real_main)
 }
 
-fn command() -> Command {
-    Command::new(PROG)
-        .about("unmount a gx-mount (FUSE) filesystem")
-        .version(env!("CARGO_PKG_VERSION"))
-        .disable_help_flag(true)
-        .disable_version_flag(true)
-        .arg(
-            Arg::new("fd")
-                .long("fd")
-                .value_name("fd")
-                .help("Wait for pipe fd to close, then unmount"),
-        )
-        .arg(
-            Arg::new("no-retry")
-                .long("no-retry")
-                .action(ArgAction::SetTrue)
-                .help("Don't retry fusermount"),
-        )
-        .arg(
-            Arg::new("retry")
-                .long("retry")
-                .value_name("N")
-                .value_parser(clap::value_parser!(u32).range(0..=20))
-                .help("Retry fusermount N times (default: 5)"),
-        )
-        .arg(
-            Arg::new("quiet")
-                .short('q')
-                .long("quiet")
-                .action(ArgAction::SetTrue)
-                .help("Don't print fusermount errors"),
-        )
-        .arg(
-            Arg::new("verbose")
-                .short('v')
-                .long("verbose")
-                .action(ArgAction::SetTrue)
-                .help("Verbose messages"),
-        )
-        .arg(
-            Arg::new("version")
-                .short('V')
-                .long("version")
-                .action(ArgAction::Version)
-                .help("Display version and exit"),
-        )
-        .arg(
-            Arg::new("help")
-                .long("help")
-                .action(ArgAction::Help)
-                .help("Display brief help"),
-        )
-        .arg(
-            Arg::new("mountpoint")
-                .value_name("mountpoint")
-                .num_args(0..)
-                .action(ArgAction::Append),
-        )
-}
-
 fn real_main() -> Result<i32> {
-    let m = gx_cli::parse(command());
+    let m = gx_cli::parse(gx_tools::cli::unmount::command());
     let args: Vec<String> = m
         .get_many::<String>("mountpoint")
         .map(|v| v.cloned().collect())

@@ -18,7 +18,6 @@
 //! then `umount_all`, `mount`, `upload(data, path)`, `sync`, `shutdown`.
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Arg, ArgAction, Command};
 use gx_cli::{Common, DriveArg, Source};
 use gx_guestfs::{Engine, Handle};
 use gx_hive::{
@@ -36,68 +35,7 @@ fn main() {
 const MAX_HIVE: u64 = 1 << 30;
 
 fn real_main() -> Result<i32> {
-    let cmd = Command::new("gx-win-reg")
-        .about("export entries from a Windows Registry in a virtual machine")
-        .override_usage("gx-win-reg [--options] DOMAIN|IMAGE... 'HKLM\\Path\\To\\Subkey' [name|@]")
-        .version(env!("CARGO_PKG_VERSION"))
-        .disable_help_flag(true)
-        .disable_version_flag(true)
-        .arg(
-            Arg::new("help")
-                .long("help")
-                .action(ArgAction::Help)
-                .help("Display brief help"),
-        )
-        .arg(
-            Arg::new("version")
-                .long("version")
-                .action(ArgAction::Version)
-                .help("Display version and exit"),
-        )
-        .arg(
-            Arg::new("connect")
-                .short('c')
-                .long("connect")
-                .value_name("uri")
-                .help("Specify libvirt URI"),
-        )
-        .arg(
-            Arg::new("debug")
-                .short('d')
-                .long("debug")
-                .action(ArgAction::SetTrue)
-                .help("Debug messages"),
-        )
-        .arg(
-            Arg::new("format")
-                .long("format")
-                .value_name("raw|qcow2")
-                .help("Format of the disk images"),
-        )
-        .arg(
-            Arg::new("merge")
-                .long("merge")
-                .action(ArgAction::SetTrue)
-                .help("Merge .reg files into the Registry (stdin when none is given)"),
-        )
-        .arg(
-            Arg::new("encoding")
-                .long("encoding")
-                .value_name("UTF-16LE|ASCII")
-                .help("String encoding for --merge"),
-        )
-        .arg(
-            Arg::new("unsafe-printable-strings")
-                .long("unsafe-printable-strings")
-                .action(ArgAction::SetTrue)
-                .help("Print REG_SZ/REG_EXPAND_SZ as text (assumes UTF-16LE)"),
-        )
-        .arg(
-            Arg::new("args")
-                .num_args(0..)
-                .action(ArgAction::Append)
-                .allow_hyphen_values(true),
-        );
+    let cmd = gx_tools::cli::win_reg::command();
     let m = gx_cli::parse(cmd);
     let debug = m.get_flag("debug");
     let format = match m.get_one::<String>("format").map(String::as_str) {
@@ -574,16 +512,13 @@ fn download_hive_file(g: &Handle, hivefile: &str, debug: bool) -> Result<(String
     if u64::try_from(st.st_size).map_or(true, |s| s > MAX_HIVE) {
         bail!("{winfile}: registry file is larger than {MAX_HIVE} bytes");
     }
-    // Streamed (a SOFTWARE hive is often tens of MB, over `read_file`'s
-    // reply limit); the size was checked above and the buffer cannot grow
-    // past it by much, as the stat says.
-    let mut data = Vec::new();
-    g.download(&winfile, &mut data)
-        .map_err(|e| anyhow!("{winfile}: could not download registry file: {e}"))?;
-    if data.len() as u64 > MAX_HIVE {
-        bail!("{winfile}: registry file is larger than {MAX_HIVE} bytes");
-    }
-    let hive = Hive::open(data).with_context(|| format!("{winfile}: not a registry hive"))?;
+    let hive =
+        match gx_guestfs::inspect::read_hive(g, &winfile, u64::try_from(st.st_size).unwrap_or(0)) {
+            Err(e) if e.kind() == gx_hive::ErrorKind::Io => {
+                bail!("{winfile}: could not download registry file: {e}")
+            }
+            r => r.with_context(|| format!("{winfile}: not a registry hive"))?,
+        };
     if debug {
         for w in hive.warnings() {
             eprintln!("{winfile}: warning: {w}");

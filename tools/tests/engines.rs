@@ -54,7 +54,7 @@ fn run(bin: &str, args: &[&str]) -> Output {
 #[test]
 fn tools_print_the_same_on_both_engines() {
     if let Some(why) = appliance_missing() {
-        gx_testdata::skip!("SKIP tools_print_the_same_on_both_engines: {why}");
+        gx_testdata::skip_or_fail!("tools_print_the_same_on_both_engines: {why}");
         return;
     }
     let img = gx_testdata::image("linux.qcow2");
@@ -110,7 +110,7 @@ fn tools_print_the_same_on_both_engines() {
 #[test]
 fn df_auto_reaches_the_appliance_for_exfat() {
     if let Some(why) = appliance_missing() {
-        gx_testdata::skip!("SKIP df_auto_reaches_the_appliance_for_exfat: {why}");
+        gx_testdata::skip_or_fail!("df_auto_reaches_the_appliance_for_exfat: {why}");
         return;
     }
     let img = gx_testdata::image("probe/exfat.img");

@@ -2,11 +2,12 @@
 //! images: tests/expected/inspector/IMAGE.xml (made by
 //! tests/expected/inspector/make.sh with virt-inspector) and
 //! tests/expected/win-reg/*.reg (tests/expected/win-reg/make.sh, virt-win-reg).
-//! Also: the XML validates against virt-inspector's RELAX NG schema (when
-//! xmllint is installed), `--xpath`, and `-i`-style mounting in gx-ls/gx-cat.
+//! Also: the XML validates against virt-inspector's RELAX NG schema
+//! (tests/expected/inspector/virt-inspector.rng, with xmllint), `--xpath`,
+//! and `-i`-style mounting in gx-ls/gx-cat.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const INSPECTOR: &str = env!("CARGO_BIN_EXE_gx-inspector");
@@ -49,19 +50,15 @@ fn without_ntfs_uuids(xml: &str) -> String {
         .join("\n")
 }
 
-/// Validate against virt-inspector.rng: `Some(errors)` when invalid, `None`
-/// when valid or when xmllint or the schema is missing.
+/// Validate against virt-inspector.rng (guestfs-tools' RELAX NG schema of
+/// virt-inspector's output, committed as test data: its header allows
+/// copying): `Some(errors)` when invalid, `None` when valid (or, off CI,
+/// when xmllint is missing).
 fn schema_errors(xml: &str, what: &str) -> Option<String> {
-    let rng = Path::new("/work/shared/test-data/libguestfs-phony/virt-inspector.rng");
-    let rng = if rng.exists() {
-        rng.to_path_buf()
-    } else {
-        gx_testdata::workspace_root()
-            .join("../shared/test-data/libguestfs-phony/virt-inspector.rng")
-    };
-    if !rng.exists() || Command::new("xmllint").arg("--version").output().is_err() {
-        gx_testdata::skip!(
-            "SKIP schema validation of {what}: xmllint or virt-inspector.rng missing"
+    let rng = gx_testdata::expected("inspector/virt-inspector.rng");
+    if Command::new("xmllint").arg("--version").output().is_err() {
+        gx_testdata::skip_or_fail!(
+            "schema validation of {what}: xmllint is not installed (libxml2-utils)"
         );
         return None;
     }
@@ -153,6 +150,14 @@ fn no_applications_and_xpath() {
     let xml = String::from_utf8(out.stdout).unwrap();
     assert!(!xml.contains("<applications>"));
     assert!(xml.contains("<hostname>debian12.test</hostname>"));
+
+    // --no-icon leaves out the icon the guest has (compared with
+    // virt-inspector's in inspector_xml_equals_virt_inspector).
+    let debian = image("phony-debian.img");
+    let with = run(INSPECTOR, &["-a", debian.to_str().unwrap()]);
+    let without = run(INSPECTOR, &["--no-icon", "-a", debian.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&with.stdout).contains("<icon>"));
+    assert!(!String::from_utf8_lossy(&without.stdout).contains("<icon>"));
 
     let xpath = |q: &str| {
         let mut child = Command::new(INSPECTOR)

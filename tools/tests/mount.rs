@@ -65,7 +65,7 @@ macro_rules! need {
     ($name:literal, $($check:expr),+) => {
         $(
             if let Some(why) = $check {
-                gx_testdata::skip!("SKIP {}: {why}", $name);
+                gx_testdata::skip_or_fail!("{}: {why}", $name);
                 return;
             }
         )+

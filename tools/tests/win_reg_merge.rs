@@ -135,7 +135,9 @@ fn check_hives(img: &Path, dir: &Path, what: &str) {
             std::env::var("CI").as_deref() != Ok("true"),
             "hivexregedit is missing (scripts/setup installs libwin-hivex-perl)"
         );
-        gx_testdata::skip!("SKIP hivex reading the merged hives of {what}: hivexregedit missing");
+        gx_testdata::skip_or_fail!(
+            "hivex reading the merged hives of {what}: hivexregedit missing"
+        );
     }
     for (path, bytes) in guest_hives(img) {
         let h = gx_hive::Hive::open(bytes.clone()).unwrap();
@@ -170,7 +172,7 @@ fn check_hives(img: &Path, dir: &Path, what: &str) {
 #[test]
 fn merges_equal_virt_win_reg() {
     if let Some(why) = appliance_missing() {
-        gx_testdata::skip!("SKIP merges_equal_virt_win_reg: {why}");
+        gx_testdata::skip_or_fail!("merges_equal_virt_win_reg: {why}");
         return;
     }
     let dir = gx_testdata::expected("win-reg-merge");
@@ -317,7 +319,9 @@ fn refused_on_an_image_a_running_qemu_holds() {
             std::env::var("CI").as_deref() != Ok("true"),
             "qemu-io is missing (scripts/setup installs qemu-utils)"
         );
-        gx_testdata::skip!("SKIP refused_on_an_image_a_running_qemu_holds: qemu-io not installed");
+        gx_testdata::skip_or_fail!(
+            "refused_on_an_image_a_running_qemu_holds: qemu-io not installed"
+        );
         return;
     };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -339,7 +343,7 @@ fn refused_on_an_image_a_running_qemu_holds() {
 #[test]
 fn merge_reads_stdin_and_several_files() {
     if let Some(why) = appliance_missing() {
-        gx_testdata::skip!("SKIP merge_reads_stdin_and_several_files: {why}");
+        gx_testdata::skip_or_fail!("merge_reads_stdin_and_several_files: {why}");
         return;
     }
     let copy = Copy::new("stdin");

@@ -133,12 +133,12 @@ fn lv_size(g: &mut Appliance, dev: &str) -> i64 {
 #[test]
 fn lvm_and_luks() {
     if let Some(why) = prerequisites() {
-        gx_testdata::skip!("SKIP lvm: {why}");
+        gx_testdata::skip_or_fail!("lvm: {why}");
         return;
     }
     for p in ["cryptsetup", "openssl"] {
         if !common::has(p) {
-            gx_testdata::skip!("SKIP lvm: no {p} on the host (run scripts/setup)");
+            gx_testdata::skip_or_fail!("lvm: no {p} on the host (run scripts/setup)");
             return;
         }
     }

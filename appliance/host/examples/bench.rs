@@ -39,6 +39,14 @@ fn main() -> anyhow_free::Result {
             })?;
             launch.push(a.launch_time());
             eprintln!("  {:?}: {}", a.launch_time(), a.agent_info());
+            // A row must measure what it names: a "restore" that booted
+            // (a snapshot that failed to restore) would pass as a slow
+            // restore, and a boot must not have restored.
+            if a.restored() != snapshot {
+                let got = if a.restored() { "restored" } else { "booted" };
+                a.shutdown()?;
+                return Err(format!("launch by {what}: the appliance {got}").into());
+            }
             a.shutdown()?;
             whole.push(t.elapsed());
         }

@@ -167,33 +167,6 @@ impl Default for Config {
     }
 }
 
-/// A temporary directory removed on drop (the socket lives there).
-#[derive(Debug)]
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> io::Result<TempDir> {
-        use std::os::unix::fs::DirBuilderExt;
-        let base = std::env::temp_dir();
-        for i in 0..100u32 {
-            let t = Instant::now().elapsed().subsec_nanos() ^ i.wrapping_mul(2_654_435_761);
-            let p = base.join(format!("gx-{}-{:08x}", std::process::id(), t));
-            match std::fs::DirBuilder::new().mode(0o700).create(&p) {
-                Ok(()) => return Ok(TempDir(p)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(io::Error::other("cannot create a temporary directory"))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Called for each progress message of a long call.
 pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
 
@@ -213,7 +186,7 @@ pub struct Appliance {
     progress: Option<ProgressFn>,
     launch_time: Duration,
     backend: Backend,
-    _tmp: TempDir,
+    _tmp: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for Appliance {
@@ -287,9 +260,10 @@ impl Boot<'_> {
     fn run(&self, snap: Option<&snapshot::Snapshot>, boot: bool) -> Result<Appliance> {
         let config = self.config;
         let prog = self.backend.program_name();
-        let tmp = TempDir::new()?;
-        let sock_path = tmp.0.join("channel.sock");
-        let qmp_path = tmp.0.join("qmp.sock");
+        // Mode 0700, removed on drop: the channel and QMP sockets live there.
+        let tmp = tempfile::Builder::new().prefix("gx-").tempdir()?;
+        let sock_path = tmp.path().join("channel.sock");
+        let qmp_path = tmp.path().join("qmp.sock");
         let listener = UnixListener::bind(&sock_path)?;
         listener.set_nonblocking(true)?;
         let save = snap.filter(|_| boot);

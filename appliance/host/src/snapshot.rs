@@ -107,7 +107,11 @@ impl Snapshot {
         ));
         let quoted = shell_quote(&tmp)
             .ok_or_else(|| io::Error::other("snapshot path needs quoting we do not do"))?;
-        std::fs::create_dir_all(dir)?;
+        // Under the cache, only once the cache passed its ownership checks.
+        if dir.starts_with(crate::image::cache_root()) {
+            crate::image::ensure_cache_root().map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        crate::image::create_private_dir(dir).map_err(|e| io::Error::other(e.to_string()))?;
         let mut q = Qmp::connect(qmp, deadline)?;
         let r = (|| {
             // The default cap (128 MiB/s) would make saving take ~0.6 s.

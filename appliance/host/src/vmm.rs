@@ -6,7 +6,7 @@
 //! kill-on-drop rules keep it from outliving us ([`crate::qemu::Vm`]). It gets
 //! the same kernel (the cached ELF vmlinux, booted through its PVH entry),
 //! initramfs, command line and devices as QEMU: one virtio-blk per drive
-//! (read-only drives through its in-memory copy-on-write overlay, so the image
+//! (read-only drives through its copy-on-write overlay, a sparse temporary file, so the image
 //! stays byte-identical even when the guest replays a journal), the
 //! virtio-console port `org.guestx.channel.0` on the socket we listen on, and
 //! virtio-rng.
@@ -175,7 +175,8 @@ pub fn disk_arg(d: &Drive) -> Result<String, Error> {
         )));
     }
     let format = d.format.as_deref().unwrap_or("raw");
-    // cow: the guest may write (journal replay on mount), into memory only.
+    // cow: the guest may write (journal replay on mount), into a temporary
+    // overlay file only.
     let mode = if d.readonly { ",cow" } else { "" };
     Ok(format!("{path}{mode},format={format}"))
 }

@@ -19,6 +19,7 @@ pub mod domain;
 pub mod fish_wrapper;
 pub mod human;
 pub mod inspect;
+pub mod json;
 pub mod keys;
 pub mod lock;
 pub mod output;

@@ -25,8 +25,8 @@ fn image_in_use_by_qemu_is_read_only() {
         .stderr(Stdio::null())
         .spawn()
     else {
-        gx_testdata::skip!(
-            "SKIP: image_in_use_by_qemu_is_read_only: qemu-io not installed (package qemu-utils)"
+        gx_testdata::skip_or_fail!(
+            "image_in_use_by_qemu_is_read_only: qemu-io not installed (package qemu-utils)"
         );
         return;
     };

@@ -27,6 +27,7 @@
 //! Known gap: 512-byte sectors only (4K-sector images are read as if their
 //! sectors were 512 bytes, so their tables are not found).
 
+use crate::bytes::{le16, le32, le64};
 use crate::{BlockDevice, Device, Error, Result, Slice};
 use std::collections::HashSet;
 use std::fmt;
@@ -193,22 +194,6 @@ pub struct PartitionTable {
     pub disk_id: DiskId,
 }
 
-fn le16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[off..off + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le64(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_le_bytes(a)
-}
-
 fn guid_at(b: &[u8], off: usize) -> Guid {
     let mut g = [0u8; 16];
     g.copy_from_slice(&b[off..off + 16]);
@@ -235,13 +220,13 @@ pub fn read_partitions(dev: &dyn BlockDevice) -> Result<Option<PartitionTable>> 
     if mbr[510] != 0x55 || mbr[511] != 0xAA {
         return Ok(None);
     }
-    let entries: Vec<&[u8]> = (0..4).map(|i| &mbr[0x1be + 16 * i..][..16]).collect();
+    let entries = mbr_entries(&mbr)?;
     // A protective (or hybrid) MBR: a 0xEE entry starting at LBA 1.
-    if entries.iter().any(|e| e[4] == 0xEE && le32(e, 8) == 1) {
+    if entries.iter().any(|e| e.kind == 0xEE && e.start == 1) {
         return read_gpt(dev).map(Some);
     }
     // Any other 0xEE entry makes the kernel's MBR reader step aside too.
-    if entries.iter().any(|e| e[4] == 0xEE) {
+    if entries.iter().any(|e| e.kind == 0xEE) {
         return Ok(None);
     }
     read_mbr(dev, &mbr)
@@ -272,11 +257,11 @@ fn gpt_header_at(
     if &s[0..8] != b"EFI PART" {
         return Err("no \"EFI PART\" signature".into());
     }
-    let header_size = le32(&s, 12) as usize;
+    let header_size = le32(&s, 12).map_err(|e| e.to_string())? as usize;
     if !(92..=512).contains(&header_size) {
         return Err(format!("header size {header_size} is out of range"));
     }
-    let stored_crc = le32(&s, 16);
+    let stored_crc = le32(&s, 16).map_err(|e| e.to_string())?;
     let mut h = s[..header_size].to_vec();
     h[16..20].fill(0);
     let crc = crc32fast::hash(&h);
@@ -285,20 +270,20 @@ fn gpt_header_at(
             "header CRC32 mismatch (stored 0x{stored_crc:08x}, computed 0x{crc:08x})"
         ));
     }
-    let my_lba = le64(&s, 24);
+    let my_lba = le64(&s, 24).map_err(|e| e.to_string())?;
     if my_lba != lba {
         return Err(format!("header says it is at LBA {my_lba}"));
     }
-    let first_usable = le64(&s, 40);
-    let last_usable = le64(&s, 48);
+    let first_usable = le64(&s, 40).map_err(|e| e.to_string())?;
+    let last_usable = le64(&s, 48).map_err(|e| e.to_string())?;
     if first_usable > last_lba || last_usable > last_lba || first_usable > last_usable {
         return Err(format!(
             "usable LBAs {first_usable}-{last_usable} do not fit a disk whose last LBA is {last_lba}"
         ));
     }
-    let entries_lba = le64(&s, 72);
-    let num_entries = le32(&s, 80);
-    let entry_size = le32(&s, 84);
+    let entries_lba = le64(&s, 72).map_err(|e| e.to_string())?;
+    let num_entries = le32(&s, 80).map_err(|e| e.to_string())?;
+    let entry_size = le32(&s, 84).map_err(|e| e.to_string())?;
     // The kernel accepts only 128-byte entries (the spec allows larger ones).
     if entry_size != 128 {
         return Err(format!("partition entry size {entry_size} is not 128"));
@@ -322,7 +307,7 @@ fn gpt_header_at(
     // entries_lba * 512 fits: entries_lba <= last_lba, which came from a u64 byte size.
     dev.read_at(&mut array, entries_lba * SECTOR_SIZE)
         .map_err(|e| e.to_string())?;
-    let stored_array_crc = le32(&s, 88);
+    let stored_array_crc = le32(&s, 88).map_err(|e| e.to_string())?;
     let array_crc = crc32fast::hash(&array);
     if array_crc != stored_array_crc {
         return Err(format!(
@@ -332,7 +317,7 @@ fn gpt_header_at(
     Ok((
         GptHeader {
             lba,
-            alternate_lba: le64(&s, 32),
+            alternate_lba: le64(&s, 32).map_err(|e| e.to_string())?,
             disk_guid: guid_at(&s, 56),
             num_entries,
             entry_size,
@@ -368,7 +353,7 @@ fn read_gpt(dev: &dyn BlockDevice) -> Result<PartitionTable> {
             let mut candidates = Vec::new();
             if let Ok(s) = read_sector(dev, 1) {
                 if &s[0..8] == b"EFI PART" {
-                    let alt = le64(&s, 32);
+                    let alt = le64(&s, 32)?;
                     if alt != 1 && alt <= last_lba {
                         candidates.push(alt);
                     }
@@ -422,8 +407,8 @@ fn read_gpt(dev: &dyn BlockDevice) -> Result<PartitionTable> {
             ));
             continue;
         }
-        let first = le64(e, 32);
-        let last = le64(e, 40);
+        let first = le64(e, 32)?;
+        let last = le64(e, 40)?;
         if first > last_lba || last > last_lba {
             warnings.push(format!(
                 "{name}: GPT partition {number} (LBA {first}-{last}) lies past the end of the disk \
@@ -437,9 +422,9 @@ fn read_gpt(dev: &dyn BlockDevice) -> Result<PartitionTable> {
             ));
             continue;
         }
-        let attributes = le64(e, 48);
+        let attributes = le64(e, 48)?;
         let units: Vec<u16> = (0..36)
-            .map(|k| le16(e, 56 + 2 * k))
+            .map_while(|k| le16(e, 56 + 2 * k).ok())
             .take_while(|&u| u != 0)
             .collect();
         // first/last <= last_lba, whose byte offset fits a u64.
@@ -485,24 +470,24 @@ struct RawPart {
 fn read_mbr(dev: &dyn BlockDevice, mbr: &[u8; 512]) -> Result<Option<PartitionTable>> {
     let name = dev.describe();
     let mut warnings = Vec::new();
-    let entries: Vec<&[u8]> = (0..4).map(|i| &mbr[0x1be + 16 * i..][..16]).collect();
+    let entries = mbr_entries(mbr)?;
     // A boot indicator other than 0 or 0x80 means this is not a partition
     // table (typically a FAT or NTFS boot sector), as the kernel decides.
-    if entries.iter().any(|e| e[0] != 0 && e[0] != 0x80) {
+    if entries.iter().any(|e| e.boot != 0 && e.boot != 0x80) {
         return Ok(None);
     }
-    if entries.iter().all(|e| le32(e, 12) == 0) {
+    if entries.iter().all(|e| e.sectors == 0) {
         return Ok(None);
     }
     let mut raw = Vec::new();
     let mut next_logical = 5u32;
     for (slot, e) in entries.iter().enumerate() {
-        let sectors = u64::from(le32(e, 12));
+        let sectors = u64::from(e.sectors);
         if sectors == 0 {
             continue;
         }
-        let start = u64::from(le32(e, 8));
-        let t = e[4];
+        let start = u64::from(e.start);
+        let t = e.kind;
         let number = slot as u32 + 1;
         if is_extended(t) {
             raw.push(RawPart {
@@ -511,7 +496,7 @@ fn read_mbr(dev: &dyn BlockDevice, mbr: &[u8; 512]) -> Result<Option<PartitionTa
                 sectors,
                 kind: PartitionKind::Extended,
                 mbr_type: t,
-                bootable: e[0] == 0x80,
+                bootable: e.boot == 0x80,
             });
             walk_ebr_chain(
                 dev,
@@ -528,7 +513,7 @@ fn read_mbr(dev: &dyn BlockDevice, mbr: &[u8; 512]) -> Result<Option<PartitionTa
                 sectors,
                 kind: PartitionKind::Primary,
                 mbr_type: t,
-                bootable: e[0] == 0x80,
+                bootable: e.boot == 0x80,
             });
         }
     }
@@ -575,7 +560,7 @@ fn read_mbr(dev: &dyn BlockDevice, mbr: &[u8; 512]) -> Result<Option<PartitionTa
         kind: TableKind::Mbr,
         partitions,
         warnings,
-        disk_id: DiskId::Mbr(le32(mbr, 0x1b8)),
+        disk_id: DiskId::Mbr(le32(mbr, 0x1b8)?),
     }))
 }
 
@@ -583,6 +568,29 @@ fn read_mbr(dev: &dyn BlockDevice, mbr: &[u8; 512]) -> Result<Option<PartitionTa
 /// sectors), the way the kernel's `parse_extended` does: data partitions are
 /// relative to their EBR, links to the next EBR relative to the extended
 /// partition's start.
+/// One of the four 16-byte entries of an MBR or EBR.
+struct MbrEntry {
+    boot: u8,
+    kind: u8,
+    /// First sector (relative to the table's base for EBR entries).
+    start: u32,
+    sectors: u32,
+}
+
+/// The four entries of the partition table in sector `s`.
+fn mbr_entries(s: &[u8]) -> Result<[MbrEntry; 4]> {
+    let entry = |i: usize| -> Result<MbrEntry> {
+        let e = 0x1be + 16 * i;
+        Ok(MbrEntry {
+            boot: crate::bytes::u8_at(s, e)?,
+            kind: crate::bytes::u8_at(s, e + 4)?,
+            start: le32(s, e + 8)?,
+            sectors: le32(s, e + 12)?,
+        })
+    };
+    Ok([entry(0)?, entry(1)?, entry(2)?, entry(3)?])
+}
+
 fn walk_ebr_chain(
     dev: &dyn BlockDevice,
     first: u64,
@@ -623,13 +631,15 @@ fn walk_ebr_chain(
         if ebr[510] != 0x55 || ebr[511] != 0xAA {
             return;
         }
-        let entries: Vec<&[u8]> = (0..4).map(|i| &ebr[0x1be + 16 * i..][..16]).collect();
+        let Ok(entries) = mbr_entries(&ebr) else {
+            return;
+        };
         for (i, e) in entries.iter().enumerate() {
-            let sectors = u64::from(le32(e, 12));
-            if sectors == 0 || is_extended(e[4]) {
+            let sectors = u64::from(e.sectors);
+            if sectors == 0 || is_extended(e.kind) {
                 continue;
             }
-            let offs = u64::from(le32(e, 8));
+            let offs = u64::from(e.start);
             let Some(start) = this.checked_add(offs) else {
                 continue;
             };
@@ -652,8 +662,8 @@ fn walk_ebr_chain(
                 start,
                 sectors,
                 kind: PartitionKind::Logical,
-                mbr_type: e[4],
-                bootable: e[0] == 0x80,
+                mbr_type: e.kind,
+                bootable: e.boot == 0x80,
             });
             empty_links = 0;
             *next_logical += 1;
@@ -663,24 +673,32 @@ fn walk_ebr_chain(
         }
         let Some(link) = entries
             .iter()
-            .find(|e| le32(e, 12) != 0 && is_extended(e[4]))
+            .find(|e| e.sectors != 0 && is_extended(e.kind))
         else {
             return;
         };
-        let Some(next) = first.checked_add(u64::from(le32(link, 8))) else {
+        let Some(next) = first.checked_add(u64::from(link.start)) else {
             return;
         };
         this = next;
-        this_size = u64::from(le32(link, 12));
+        this_size = u64::from(link.sectors);
     }
 }
 
 // ---------------------------------------------------------------- devices and names
 
-/// The partition as a device of its own (a [`Slice`] of `dev`).
+/// The partition as a device of its own (a [`Slice`] of `dev`). An MBR
+/// extended partition is, as Linux makes it (block/partitions/msdos.c),
+/// only its first two sectors: room for a boot loader, not for a
+/// filesystem, and what `blockdev --getsize64` (so virt-filesystems) says.
 pub fn partition_device(dev: &Device, p: &Partition) -> Result<Device> {
     let name = format!("{} (partition {})", dev.describe(), p.number);
-    Ok(Arc::new(Slice::new(dev.clone(), p.start, p.size, name)?))
+    let size = if p.kind == PartitionKind::Extended {
+        p.size.min(2 * SECTOR_SIZE)
+    } else {
+        p.size
+    };
+    Ok(Arc::new(Slice::new(dev.clone(), p.start, size, name)?))
 }
 
 /// The libguestfs/Linux name of disk `index` (0-based): `/dev/sda`, ...,

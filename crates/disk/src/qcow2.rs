@@ -12,6 +12,7 @@
 //!   and never the same file twice (loops);
 //! - reads that refuse data clusters mapped past the end of their file.
 
+use crate::bytes::{be32, be64};
 use crate::raw::RawDevice;
 use crate::{BlockDevice, Error, ErrorKind, Result, check_range};
 use imago::format::Format as ImagoFormat;
@@ -28,6 +29,8 @@ pub const MAX_BACKING_DEPTH: usize = 16;
 /// QEMU's own limit on the L1 table (`QCOW_MAX_L1_SIZE`), so a hostile header
 /// cannot make us read gigabytes.
 const MAX_L1_BYTES: u64 = 32 * 1024 * 1024;
+/// QEMU's limit on the refcount table (`QCOW_MAX_REFTABLE_SIZE`).
+const MAX_REFTABLE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The qcow2 magic, `QFI\xfb`.
 pub const QCOW2_MAGIC: [u8; 4] = *b"QFI\xfb";
@@ -55,18 +58,6 @@ pub struct Qcow2Header {
     pub backing_file: Option<String>,
 }
 
-fn be32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[off..off + 4]);
-    u32::from_be_bytes(a)
-}
-
-fn be64(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_be_bytes(a)
-}
-
 /// Check a qcow2 header and its L1 table against the file holding them.
 ///
 /// Everything is checked against the file's size, so a truncated image is
@@ -86,21 +77,21 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
     if h[0..4] != QCOW2_MAGIC {
         return Err(corrupt("magic is missing".into()));
     }
-    let version = be32(&h, 4);
+    let version = be32(&h, 4)?;
     if version != 2 && version != 3 {
         return Err(Error::unsupported(format!(
             "{name}: qcow2 version {version} is not supported (only 2 and 3)"
         )));
     }
-    let backing_file_offset = be64(&h, 8);
-    let backing_file_size = be32(&h, 16);
-    let cluster_bits = be32(&h, 20);
-    let size = be64(&h, 24);
-    let crypt_method = be32(&h, 32);
-    let l1_size = be32(&h, 36);
-    let l1_table_offset = be64(&h, 40);
-    let refcount_table_offset = be64(&h, 48);
-    let refcount_table_clusters = be32(&h, 56);
+    let backing_file_offset = be64(&h, 8)?;
+    let backing_file_size = be32(&h, 16)?;
+    let cluster_bits = be32(&h, 20)?;
+    let size = be64(&h, 24)?;
+    let crypt_method = be32(&h, 32)?;
+    let l1_size = be32(&h, 36)?;
+    let l1_table_offset = be64(&h, 40)?;
+    let refcount_table_offset = be64(&h, 48)?;
+    let refcount_table_clusters = be32(&h, 56)?;
 
     if !(9..=21).contains(&cluster_bits) {
         return Err(corrupt(format!(
@@ -120,8 +111,8 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
                 "version 3 header is truncated: the file is only {file_len} bytes"
             )));
         }
-        let incompat = be64(&h, 72);
-        let header_length = be32(&h, 100);
+        let incompat = be64(&h, 72)?;
+        let header_length = be32(&h, 100)?;
         if incompat & INCOMPAT_DATA_FILE != 0 {
             return Err(Error::unsupported(format!(
                 "{name}: qcow2 images with an external data file are not supported"
@@ -204,6 +195,12 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
     let rt_bytes = u64::from(refcount_table_clusters)
         .checked_mul(cluster_size)
         .ok_or_else(|| corrupt("refcount table size overflows".into()))?;
+    if rt_bytes > MAX_REFTABLE_BYTES {
+        return Err(corrupt(format!(
+            "refcount table of {refcount_table_clusters} clusters (refcount_table_clusters) is \
+             larger than the {MAX_REFTABLE_BYTES}-byte limit"
+        )));
+    }
     let rt_end = refcount_table_offset.checked_add(rt_bytes);
     if rt_end.is_none_or(|e| e > file_len) {
         return Err(corrupt(format!(
@@ -214,11 +211,17 @@ pub fn check_header(dev: &dyn BlockDevice) -> Result<Qcow2Header> {
 
     // Every L2 table the L1 table names must exist in the file: imago would
     // read a missing one as zeros, i.e. silently as unallocated clusters.
-    if l1_bytes > 0 {
-        let mut l1 = vec![0u8; l1_bytes as usize];
-        dev.read_at(&mut l1, l1_table_offset)?;
-        for (i, e) in l1.chunks_exact(8).enumerate() {
-            let l2 = be64(e, 0) & L1E_OFFSET_MASK;
+    // Read a piece at a time: imago holds its own copy of the table.
+    let mut l1 = vec![0u8; l1_bytes.min(1 << 20) as usize];
+    let mut done = 0u64;
+    while done < l1_bytes {
+        let n = (l1_bytes - done).min(l1.len() as u64) as usize;
+        dev.read_at(&mut l1[..n], l1_table_offset + done)?;
+        let first = (done / 8) as usize;
+        done += n as u64;
+        for (i, e) in l1[..n].chunks_exact(8).enumerate() {
+            let i = first + i;
+            let l2 = be64(e, 0)? & L1E_OFFSET_MASK;
             if l2 == 0 {
                 continue;
             }

@@ -20,6 +20,7 @@
 //! position of the short entry on disk divided by 32 (unique and stable).
 
 use crate::{DirEntry, FileType, Filesystem, Stat, StatVfs, Timespec};
+use gx_disk::bytes::{le16, le32};
 use gx_disk::{Device, Error, ErrorKind, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -39,6 +40,10 @@ const MAX_DIR_BYTES: u64 = 65536 * 32;
 
 /// Bound on cached directory entries across all cached directories.
 const DIR_CACHE_ENTRIES: usize = 200_000;
+
+/// The most pieces (runs of contiguous clusters) one chain is kept in: a
+/// file fragmented further (or a crafted FAT) would cost memory by its size.
+const MAX_CHAIN_EXTENTS: usize = 1 << 20;
 
 const FAT_BLOCK: u64 = 4096;
 const FAT_CACHE_BLOCKS: usize = 256;
@@ -109,14 +114,6 @@ pub(crate) struct FatFs {
     free_cache: RefCell<Option<u64>>,
 }
 
-fn le16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
 impl FatFs {
     pub(crate) fn open(dev: Device) -> Result<FatFs> {
         let name = dev.describe();
@@ -124,7 +121,7 @@ impl FatFs {
         let mut bs = [0u8; 512];
         dev.read_at(&mut bs, 0)
             .map_err(|e| e.context(format!("{name}: reading the FAT boot sector")))?;
-        let bps = u64::from(le16(&bs, 11));
+        let bps = u64::from(le16(&bs, 11)?);
         if !matches!(bps, 512 | 1024 | 2048 | 4096) {
             return Err(bad(format!("bytes per sector {bps} is not 512-4096")));
         }
@@ -134,7 +131,7 @@ impl FatFs {
                 "sectors per cluster {spc} is not a power of two"
             )));
         }
-        let reserved = u64::from(le16(&bs, 14));
+        let reserved = u64::from(le16(&bs, 14)?);
         if reserved == 0 {
             return Err(bad("no reserved sectors".into()));
         }
@@ -142,12 +139,12 @@ impl FatFs {
         if nfats == 0 {
             return Err(bad("no FATs".into()));
         }
-        let root_entries = u64::from(le16(&bs, 17));
-        let total16 = u64::from(le16(&bs, 19));
-        let fat16_len = u64::from(le16(&bs, 22));
-        let total32 = u64::from(le32(&bs, 32));
-        let fat32_len = u64::from(le32(&bs, 36));
-        let root_cluster32 = le32(&bs, 44);
+        let root_entries = u64::from(le16(&bs, 17)?);
+        let total16 = u64::from(le16(&bs, 19)?);
+        let fat16_len = u64::from(le16(&bs, 22)?);
+        let total32 = u64::from(le32(&bs, 32)?);
+        let fat32_len = u64::from(le32(&bs, 36)?);
+        let root_cluster32 = le32(&bs, 44)?;
         let total_sectors = if total16 != 0 { total16 } else { total32 };
         // Linux decides FAT32 by the 16-bit FAT length being zero, not by the
         // cluster count; do the same so we agree on odd images.
@@ -337,10 +334,19 @@ impl FatFs {
                 Some(last) if u64::from(last.first) + u64::from(last.count) == u64::from(next) => {
                     last.count += 1
                 }
-                _ => extents.push(Extent {
-                    first: next,
-                    count: 1,
-                }),
+                _ => {
+                    if extents.len() >= MAX_CHAIN_EXTENTS {
+                        return Err(Error::unsupported(format!(
+                            "{}: {}: cluster chain in more than {MAX_CHAIN_EXTENTS} pieces",
+                            self.name,
+                            what()
+                        )));
+                    }
+                    extents.push(Extent {
+                        first: next,
+                        count: 1,
+                    })
+                }
             }
             cur = next;
         }
@@ -466,7 +472,7 @@ impl FatFs {
                     .iter()
                     .enumerate()
                 {
-                    part[k] = le16(e, *off);
+                    part[k] = le16(e, *off)?;
                 }
                 if ord & 0x40 != 0 {
                     if seq == 0 || seq > 20 {
@@ -528,19 +534,19 @@ impl FatFs {
             };
             let pos = region_off + (byte - region_start);
             let first_cluster = if self.kind == FatKind::Fat32 {
-                (u32::from(le16(e, 20)) << 16) | u32::from(le16(e, 26))
+                (u32::from(le16(e, 20)?) << 16) | u32::from(le16(e, 26)?)
             } else {
-                u32::from(le16(e, 26))
+                u32::from(le16(e, 26)?)
             };
             let entry = Entry {
                 name,
                 short,
                 attr: e[11],
                 first_cluster,
-                size: le32(e, 28),
-                time: le16(e, 22),
-                date: le16(e, 24),
-                adate: le16(e, 18),
+                size: le32(e, 28)?,
+                time: le16(e, 22)?,
+                date: le16(e, 24)?,
+                adate: le16(e, 18)?,
                 pos,
             };
             let idx = entries.len();
@@ -668,22 +674,29 @@ impl FatFs {
             }
             FatKind::Fat16 | FatKind::Fat32 => {
                 let width = if self.kind == FatKind::Fat16 { 2 } else { 4 };
-                let mut buf = vec![0u8; 256 * 1024];
+                let mut buf = vec![0u8; 1 << 20];
+                let zeros = vec![0u8; buf.len()];
                 let mut c = 2u64;
                 while c < end {
                     let n = ((end - c) * width).min(buf.len() as u64) as usize;
                     self.read(&mut buf[..n], self.fat_start + c * width, &|| {
                         "reading the FAT".into()
                     })?;
+                    c += n as u64 / width;
+                    // A free stretch (most of a large, young volume) is one
+                    // memcmp, not a loop over entries.
+                    if buf[..n] == zeros[..n] {
+                        free += n as u64 / width;
+                        continue;
+                    }
                     for ent in buf[..n].chunks_exact(width as usize) {
                         let v = if width == 2 {
-                            u32::from(le16(ent, 0))
+                            u32::from(le16(ent, 0)?)
                         } else {
-                            le32(ent, 0) & 0x0FFF_FFFF
+                            le32(ent, 0)? & 0x0FFF_FFFF
                         };
                         free += u64::from(v == 0);
                     }
-                    c += n as u64 / width;
                 }
             }
         }

@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 
 use crate::{Error, Result};
+use gx_disk::bytes::{be16, be32};
 
 pub(crate) const MAGIC: u32 = 0xC03B_3998;
 const T_DESCRIPTOR: u32 = 1;
@@ -40,14 +41,49 @@ const FLAG_ESCAPE: u32 = 1;
 const FLAG_SAME_UUID: u32 = 2;
 const FLAG_LAST_TAG: u32 = 8;
 
-fn be32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+/// A big-endian u16 field, widened (tag flags are 16 or 32 bits wide).
+fn be16w(b: &[u8], at: usize) -> Result<u32> {
+    be16(b, at).map(u32::from)
 }
 
-fn be16(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 2)
-        .map_or(0, |x| u32::from(u16::from_be_bytes([x[0], x[1]])))
+/// The most blocks one replay may log (tags kept while scanning, a few tens
+/// of bytes each) and revoke: a full 1 GiB journal of 4 KiB blocks logs at
+/// most 262,144. Past this the replay is left to the kernel (`Unsupported`).
+const MAX_LOGGED: usize = 1 << 19;
+
+/// Where each journal block is on the filesystem: runs of contiguous blocks
+/// (a journal is one or a few extents), so its size costs nothing.
+#[derive(Debug, Default)]
+pub(crate) struct JournalMap {
+    /// (first journal block, first filesystem block, length), in order.
+    runs: Vec<(u64, u64, u64)>,
+    len: u64,
+}
+
+impl JournalMap {
+    /// Appends `count` journal blocks stored from filesystem block `phys` on.
+    pub(crate) fn push_run(&mut self, phys: u64, count: u64) {
+        match self.runs.last_mut() {
+            Some((_, p, n)) if *p + *n == phys => *n += count,
+            _ => self.runs.push((self.len, phys, count)),
+        }
+        self.len += count;
+    }
+
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The filesystem block holding journal block `i`.
+    pub(crate) fn get(&self, i: u64) -> Option<u64> {
+        let at = self.runs.partition_point(|&(start, _, _)| start <= i);
+        let &(start, phys, n) = self.runs.get(at.checked_sub(1)?)?;
+        (i - start < n).then(|| phys + (i - start))
+    }
 }
 
 /// Where the replayed content of filesystem blocks is.
@@ -69,10 +105,10 @@ struct Logged {
 }
 
 /// Computes the replay of the journal whose blocks are at filesystem blocks
-/// `jmap` (journal block i is at `jmap[i]`), reading blocks with `read`.
+/// `jmap` (journal block i is at `jmap.get(i)`), reading blocks with `read`.
 /// `fs_blocks`: the filesystem size, for checking targets.
 pub(crate) fn replay(
-    jmap: &[u64],
+    jmap: &JournalMap,
     block_size: u32,
     fs_blocks: u64,
     read: &dyn Fn(u64) -> Result<Vec<u8>>,
@@ -81,29 +117,29 @@ pub(crate) fn replay(
     let corrupt = |why: String| Error::corrupt(format!("{name}: journal: {why}"));
     let jread = |i: u32| -> Result<Vec<u8>> {
         let b = jmap
-            .get(i as usize)
+            .get(u64::from(i))
             .ok_or_else(|| corrupt(format!("block {i} is past the journal's end")))?;
-        read(*b)
+        read(b)
     };
     let sb = jread(0)?;
-    if be32(&sb, 0) != MAGIC || !matches!(be32(&sb, 4), T_SB_V1 | T_SB_V2) {
+    if be32(&sb, 0)? != MAGIC || !matches!(be32(&sb, 4)?, T_SB_V1 | T_SB_V2) {
         return Err(corrupt("bad superblock".into()));
     }
-    if be32(&sb, 0x0c) != block_size {
+    if be32(&sb, 0x0c)? != block_size {
         return Err(Error::unsupported(format!(
             "{name}: journal block size {} differs from the filesystem's {block_size}",
-            be32(&sb, 0x0c)
+            be32(&sb, 0x0c)?
         )));
     }
-    let maxlen = be32(&sb, 0x10);
-    let first = be32(&sb, 0x14);
-    let mut tid = be32(&sb, 0x18);
-    let start = be32(&sb, 0x1c);
+    let maxlen = be32(&sb, 0x10)?;
+    let first = be32(&sb, 0x14)?;
+    let mut tid = be32(&sb, 0x18)?;
+    let start = be32(&sb, 0x1c)?;
     if start == 0 {
         return Ok(ReplayMap::default());
     }
-    let incompat = if be32(&sb, 4) == T_SB_V2 {
-        be32(&sb, 0x28)
+    let incompat = if be32(&sb, 4)? == T_SB_V2 {
+        be32(&sb, 0x28)?
     } else {
         0
     };
@@ -129,12 +165,18 @@ pub(crate) fn replay(
             "log bounds first {first}, start {start}, length {maxlen} are inconsistent"
         )));
     }
-    if (maxlen as usize) > jmap.len() {
+    if u64::from(maxlen) > jmap.len() {
         return Err(corrupt(format!(
             "{maxlen} blocks, but the journal inode has {}",
             jmap.len()
         )));
     }
+    let too_many = |what: &str| {
+        Error::unsupported(format!(
+            "{name}: journal: more than {MAX_LOGGED} {what} to replay; the direct engine \
+             leaves such a replay to the kernel"
+        ))
+    };
     let wide = incompat & INCOMPAT_64BIT != 0;
     let csum3 = incompat & INCOMPAT_CSUM_V3 != 0;
     let csum2 = incompat & INCOMPAT_CSUM_V2 != 0;
@@ -161,23 +203,23 @@ pub(crate) fn replay(
             break;
         }
         let b = jread(at)?;
-        if be32(&b, 0) != MAGIC || be32(&b, 8) != tid {
+        if be32(&b, 0)? != MAGIC || be32(&b, 8)? != tid {
             break;
         }
-        match be32(&b, 4) {
+        match be32(&b, 4)? {
             T_DESCRIPTOR => {
                 let mut pos = 12;
                 let mut data = at;
                 while pos + tag_bytes <= bs - tail {
-                    let low = u64::from(be32(&b, pos));
+                    let low = u64::from(be32(&b, pos)?);
                     let flags = if csum3 {
-                        be32(&b, pos + 4)
+                        be32(&b, pos + 4)?
                     } else {
-                        be16(&b, pos + 6)
+                        be16w(&b, pos + 6)?
                     };
                     // The high half sits at +8 in both tag layouts (64bit only).
                     let high = if wide {
-                        u64::from(be32(&b, pos + 8))
+                        u64::from(be32(&b, pos + 8)?)
                     } else {
                         0
                     };
@@ -188,6 +230,9 @@ pub(crate) fn replay(
                         return Err(corrupt(format!(
                             "transaction {tid} logs block {target}, past the filesystem's end"
                         )));
+                    }
+                    if committed.len() + pending.len() >= MAX_LOGGED {
+                        return Err(too_many("logged blocks"));
                     }
                     pending.push(Logged {
                         tid,
@@ -215,15 +260,18 @@ pub(crate) fn replay(
                 tid = tid.wrapping_add(1);
             }
             T_REVOKE => {
-                let count = (be32(&b, 12) as usize).min(bs - tail);
+                let count = (be32(&b, 12)? as usize).min(bs - tail);
                 let rec = if wide { 8 } else { 4 };
                 let mut pos = 16;
                 while pos + rec <= count {
                     let r = if wide {
-                        (u64::from(be32(&b, pos)) << 32) | u64::from(be32(&b, pos + 4))
+                        (u64::from(be32(&b, pos)?) << 32) | u64::from(be32(&b, pos + 4)?)
                     } else {
-                        u64::from(be32(&b, pos))
+                        u64::from(be32(&b, pos)?)
                     };
+                    if revoked.len() + pending_revokes.len() >= MAX_LOGGED {
+                        return Err(too_many("revoked blocks"));
+                    }
                     pending_revokes.push(r);
                     pos += rec;
                 }
@@ -239,8 +287,8 @@ pub(crate) fn replay(
         if revoked.get(&l.target).is_some_and(|&r| r >= l.tid) {
             continue;
         }
-        let phys = *jmap
-            .get(l.jblock as usize)
+        let phys = jmap
+            .get(u64::from(l.jblock))
             .ok_or_else(|| corrupt(format!("block {} is past the journal's end", l.jblock)))?;
         blocks.insert(l.target, (phys, l.escaped));
     }
@@ -354,7 +402,8 @@ mod tests {
 
     /// Journal blocks 0..n stored at "filesystem blocks" 100..100+n.
     fn run(blocks: &[Vec<u8>], fs_blocks: u64) -> Result<ReplayMap> {
-        let jmap: Vec<u64> = (0..blocks.len() as u64).map(|i| 100 + i).collect();
+        let mut jmap = JournalMap::default();
+        jmap.push_run(100, blocks.len() as u64);
         let read = |b: u64| -> Result<Vec<u8>> {
             blocks
                 .get((b - 100) as usize)
@@ -446,6 +495,28 @@ mod tests {
             j.push(header(T_COMMIT, s));
         }
         assert_eq!(run(&j, 50).unwrap().transactions, 4);
+    }
+
+    #[test]
+    fn journal_map_runs() {
+        let mut m = JournalMap::default();
+        m.push_run(10, 3);
+        m.push_run(13, 2);
+        m.push_run(100, 1);
+        assert_eq!((m.len(), m.runs()), (6, 2));
+        let got: Vec<_> = (0..7).map(|i| m.get(i)).collect();
+        assert_eq!(
+            got,
+            [
+                Some(10),
+                Some(11),
+                Some(12),
+                Some(13),
+                Some(14),
+                Some(100),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -29,8 +29,6 @@ pub use gx_disk::{Error, ErrorKind, Result};
 use gx_disk::Device;
 
 mod ext4;
-mod ext4_hash;
-mod ext4_xattr;
 mod jbd2;
 pub use ext4::Ext4Fs;
 mod fat;

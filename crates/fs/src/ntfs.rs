@@ -25,6 +25,7 @@
 //! volume's `$UpCase` table, as Windows does.
 
 use crate::{DirEntry, FileType, Filesystem, Stat, StatVfs, Timespec};
+use gx_disk::bytes::{le16, le32};
 use gx_disk::{Device, Error, ErrorKind, Result};
 use ntfs::indexes::NtfsFileNameIndex;
 use ntfs::structured_values::{
@@ -44,6 +45,9 @@ const ROOT_RECORD: u64 = 5;
 /// Records below this are NTFS metadata ($MFT ... $Extend); ntfs-3g hides them.
 const FIRST_USER_RECORD: u64 = 16;
 const MAX_DEPTH: usize = 64;
+/// Bounds on MFT and index record sizes: Windows writes 1 KiB and 4 KiB.
+const MIN_RECORD: u32 = 512;
+const MAX_RECORD: u32 = 64 * 1024;
 const DIR_CACHE_ENTRIES: usize = 200_000;
 const IO_BLOCK: u64 = 4096;
 const IO_CACHE_BLOCKS: usize = 1024;
@@ -218,6 +222,15 @@ impl NtfsFs {
         };
         let ntfs =
             Ntfs::new(&mut io).map_err(|e| conv(&name, "reading the NTFS boot sector", e))?;
+        // The crate allocates a whole record on every file it opens; Windows
+        // and Linux use 1 or 4 KiB (Linux refuses more than 4 KiB).
+        let frs = ntfs.file_record_size();
+        if !(MIN_RECORD..=MAX_RECORD).contains(&frs) || !frs.is_power_of_two() {
+            return Err(Error::corrupt(format!(
+                "{name}: NTFS boot sector: clusters_per_mft_record gives {frs}-byte MFT records \
+                 (must be a power of two from {MIN_RECORD} to {MAX_RECORD})"
+            )));
+        }
         let mut fs = NtfsFs {
             ntfs,
             io: RefCell::new(io),
@@ -317,6 +330,14 @@ impl NtfsFs {
                 .map_err(self.err(&what))?;
             let mut visited = HashSet::new();
             let record_size = root.index_record_size();
+            // The crate allocates a whole index record per node it reads.
+            if !(MIN_RECORD..=MAX_RECORD).contains(&record_size) || !record_size.is_power_of_two() {
+                return Err(Error::corrupt(format!(
+                    "{}: {what}: $INDEX_ROOT index_record_size {record_size} (must be a power of \
+                     two from {MIN_RECORD} to {MAX_RECORD})",
+                    self.name
+                )));
+            }
             self.walk(
                 io,
                 entries,
@@ -500,8 +521,8 @@ impl NtfsFs {
                     }
                     if d.len() == 24 && (d.starts_with(b"IntxCHR\0") || d.starts_with(b"IntxBLK\0"))
                     {
-                        let major = u64::from_le_bytes(d[8..16].try_into().unwrap_or([0; 8]));
-                        let minor = u64::from_le_bytes(d[16..24].try_into().unwrap_or([0; 8]));
+                        let major = gx_disk::bytes::le64(&d, 8)?;
+                        let minor = gx_disk::bytes::le64(&d, 16)?;
                         let rdev =
                             ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12);
                         let t = if d[4] == b'C' {
@@ -542,24 +563,19 @@ impl NtfsFs {
         if d.len() < 8 {
             return Ok(None);
         }
-        let tag = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+        let tag = le32(&d, 0)?;
         if tag != REPARSE_TAG_SYMLINK && tag != REPARSE_TAG_MOUNT_POINT {
             return Ok(None);
         }
         // Header (8) + substitute name offset/length, print name offset/length
         // (+ flags for symlinks), then the path buffer.
         let body = &d[8..];
-        let get16 = |o: usize| {
-            body.get(o..o + 2)
-                .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
-        };
+        let get16 = |o: usize| le16(body, o).ok().map(usize::from);
         let (Some(off), Some(len)) = (get16(0), get16(2)) else {
             return Ok(Some(Kind::Symlink(None, 0)));
         };
         let (relative, buf_start) = if tag == REPARSE_TAG_SYMLINK {
-            let flags = body
-                .get(8..12)
-                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            let flags = le32(body, 8).unwrap_or(0);
             (flags & 1 != 0, 12)
         } else {
             (false, 8)

@@ -46,7 +46,7 @@ fn appliance_missing() -> Option<String> {
 macro_rules! need_appliance {
     ($name:expr) => {
         if let Some(why) = appliance_missing() {
-            gx_testdata::skip!("SKIP {}: {why}", $name);
+            gx_testdata::skip_or_fail!("{}: {why}", $name);
             return;
         }
     };
@@ -412,8 +412,8 @@ fn vmm_handle(linux: &Path) -> Handle {
 fn vmm_backend_boots_the_appliance() {
     use gx_appliance::vmm::{KvmFlavor, kvm_flavor};
     if gx_appliance::vmm::find_vmm().is_err() {
-        gx_testdata::skip!(
-            "SKIP vmm_backend_boots_the_appliance: gx-vmm is not built in this target \
+        gx_testdata::skip_or_fail!(
+            "vmm_backend_boots_the_appliance: gx-vmm is not built in this target \
              directory (`cargo build -p gx-vmm`)"
         );
         return;

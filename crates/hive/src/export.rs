@@ -175,7 +175,7 @@ fn write_values(node: &Node<'_>, opts: &ExportOptions, out: &mut impl Write) -> 
             out.write_all(b"\"=").map_err(io_err)?;
         }
         if t == types::REG_DWORD && data.len() == 4 {
-            let d = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+            let d = gx_disk::bytes::le32(&data, 0).map_err(|e| Error::corrupt(e.to_string()))?;
             writeln!(out, "dword:{d:08x}").map_err(io_err)?;
         } else if opts.unsafe_printable_strings && (t == types::REG_SZ || t == types::REG_EXPAND_SZ)
         {

@@ -78,21 +78,18 @@ pub mod types {
     }
 }
 
+// The workspace's one set of byte readers (gx_disk::bytes); a field past the
+// end of the hive is `None` here, and each caller says what that means.
 fn u16_at(buf: &[u8], off: usize) -> Option<u16> {
-    let b = buf.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
+    gx_disk::bytes::le16(buf, off).ok()
 }
 
 fn u32_at(buf: &[u8], off: usize) -> Option<u32> {
-    let b = buf.get(off..off.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    gx_disk::bytes::le32(buf, off).ok()
 }
 
 fn u64_at(buf: &[u8], off: usize) -> Option<u64> {
-    let b = buf.get(off..off.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Some(u64::from_le_bytes(a))
+    gx_disk::bytes::le64(buf, off).ok()
 }
 
 /// Names stored with the "compressed" flag are one byte per character in an
@@ -223,15 +220,100 @@ impl Hive {
         Hive::open(data)
     }
 
+    /// Reads and opens the hive in a file of `len` bytes, through `read`
+    /// (fill the buffer from the given offset), without trusting the base
+    /// block's size: the hive bin headers are walked first, and only the
+    /// bins that chain up (plus the first broken one, so the error is the
+    /// one [`Hive::open`] gives) are read into memory. A file whose size or
+    /// base block claims far more than it holds (a sparse file of zeros
+    /// after a "regf" block) costs a few small reads, not its size. The
+    /// result is [`Hive::open`]'s on the whole file, except that
+    /// [`Hive::bytes`] stops where the bins do.
+    pub fn read_at(
+        len: u64,
+        read: &mut dyn FnMut(&mut [u8], u64) -> std::io::Result<()>,
+    ) -> Result<Hive> {
+        let file_len = usize::try_from(len)
+            .map_err(|_| Error::corrupt(format!("file is {len} bytes, too large for a hive")))?;
+        let mut fill = |buf: &mut [u8], off: usize| {
+            read(buf, off as u64).map_err(|e| Error::io(format!("reading the hive at {off:#x}"), e))
+        };
+        if file_len < MIN_HIVE_SIZE {
+            let mut data = vec![0u8; file_len];
+            fill(&mut data, 0)?;
+            return Hive::open_inner(data, file_len);
+        }
+        let mut data = vec![0u8; BASE_BLOCK_SIZE];
+        fill(&mut data, 0)?;
+        let hbds = u32_at(&data, 0x28).unwrap_or(0) as usize;
+        let end_of_bins = hbds.saturating_add(BASE_BLOCK_SIZE).min(file_len);
+        // Bin by bin, a piece at a time, following the chain of cells as it
+        // arrives: what is held is what chains up. At the first bin header or
+        // cell size that open() would refuse, stop, keeping just enough of
+        // it for open() to name the same damage at the same place.
+        let mut off = BASE_BLOCK_SIZE;
+        let mut header = [0u8; HBIN_HEADER_SIZE];
+        let mut bad_cell = false;
+        'bins: while off < end_of_bins {
+            let n = HBIN_HEADER_SIZE.min(file_len - off);
+            fill(&mut header[..n], off)?;
+            let rel = u32_at(&header[..n], 4).map(|r| r as usize);
+            let size = u32_at(&header[..n], 8).unwrap_or(0) as usize;
+            let ok = &header[..4.min(n)] == b"hbin"
+                && size > HBIN_HEADER_SIZE
+                && size % 0x1000 == 0
+                && off.checked_add(size).is_some_and(|e| e <= file_len)
+                && rel.and_then(|r| r.checked_add(BASE_BLOCK_SIZE)) == Some(off);
+            if !ok {
+                break;
+            }
+            let bin_end = off + size;
+            let mut cell = off + HBIN_HEADER_SIZE;
+            while data.len() < bin_end {
+                let at = data.len();
+                data.resize(at + (bin_end - at).min(1 << 20), 0);
+                fill(&mut data[at..], at)?;
+                while cell < bin_end && cell + 4 <= data.len() {
+                    let len = (u32_at(&data, cell).unwrap_or(0) as i32).unsigned_abs() as usize;
+                    if len <= 4 || len % 4 != 0 || cell + len > bin_end {
+                        data.truncate(cell + 4);
+                        bad_cell = true;
+                        break 'bins;
+                    }
+                    cell += len;
+                }
+            }
+            off = bin_end;
+        }
+        // A broken bin header goes in too (a page of it).
+        if !bad_cell && off < end_of_bins {
+            let at = data.len();
+            data.resize(at + 0x1000.min(file_len - at), 0);
+            fill(&mut data[at..], at)?;
+        }
+        if data.len() < MIN_HIVE_SIZE {
+            let at = data.len();
+            data.resize(MIN_HIVE_SIZE, 0);
+            fill(&mut data[at..], at)?;
+        }
+        Hive::open_inner(data, file_len)
+    }
+
     /// Opens a hive held in memory: checks the base block, walks every hive
     /// bin and cell, and checks the root key. Problems that hivex or Windows
     /// tolerate (dirty sequence numbers, checksum mismatch, hive bins data
     /// size past the end of the file) become [`Hive::warnings`].
     pub fn open(data: Vec<u8>) -> Result<Hive> {
+        let len = data.len();
+        Hive::open_inner(data, len)
+    }
+
+    /// [`Hive::open`] on the first `data.len()` bytes of a file of
+    /// `file_len` bytes (messages speak of the file).
+    fn open_inner(data: Vec<u8>, file_len: usize) -> Result<Hive> {
         if data.len() < MIN_HIVE_SIZE {
             return Err(Error::corrupt(format!(
-                "file is {} bytes, too small to be a registry hive (at least {MIN_HIVE_SIZE})",
-                data.len()
+                "file is {file_len} bytes, too small to be a registry hive (at least {MIN_HIVE_SIZE})"
             )));
         }
         if &data[0..4] != b"regf" {
@@ -290,11 +372,10 @@ impl Hive {
         }
 
         let end_of_bins = (base.hive_bins_data_size as usize).saturating_add(BASE_BLOCK_SIZE);
-        if end_of_bins > data.len() {
+        if end_of_bins > file_len {
             warnings.push(format!(
                 "hive bins data size says the bins end at {end_of_bins:#x}, \
-                 but the file is {:#x} bytes",
-                data.len()
+                 but the file is {file_len:#x} bytes"
             ));
         }
         let root_abs = (base.root_cell_offset as usize).checked_add(BASE_BLOCK_SIZE);
@@ -317,21 +398,22 @@ impl Hive {
                      (must be a non-zero multiple of 4096)"
                 )));
             }
-            let bin_end = off
-                .checked_add(size)
-                .filter(|&e| e <= data.len())
-                .ok_or_else(|| {
-                    Error::corrupt(format!(
-                        "hive bin at file offset {off:#x} of size {size:#x} runs past the \
-                         end of the file ({:#x} bytes): truncated hive?",
-                        data.len()
-                    ))
-                })?;
             if rel.checked_add(BASE_BLOCK_SIZE) != Some(off) {
                 return Err(Error::corrupt(format!(
                     "hive bin at file offset {off:#x} says it is at relative offset {rel:#x}"
                 )));
             }
+            // Against the file: read_at may have stopped reading at a bad
+            // cell inside this bin, which the walk below then meets.
+            let bin_end = off
+                .checked_add(size)
+                .filter(|&e| e <= file_len)
+                .ok_or_else(|| {
+                    Error::corrupt(format!(
+                        "hive bin at file offset {off:#x} of size {size:#x} runs past the \
+                         end of the file ({file_len:#x} bytes): truncated hive?"
+                    ))
+                })?;
             let mut cell = off + HBIN_HEADER_SIZE;
             while cell < bin_end {
                 let raw = u32_at(&data, cell).unwrap_or(0) as i32;

@@ -75,12 +75,45 @@ pub fn file_digest(path: &Path) -> u64 {
 
 /// Prints a test's `SKIP ...` line where the test harness cannot hide it: on
 /// the process's stderr, not in the captured output that `cargo test` shows
-/// only for failures. A skipped check must never pass silently.
+/// only for failures. A skipped check must never pass silently. For a missing
+/// prerequisite that `scripts/setup` provides use [`skip_or_fail!`] instead:
+/// only tests that need hardware KVM skip under CI.
 #[macro_export]
 macro_rules! skip {
     ($($arg:tt)*) => {{
         use ::std::io::Write as _;
         let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// True under CI (`CI=true`, as CI services set it): there `scripts/setup`
+/// has installed every prerequisite, so one found missing is a broken set-up.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// For a prerequisite that `scripts/setup` installs (a host tool, the
+/// kernel, QEMU, libfaketime, ...) found missing: skips with a `SKIP` line
+/// ([`skip!`]) on a developer's machine, and fails the test under CI
+/// ([`under_ci`]), where a skip would hide a broken set-up. The caller
+/// returns after it. Only hardware-KVM tests may call [`skip!`] directly.
+///
+/// ```ignore
+/// if !has("hivexregedit") {
+///     gx_testdata::skip_or_fail!("live_hivexregedit: hivexregedit is not installed");
+///     return;
+/// }
+/// ```
+#[macro_export]
+macro_rules! skip_or_fail {
+    ($($arg:tt)*) => {{
+        let why = ::std::format!($($arg)*);
+        if $crate::under_ci() {
+            ::std::panic!(
+                "CI=true and a prerequisite scripts/setup installs is missing: {why}"
+            );
+        }
+        $crate::skip!("SKIP {why} (a failure under CI=true)");
     }};
 }
 

@@ -32,9 +32,11 @@ struct Cli {
     /// Kernel command line.
     #[arg(long, default_value = "console=ttyS0 reboot=k panic=1")]
     cmdline: String,
-    /// A disk: PATH[,ro|,cow][,format=raw|qcow2][,serial=ID]. `ro` shows the guest a
-    /// read-only disk; `cow` lets it write to an in-memory overlay, leaving the image
-    /// untouched. Repeat for more disks (vda, vdb, ... in order).
+    /// A disk: PATH[,ro|,cow][,cow-limit=SIZE][,format=raw|qcow2][,serial=ID]. `ro`
+    /// shows the guest a read-only disk; `cow` lets it write to an overlay in a sparse
+    /// temporary file ($TMPDIR, else /var/tmp), leaving the image untouched, up to
+    /// cow-limit (K/M/G suffixes; default 8G), past which writes fail. Repeat for more
+    /// disks (vda, vdb, ... in order).
     #[arg(long = "disk", value_name = "SPEC")]
     disks: Vec<String>,
     /// A named virtio-serial port joined to a listening Unix socket: NAME=SOCKET.
@@ -81,6 +83,19 @@ fn parse_memory(s: &str) -> Result<u64> {
         .with_context(|| format!("--memory {s:?}: too large"))
 }
 
+/// A size in bytes, with an optional K/M/G suffix (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64> {
+    let (num, shift) = match s.char_indices().last() {
+        Some((i, 'G' | 'g')) => (&s[..i], 30),
+        Some((i, 'M' | 'm')) => (&s[..i], 20),
+        Some((i, 'K' | 'k')) => (&s[..i], 10),
+        _ => (s, 0),
+    };
+    let n: u64 = num.parse().with_context(|| format!("{s:?}: not a size"))?;
+    n.checked_mul(1 << shift)
+        .with_context(|| format!("{s:?}: too large"))
+}
+
 fn parse_disk(spec: &str, index: usize) -> Result<DiskConfig> {
     let mut parts = spec.split(',');
     let path = PathBuf::from(parts.next().unwrap_or_default());
@@ -90,16 +105,32 @@ fn parse_disk(spec: &str, index: usize) -> Result<DiskConfig> {
     let mut mode = DiskMode::ReadWrite;
     let mut format = None;
     let mut serial = format!("gx-disk-{index}");
+    let mut cow_limit = None;
     for p in parts {
         match p.split_once('=') {
             None if p == "ro" => mode = DiskMode::ReadOnly,
-            None if p == "cow" => mode = DiskMode::CopyOnWrite,
+            None if p == "cow" => {
+                mode = DiskMode::CopyOnWrite {
+                    limit: gx_disk::overlay::DEFAULT_LIMIT,
+                }
+            }
             Some(("format", f)) => {
                 format = Some(f.parse().with_context(|| format!("--disk {spec:?}"))?)
             }
             Some(("serial", s)) => serial = s.to_string(),
-            _ => bail!("--disk {spec:?}: unknown option {p:?} (ro, cow, format=, serial=)"),
+            Some(("cow-limit", l)) => {
+                cow_limit = Some(parse_bytes(l).with_context(|| format!("--disk {spec:?}"))?)
+            }
+            _ => bail!(
+                "--disk {spec:?}: unknown option {p:?} (ro, cow, cow-limit=, format=, serial=)"
+            ),
         }
+    }
+    if let Some(l) = cow_limit {
+        let DiskMode::CopyOnWrite { limit } = &mut mode else {
+            bail!("--disk {spec:?}: cow-limit= needs cow");
+        };
+        *limit = l;
     }
     DiskConfig::open(&path, format, mode, serial).with_context(|| format!("--disk {spec:?}"))
 }
@@ -242,6 +273,24 @@ mod tests {
             [0, 0, 0],
             "image untouched"
         );
+        std::fs::write(d.path(), vec![0u8; 3 * 4096]).expect("w");
+        let small = parse_disk(&format!("{p},cow,cow-limit=8K"), 2).expect("cow-limit");
+        small
+            .device
+            .write_at(&[7; 8192], 0)
+            .expect("within the limit");
+        small
+            .device
+            .write_at(&[7], 8192 - 1)
+            .expect("rewriting a written block costs nothing");
+        let e = small
+            .device
+            .write_at(&[7], 8192)
+            .expect_err("past the limit");
+        assert!(e.to_string().contains("overlay is full"), "{e}");
+        assert_eq!(std::fs::read(d.path()).expect("r"), vec![0u8; 3 * 4096]);
+        assert!(parse_disk(&format!("{p},ro,cow-limit=1M"), 0).is_err());
+        assert!(parse_disk(&format!("{p},cow,cow-limit=x"), 0).is_err());
         assert!(parse_disk(&format!("{p},bogus"), 0).is_err());
         assert!(parse_disk(&format!("{p},format=vmdk"), 0).is_err());
         assert!(parse_disk("", 0).is_err());

@@ -50,9 +50,11 @@ pub enum DiskMode {
     ReadWrite,
     /// Opened read-only; the guest sees VIRTIO_BLK_F_RO and writes fail.
     ReadOnly,
-    /// Opened read-only, with an in-memory copy-on-write overlay: the guest
-    /// may write, the image stays byte-identical (libguestfs `--ro` sessions).
-    CopyOnWrite,
+    /// Opened read-only, with a copy-on-write overlay (a sparse temporary
+    /// file, see [`gx_disk::Overlay`]) taking at most this many bytes: the
+    /// guest may write, the image stays byte-identical (libguestfs `--ro`
+    /// sessions).
+    CopyOnWrite { limit: u64 },
 }
 
 impl DiskConfig {
@@ -69,7 +71,7 @@ impl DiskConfig {
         let dev = gx_disk::open_image(path, &opts)
             .map_err(|e| Error::Device(format!("disk {}: {e}", path.display())))?;
         let device: gx_disk::Device = match mode {
-            DiskMode::CopyOnWrite => Arc::new(gx_disk::Overlay::new(dev)),
+            DiskMode::CopyOnWrite { limit } => Arc::new(gx_disk::Overlay::with_limit(dev, limit)),
             _ => dev,
         };
         Ok(DiskConfig {

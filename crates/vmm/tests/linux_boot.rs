@@ -43,14 +43,14 @@ fn stock_kernel_boots_to_init_and_powers_off() {
         return;
     }
     let Some(kernel) = find_kernel() else {
-        common::skip("no kernel: set GX_KERNEL or install linux-image-cloud-amd64");
+        gx_testdata::skip_or_fail!("no kernel: set GX_KERNEL or install linux-image-cloud-amd64");
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let initrd = match gx_testdata::test_init_initrd(tmp.path()) {
         Ok(i) => i,
         Err(why) => {
-            common::skip(&format!("the test /init cannot be built: {why}"));
+            gx_testdata::skip_or_fail!("the test /init cannot be built: {why}");
             return;
         }
     };

@@ -19,7 +19,7 @@ IMAGES=("$@")
 if [ ${#IMAGES[@]} -eq 0 ]; then
   IMAGES=(linux.img windows.img phony-ubuntu.img phony-fedora.img phony-centos.img
           phony-rocky.img phony-opensuse.img phony-archlinux.img phony-alpine.img
-          phony-gentoo.img)
+          phony-gentoo.img phony-debian.img)
 fi
 for img in "${IMAGES[@]}"; do
   args=$(awk -F'\t' -v i="$img" '$1 == i { print $2 }' "$HERE/ARGS")

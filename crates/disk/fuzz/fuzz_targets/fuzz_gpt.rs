@@ -6,7 +6,7 @@
 //! reach the entry parsing instead of stopping at a CRC mismatch.
 #![no_main]
 
-use gx_disk::{BlockDevice, MemDevice, read_partitions};
+use gx_disk::{BlockDevice, MemDevice, SparseDevice, read_partitions};
 use libfuzzer_sys::fuzz_target;
 
 fn le32(d: &[u8], off: usize) -> u32 {
@@ -62,10 +62,15 @@ fuzz_target!(|data: &[u8]| {
             fix_crcs(&mut disk, last - 1);
         }
     }
-    let dev = MemDevice::new(disk, false, "fuzz-gpt");
-    if let Ok(Some(t)) = read_partitions(&dev) {
-        for p in &t.partitions {
-            assert!(p.start.checked_add(p.size).is_some_and(|e| e <= dev.size()));
+    // The disk as it is, and at the start of a sparse 4 TiB one (where the
+    // entry array and the backup header may be claimed anywhere).
+    let sparse = SparseDevice::new(disk.clone(), 4 << 40, false, "fuzz-gpt-4T");
+    let mem = MemDevice::new(disk, false, "fuzz-gpt");
+    for dev in [&mem as &dyn BlockDevice, &sparse] {
+        if let Ok(Some(t)) = read_partitions(dev) {
+            for p in &t.partitions {
+                assert!(p.start.checked_add(p.size).is_some_and(|e| e <= dev.size()));
+            }
         }
     }
 });

@@ -3,7 +3,7 @@
 //! wherever an MFT, a FAT root directory or an exFAT chain points.
 #![no_main]
 
-use gx_disk::MemDevice;
+use gx_disk::{MemDevice, SparseDevice};
 use gx_disk::probe::probe;
 use libfuzzer_sys::fuzz_target;
 
@@ -21,6 +21,12 @@ fuzz_target!(|data: &[u8]| {
         disk[off..off + len].copy_from_slice(&tail[..len]);
         rest = &tail[len..];
     }
+    // The patched disk, and the same bytes at the start of a sparse device
+    // of 4 TiB or 2^62 bytes (size fields may then claim that much).
+    let huge = if size % 2 == 0 { 4 << 40 } else { 1 << 62 };
+    let sparse = SparseDevice::new(disk.clone(), huge, false, "fuzz-probe-huge");
+    let p = probe(&sparse).expect("a memory device never fails to read");
+    assert!(!p.fs_type.is_empty());
     let dev = MemDevice::new(disk, false, "fuzz-probe");
     let p = probe(&dev).expect("a memory device never fails to read");
     assert!(!p.fs_type.is_empty());

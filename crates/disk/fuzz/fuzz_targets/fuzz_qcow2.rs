@@ -17,6 +17,11 @@ fuzz_target!(|data: &[u8]| {
     if f.write_all(data).is_err() {
         return;
     }
+    // Half the inputs sit at the start of a sparse 4 TiB file: the header
+    // may then place tables anywhere in it and pass the file-size checks.
+    if data.len() % 2 == 1 && f.as_file().set_len(4 << 40).is_err() {
+        return;
+    }
     let opts = OpenOptions::new().format(Some(Format::Qcow2));
     let Ok(dev) = open_image(f.path(), &opts) else {
         return;

@@ -1,8 +1,16 @@
 //! Shared by the filesystem fuzz targets: open an image held in memory and
 //! touch everything in it through the `Filesystem` trait, with bounds so one
 //! input cannot run for long (a hostile tree may be huge or cyclic).
+//!
+//! Each input is read three ways: as a device of exactly its size, at the
+//! start of a sparse 4 TiB device (so every size field may claim up to
+//! that much and still pass a device-size check), and on one huge variant
+//! chosen by the input's length (1 PiB of zeros, 2^62 bytes of zeros, or
+//! 4 TiB of the input repeated, as a qcow2 whose clusters share storage
+//! presents it). Run with `-malloc_limit_mb=128`: an allocation sized by an
+//! unchecked field is then a crash.
 
-use gx_disk::MemDevice;
+use gx_disk::{Device, MemDevice, SparseDevice};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -10,48 +18,33 @@ const MAX_ENTRIES: usize = 4096;
 const MAX_DEPTH: usize = 32;
 const MAX_FILE_BYTES: u64 = 1 << 20;
 
-/// The input as a device of `size` bytes (or the input's length if
-/// larger), zeros past its end: a large sparse image without the copying.
-struct Padded {
-    data: Vec<u8>,
-    size: u64,
-}
-
-impl gx_disk::BlockDevice for Padded {
-    fn size(&self) -> u64 {
-        self.size
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> gx_disk::Result<()> {
-        gx_disk::check_range(self, offset, buf.len())?;
-        buf.fill(0);
-        let len = self.data.len() as u64;
-        if offset < len {
-            let n = ((len - offset) as usize).min(buf.len());
-            buf[..n].copy_from_slice(&self.data[offset as usize..offset as usize + n]);
-        }
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "fuzz".into()
-    }
-}
-
 #[allow(dead_code)]
 pub fn open_and_walk_padded(data: &[u8], fs_type: &str, size: u64) {
-    let dev = Arc::new(Padded {
-        data: data.to_vec(),
-        size: size.max(data.len() as u64),
-    });
-    walk_dev(dev, fs_type);
+    walk(
+        Arc::new(SparseDevice::new(data.to_vec(), size, false, "fuzz")),
+        fs_type,
+    );
 }
 
 #[allow(dead_code)]
 pub fn open_and_walk(data: &[u8], fs_type: &str) {
-    let dev = Arc::new(MemDevice::new(data.to_vec(), false, "fuzz"));
-    walk_dev(dev, fs_type);
+    walk(Arc::new(MemDevice::new(data.to_vec(), false, "fuzz")), fs_type);
+    walk(
+        Arc::new(SparseDevice::new(data.to_vec(), 4 << 40, false, "fuzz-4T")),
+        fs_type,
+    );
+    let (size, repeat) = match data.len() % 3 {
+        0 => (1 << 50, false),
+        1 => (1 << 62, false),
+        _ => (4 << 40, true),
+    };
+    walk(
+        Arc::new(SparseDevice::new(data.to_vec(), size, repeat, "fuzz-huge")),
+        fs_type,
+    );
 }
 
-fn walk_dev(dev: gx_disk::Device, fs_type: &str) {
+fn walk(dev: Device, fs_type: &str) {
     let Ok(fs) = gx_fs::open(dev, fs_type) else {
         return;
     };

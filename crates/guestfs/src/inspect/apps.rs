@@ -12,10 +12,38 @@ mod rpm;
 /// packages found. Never panics on any input.
 #[doc(hidden)]
 pub fn fuzz_rpm_bdb(data: &[u8]) -> usize {
-    bdb::Bdb::<[u8]>::open(data.to_vec().into_boxed_slice())
+    let count = |v: Vec<Vec<u8>>| v.iter().filter(|b| rpm::parse_header(b).is_ok()).count();
+    let exact = bdb::Bdb::<[u8]>::open(data.to_vec().into_boxed_slice())
         .and_then(|d| d.values(MAX_APPS))
-        .map(|v| v.iter().filter(|b| rpm::parse_header(b).is_ok()).count())
-        .unwrap_or(0)
+        .map(count)
+        .unwrap_or(0);
+    // The same bytes as the start of a 2 GiB file of zeros (a sparse
+    // Packages file in a guest): page numbers may claim up to that.
+    let sparse = bdb::Bdb::open(Box::new(SparseBytes(data.to_vec())))
+        .and_then(|d| d.values(MAX_APPS))
+        .map(count)
+        .unwrap_or(0);
+    exact + sparse
+}
+
+/// Bytes followed by zeros up to 2 GiB.
+struct SparseBytes(Vec<u8>);
+
+impl bdb::ReadAt for SparseBytes {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > 2 << 30)
+        {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.fill(0);
+        if let Some(src) = usize::try_from(offset).ok().and_then(|o| self.0.get(o..)) {
+            let n = src.len().min(buf.len());
+            buf[..n].copy_from_slice(&src[..n]);
+        }
+        Ok(())
+    }
 }
 
 use super::{bound, windows::get_node};
@@ -229,7 +257,7 @@ impl Handle {
                 .ok()
                 .flatten()
                 .and_then(|v| v.data().ok())
-                .is_some_and(|d| d.len() >= 4 && u32::from_le_bytes([d[0], d[1], d[2], d[3]]) == 1);
+                .is_some_and(|d| gx_disk::bytes::le32(&d, 0).is_ok_and(|v| v == 1));
             if !disabled {
                 apps.push(Application {
                     name: "WinDefend".into(),

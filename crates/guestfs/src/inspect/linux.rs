@@ -382,8 +382,8 @@ impl Handle {
             return elf_arch(&head);
         }
         if head.len() >= 64 && head[..2] == *b"MZ" {
-            let pe = i64::from(u32::from_le_bytes([head[60], head[61], head[62], head[63]]));
-            let hdr = self.pread(path, 26, pe).ok()?;
+            let pe = u64::from(gx_disk::bytes::le32(&head, 60).ok()?);
+            let hdr = self.pread(path, 26, i64::try_from(pe).ok()?).ok()?;
             if hdr.len() < 26 || hdr[..4] != *b"PE\0\0" {
                 return None;
             }

@@ -17,8 +17,10 @@ mod apps;
 #[doc(hidden)]
 pub use apps::fuzz_rpm_bdb;
 mod fstab;
+mod icon;
 mod linux;
 mod windows;
+pub use windows::read_hive;
 
 use crate::{Error, ErrorKind, FileType, Handle, Result, StatExt};
 
@@ -517,14 +519,16 @@ impl Handle {
         Ok(false)
     }
 
-    /// The distribution's icon. Not implemented yet: an `Unsupported`
-    /// error, never a wrong icon.
+    /// The distribution's icon as PNG bytes, empty when there is none
+    /// (see `inspect/icon.rs`); `favicon` defaults to true, `highquality`
+    /// to false, as in libguestfs.
     pub fn inspect_get_icon(&self, root: &str, opts: crate::InspectGetIconOpts) -> Result<Vec<u8>> {
         self.root_data(root)?;
-        let _ = opts;
-        Err(Error::unsupported(
-            "inspect_get_icon: icons are not implemented yet",
-        ))
+        self.inspect_icon(
+            root,
+            opts.favicon.unwrap_or(true),
+            opts.highquality.unwrap_or(false),
+        )
     }
 
     pub fn inspect_get_windows_systemroot(&self, root: &str) -> Result<String> {

@@ -86,8 +86,13 @@ impl Handle {
 
     /// Read a hive file from the guest; `None` when it cannot be read or parsed.
     pub(crate) fn load_hive(&self, path: &str) -> Option<Hive> {
-        let bytes = self.read_small_file(path, MAX_HIVE)?;
-        Hive::open(bytes).ok()
+        let st = self.statns(path).ok()?;
+        use crate::StatExt;
+        let size = u64::try_from(st.st_size).ok()?;
+        if st.file_type() != crate::FileType::Regular || size > MAX_HIVE {
+            return None;
+        }
+        read_hive(self, path, size).ok()
     }
 
     fn check_system(&self, h: &Hive, data: &mut Data) {
@@ -245,4 +250,30 @@ fn value_string_exact(node: &Node<'_>, name: &str) -> Option<String> {
     exact_value(node, name)
         .and_then(|v| v.as_string().ok())
         .map(bound)
+}
+
+/// Reads the hive at `path` (`size` bytes) piece by piece through `pread`
+/// ([`Hive::read_at`]): only the hive bins that chain up are held in memory,
+/// so a hive file that claims more than it holds costs little.
+pub fn read_hive(g: &Handle, path: &str, size: u64) -> gx_hive::Result<Hive> {
+    Hive::read_at(size, &mut |buf, off| {
+        let mut done = 0;
+        for chunk in buf.chunks_mut(1 << 20) {
+            let at = off + done as u64;
+            let count = i32::try_from(chunk.len()).unwrap_or(i32::MAX);
+            let at_i = i64::try_from(at).unwrap_or(i64::MAX);
+            let data = g
+                .pread(path, count, at_i)
+                .map_err(|e| std::io::Error::other(format!("{path}: {e}")))?;
+            if data.len() != chunk.len() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{path}: short read at offset {at}"),
+                ));
+            }
+            chunk.copy_from_slice(&data);
+            done += chunk.len();
+        }
+        Ok(())
+    })
 }

@@ -6,7 +6,21 @@ use gx_hive::{ExportOptions, Hive, Visit, WalkOptions, export, print_value};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(hive) = Hive::open(data.to_vec()) else {
+    exercise(Hive::open(data.to_vec()));
+    // The same bytes as the start of a 1 GiB file of zeros, read through
+    // `read_at` (which must not trust the sizes the bytes claim).
+    exercise(Hive::read_at(1 << 30, &mut |buf, off| {
+        buf.fill(0);
+        if let Some(src) = usize::try_from(off).ok().and_then(|o| data.get(o..)) {
+            let n = src.len().min(buf.len());
+            buf[..n].copy_from_slice(&src[..n]);
+        }
+        Ok(())
+    }));
+});
+
+fn exercise(hive: gx_hive::Result<Hive>) {
+    let Ok(hive) = hive else {
         return;
     };
     let _ = hive.walk(hive.root(), &WalkOptions::default(), |e| {
@@ -36,4 +50,4 @@ fuzz_target!(|data: &[u8]| {
         let _ = export(&hive, hive.root(), &opts, &mut std::io::sink());
     }
     let _ = hive.lookup("a\\b\\c");
-});
+}

@@ -35,6 +35,10 @@ pub struct Block {
     disk: gx_disk::Device,
     read_only: bool,
     id: [u8; ID_BYTES],
+    /// Whether a failed write was reported on stderr: the guest only sees
+    /// IOERR, so the first host-side reason (a full copy-on-write overlay,
+    /// a host I/O error) is printed once.
+    write_error_reported: std::sync::atomic::AtomicBool,
 }
 
 impl Block {
@@ -49,6 +53,7 @@ impl Block {
             disk,
             read_only,
             id,
+            write_error_reported: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -101,7 +106,13 @@ impl Block {
                     read_bufs(ctx.mem, &chain.readable, 16, &mut buf)?;
                     match self.disk.write_at(&buf, offset) {
                         Ok(()) => Ok((S_OK, 0)),
-                        Err(_) => Ok((S_IOERR, 0)),
+                        Err(e) => {
+                            use std::sync::atomic::Ordering;
+                            if !self.write_error_reported.swap(true, Ordering::Relaxed) {
+                                eprintln!("gx-vmm: virtio-blk: write at byte {offset} failed: {e}");
+                            }
+                            Ok((S_IOERR, 0))
+                        }
                     }
                 }
             }

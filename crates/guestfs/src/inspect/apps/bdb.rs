@@ -107,23 +107,23 @@ impl<F: ReadAt + ?Sized> Bdb<F> {
     }
 
     fn u16_at(&self, p: &[u8], at: usize) -> R<u16> {
-        let b = p.get(at..at + 2).ok_or("truncated page")?;
-        let b = [b[0], b[1]];
-        Ok(if self.big_endian {
-            u16::from_be_bytes(b)
+        use gx_disk::bytes::{be16, le16};
+        let r = if self.big_endian {
+            be16(p, at)
         } else {
-            u16::from_le_bytes(b)
-        })
+            le16(p, at)
+        };
+        r.map_err(|e| format!("truncated page: {e}"))
     }
 
     fn u32_at(&self, p: &[u8], at: usize) -> R<u32> {
-        let b = p.get(at..at + 4).ok_or("truncated page")?;
-        let b = [b[0], b[1], b[2], b[3]];
-        Ok(if self.big_endian {
-            u32::from_be_bytes(b)
+        use gx_disk::bytes::{be32, le32};
+        let r = if self.big_endian {
+            be32(p, at)
         } else {
-            u32::from_le_bytes(b)
-        })
+            le32(p, at)
+        };
+        r.map_err(|e| format!("truncated page: {e}"))
     }
 
     fn page(&self, pgno: u32) -> R<Vec<u8>> {

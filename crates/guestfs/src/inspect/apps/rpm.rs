@@ -12,7 +12,7 @@ use crate::{Error, FileType, Handle, Result, StatExt};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
 /// Where rpm keeps its sqlite database: the classic dbpath first, then the
 /// one newer Fedora uses (where /var/lib/rpm is usually a symlink to it).
@@ -75,11 +75,17 @@ impl Handle {
             }
             read_packages(&copy).map_err(|e| Error::corrupt(format!("{path}: {e}")))?
         } else if let Some(path) = BDB_PATHS.iter().copied().find(regular) {
-            // rpm < 4.16: the Berkeley DB hash file (see super::bdb).
-            let (_dir, copy) = self.private_copy(path, "Packages")?;
-            let f = File::open(&copy)
-                .map_err(|e| Error::io(format!("opening the copy of {path}"), e))?;
-            super::bdb::Bdb::open(Box::new(f))
+            // rpm < 4.16: the Berkeley DB hash file (see super::bdb), read
+            // where it is: our own reader needs no copy, and a file that
+            // claims gigabytes costs only the pages the walk visits.
+            let size = u64::try_from(self.statns(path)?.st_size).unwrap_or(0);
+            let file = GuestFile {
+                g: self,
+                path,
+                size,
+                chunk: std::cell::RefCell::new((0, Vec::new())),
+            };
+            super::bdb::Bdb::open(Box::new(file))
                 .and_then(|db| db.values(MAX_APPS))
                 .map_err(|e| Error::corrupt(format!("{path}: {e}")))?
         } else {
@@ -123,13 +129,86 @@ impl Handle {
         Ok((dir, copy))
     }
 
+    /// Copies a guest file to `dest`, leaving holes where it reads zeros: a
+    /// database that is mostly holes (or a sparse file claiming gigabytes)
+    /// costs no host disk.
     fn download_to(&self, path: &str, dest: &std::path::Path) -> Result<()> {
         let f = File::create(dest)
             .map_err(|e| Error::io(format!("creating {} for {path}", dest.display()), e))?;
-        let mut w = BufWriter::new(f);
+        let mut w = SparseWriter { f, pos: 0 };
         self.download(path, &mut w)?;
-        w.flush()
+        w.f.set_len(w.pos)
             .map_err(|e| Error::io(format!("writing {} for {path}", dest.display()), e))
+    }
+}
+
+/// Writes a file, seeking over all-zero writes instead of storing them.
+struct SparseWriter {
+    f: File,
+    pos: u64,
+}
+
+impl Write for SparseWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        const ZEROS: [u8; 4096] = [0; 4096];
+        if !buf.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()]) {
+            std::os::unix::fs::FileExt::write_all_at(&self.f, buf, self.pos)?;
+        }
+        self.pos += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A guest file read through `pread` a chunk at a time (the Berkeley DB
+/// walk reads pages roughly in file order), for [`super::bdb`].
+struct GuestFile<'a> {
+    g: &'a Handle,
+    path: &'a str,
+    size: u64,
+    /// The chunk last read: (offset, bytes).
+    chunk: std::cell::RefCell<(u64, Vec<u8>)>,
+}
+
+impl GuestFile<'_> {
+    const CHUNK: u64 = 1 << 20;
+}
+
+impl super::bdb::ReadAt for GuestFile<'_> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let eof = || std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pos = offset.checked_add(done as u64).ok_or_else(eof)?;
+            if pos >= self.size {
+                return Err(eof());
+            }
+            let mut chunk = self.chunk.borrow_mut();
+            let (start, data) = &mut *chunk;
+            if pos < *start || pos >= *start + data.len() as u64 {
+                *start = pos - pos % Self::CHUNK;
+                let n = Self::CHUNK.min(self.size - *start) as usize;
+                *data = self
+                    .g
+                    .pread(
+                        self.path,
+                        i32::try_from(n).unwrap_or(i32::MAX),
+                        i64::try_from(*start).unwrap_or(i64::MAX),
+                    )
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                if data.len() != n {
+                    return Err(eof());
+                }
+            }
+            let within = (pos - *start) as usize;
+            let n = (data.len() - within).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&data[within..within + n]);
+            done += n;
+        }
+        Ok(())
     }
 }
 
@@ -211,8 +290,7 @@ impl Header {
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    let bytes = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    gx_disk::bytes::be32(b, at).ok()
 }
 
 /// Parse an rpm header blob as rpmdb stores it (no 8-byte magic): be32 index
