@@ -136,7 +136,20 @@ impl Fish {
             return Ok(word.to_string());
         };
         let b = rest.as_bytes();
-        let path = if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        let letter = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+        if self.g.is_config().unwrap_or(false) {
+            // What the handle's first call would say.
+            let call = if letter {
+                "inspect_get_roots"
+            } else {
+                "case_sensitive_path"
+            };
+            return Err(FishError::Api(gx_guestfs::Error::invalid(format!(
+                "{call}: call launch before using this function\n\
+                 (in guestfish, don't forget to use the 'run' command)"
+            ))));
+        }
+        let path = if letter {
             self.drive_letter_path(b[0].to_ascii_lowercase() as char, &rest[2..])?
         } else if rest.is_empty() {
             "/".to_string()
@@ -369,7 +382,9 @@ fn xstrtoll(word: &str) -> Result<i64, u32> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let (radix, digits_start) = if s.len() > 1 && (s.starts_with("0x") || s.starts_with("0X")) {
+    let hex_digit_follows = s.as_bytes().get(2).is_some_and(u8::is_ascii_hexdigit);
+    let (radix, digits_start) = if hex_digit_follows && (s.starts_with("0x") || s.starts_with("0X"))
+    {
         (16, 2)
     } else if s.starts_with('0') {
         (8, 0)
@@ -402,7 +417,6 @@ fn xstrtoll(word: &str) -> Result<i64, u32> {
             _ => return Err(LONGINT_INVALID_SUFFIX_CHAR),
         };
         let power = match c {
-            '0' if rest.is_empty() => 0,
             'k' | 'K' => 1,
             'M' => 2,
             'G' => 3,
@@ -573,6 +587,8 @@ mod tests {
         assert_eq!(xstrtoll("abc"), Err(LONGINT_INVALID));
         assert_eq!(xstrtoll(""), Err(LONGINT_INVALID));
         assert_eq!(xstrtoll("12x"), Err(LONGINT_INVALID_SUFFIX_CHAR));
+        assert_eq!(xstrtoll("0x"), Err(LONGINT_INVALID_SUFFIX_CHAR));
+        assert_eq!(xstrtoll("1.5"), Err(LONGINT_INVALID_SUFFIX_CHAR));
         assert_eq!(xstrtoll("99999999999999999999"), Err(LONGINT_OVERFLOW));
     }
 

@@ -18,19 +18,17 @@ enum Has {
     Optional,
 }
 
-/// The long options, as guestfish declares them (plus `--engine`,
-/// `--backend` and the hidden `--man`), and the short letter each stands
-/// for, if any.
+/// The long options in guestfish's order (which decides what an
+/// abbreviation means), plus `--engine`, `--backend` and the hidden `--man`,
+/// and the short letter each stands for, if any.
 const LONG: &[(&str, Has, Option<char>)] = &[
     ("add", Has::Required, Some('a')),
-    ("backend", Has::Required, None),
     ("blocksize", Has::Optional, None),
     ("cmd-help", Has::Optional, Some('h')),
     ("connect", Has::Required, Some('c')),
     ("csh", Has::No, None),
     ("domain", Has::Required, Some('d')),
     ("echo-keys", Has::No, None),
-    ("engine", Has::Required, None),
     ("file", Has::Required, Some('f')),
     ("format", Has::Optional, None),
     ("help", Has::No, None),
@@ -40,7 +38,6 @@ const LONG: &[(&str, Has, Option<char>)] = &[
     ("listen", Has::No, None),
     ("live", Has::No, None),
     ("long-options", Has::No, None),
-    ("man", Has::No, None),
     ("mount", Has::Required, Some('m')),
     ("network", Has::No, None),
     ("new", Has::Required, Some('N')),
@@ -56,6 +53,9 @@ const LONG: &[(&str, Has, Option<char>)] = &[
     ("short-options", Has::No, None),
     ("verbose", Has::No, Some('v')),
     ("version", Has::No, Some('V')),
+    ("engine", Has::Required, None),
+    ("backend", Has::Required, None),
+    ("man", Has::No, None),
 ];
 
 /// Short options: `a:c:d:Df:h::im:nN:rvVwx`.
@@ -483,19 +483,40 @@ enum LongErr {
     Ambiguous(Vec<&'static str>),
 }
 
-/// A long option by its name or an unambiguous prefix of it.
+/// A long option by its name or a prefix, as glibc's getopt_long decides:
+/// an exact name wins; else the first option the prefix matches, unless
+/// another match differs from it in its argument or its value (the short
+/// letter, or none; `--help` has a value of its own).
 fn find_long(name: &str) -> Result<(&'static str, Has), LongErr> {
     if let Some(l) = LONG.iter().find(|l| l.0 == name) {
         return Ok((l.0, l.1));
     }
-    let m: Vec<_> = LONG
+    let val = |l: &(&str, Has, Option<char>)| match (l.0, l.2) {
+        ("help", _) => 256u32,
+        (_, Some(c)) => c as u32,
+        (_, None) => 0,
+    };
+    let mut found: Option<&(&'static str, Has, Option<char>)> = None;
+    let mut ambiguous: Vec<&'static str> = Vec::new();
+    for l in LONG
         .iter()
         .filter(|l| !name.is_empty() && l.0.starts_with(name) && l.0 != "man")
-        .collect();
-    match m.as_slice() {
-        [] => Err(LongErr::Unknown),
-        [l] => Ok((l.0, l.1)),
-        _ => Err(LongErr::Ambiguous(m.iter().map(|l| l.0).collect())),
+    {
+        match found {
+            None => found = Some(l),
+            Some(p) if p.1 != l.1 || val(p) != val(l) => {
+                if ambiguous.is_empty() {
+                    ambiguous.push(p.0);
+                }
+                ambiguous.push(l.0);
+            }
+            Some(_) => {}
+        }
+    }
+    match found {
+        None => Err(LongErr::Unknown),
+        Some(_) if !ambiguous.is_empty() => Err(LongErr::Ambiguous(ambiguous)),
+        Some(l) => Ok((l.0, l.1)),
     }
 }
 
@@ -642,7 +663,15 @@ mod tests {
             usage_err(&["--ro=1"]),
             "gx-fish: option '--ro' doesn't allow an argument"
         );
-        assert!(usage_err(&["--no"]).contains("is ambiguous"));
+        assert_eq!(
+            usage_err(&["--no"]),
+            "gx-fish: option '--no' is ambiguous; possibilities: '--no-dest-paths' '--no-sync'"
+        );
+        assert_eq!(
+            usage_err(&["--n"]),
+            "gx-fish: option '--n' is ambiguous; possibilities: '--network' '--new' '--no-sync'"
+        );
+        assert!(run(&["--li"]).listen);
         assert_eq!(
             usage_err(&["--ro", "--rw"]),
             "gx-fish: cannot mix --ro and --rw options"

@@ -32,31 +32,31 @@ const TYPES: &[Type] = &[
     Type {
         name: "part",
         shortdesc: "create a partitioned disk",
-        longdesc: "  Create a disk with a single partition.  By default the size of the disk\n  is 1G (the available space in the partition will be a tiny bit smaller)\n  and the partition table will be MBR (old DOS-style).\n\n  These defaults can be changed by supplying optional parameters.",
+        longdesc: "  Create a disk with a single partition. By default the size of the disk\n  is 1G (the available space in the partition will be a tiny bit smaller)\n  and the partition table will be MBR (old DOS-style).\n\n  These defaults can be changed by supplying optional parameters.",
         params: &[SIZE, PART],
     },
     Type {
         name: "fs",
         shortdesc: "create a filesystem",
-        longdesc: "  Create a disk with a single partition, with the partition containing\n  an empty filesystem.  This defaults to creating a 1G disk (the available\n  space in the filesystem will be a tiny bit smaller) with an MBR (old\n  DOS-style) partition table and an ext2 filesystem.\n\n  These defaults can be changed by supplying optional parameters.",
+        longdesc: "  Create a disk with a single partition, with the partition containing an\n  empty filesystem. This defaults to creating a 1G disk (the available\n  space in the filesystem will be a tiny bit smaller) with an MBR (old\n  DOS-style) partition table and an ext2 filesystem.\n\n  These defaults can be changed by supplying optional parameters.",
         params: &[FS, SIZE, PART],
     },
     Type {
         name: "lv",
         shortdesc: "create a disk with logical volume",
-        longdesc: "  Create a disk with a single partition, set up the partition as an\n  LVM2 physical volume, and place a volume group and logical volume\n  on there.  This defaults to creating a 1G disk with the VG and\n  LV called /dev/VG/LV.  You can change the name of the VG and LV\n  by supplying an alternate name as the first optional parameter.\n\n  Note this does not create a filesystem.  Use 'lvfs' to do that.",
+        longdesc: "  Create a disk with a single partition, set up the partition as an LVM2\n  physical volume, and place a volume group and logical volume on there.\n  This defaults to creating a 1G disk with the VG and LV called\n  \"/dev/VG/LV\". You can change the name of the VG and LV by supplying an\n  alternate name as the first optional parameter.\n\n  Note this does not create a filesystem. Use 'lvfs' to do that.",
         params: &[LVNAME, SIZE, PART],
     },
     Type {
         name: "lvfs",
         shortdesc: "create a disk with logical volume and filesystem",
-        longdesc: "  Create a disk with a single partition, set up the partition as an\n  LVM2 physical volume, and place a volume group and logical volume\n  on there.  Then format the LV with a filesystem.  This defaults to\n  creating a 1G disk with the VG and LV called /dev/VG/LV, with an\n  ext2 filesystem.",
+        longdesc: "  Create a disk with a single partition, set up the partition as an LVM2\n  physical volume, and place a volume group and logical volume on there.\n  Then format the LV with a filesystem. This defaults to creating a 1G\n  disk with the VG and LV called \"/dev/VG/LV\", with an ext2 filesystem.",
         params: &[LVNAME, FS, SIZE, PART],
     },
     Type {
         name: "bootroot",
         shortdesc: "create a boot and root filesystem",
-        longdesc: "  Create a disk with two partitions, for boot and root filesystem.\n  Format the two filesystems independently.  There are several optional\n  parameters which control the exact layout and filesystem types.",
+        longdesc: "  Create a disk with two partitions, for boot and root filesystem. Format\n  the two filesystems independently. There are several optional parameters\n  which control the exact layout and filesystem types.",
         params: &[
             ("bootfs", "ext2", "the type of filesystem to use for boot"),
             ("rootfs", "ext2", "the type of filesystem to use for root"),
@@ -68,7 +68,7 @@ const TYPES: &[Type] = &[
     Type {
         name: "bootrootlv",
         shortdesc: "create a boot and root filesystem using LVM",
-        longdesc: "  This is the same as \"bootroot\" but the root filesystem (only) is\n  placed on a logical volume, named by default /dev/VG/LV.  There are\n  several optional parameters which control the exact layout.",
+        longdesc: "  This is the same as \"bootroot\" but the root filesystem (only) is placed\n  on a logical volume, named by default \"/dev/VG/LV\". There are several\n  optional parameters which control the exact layout.",
         params: &[
             ("name", "/dev/VG/LV", "the name of the VG and LV for root"),
             ("bootfs", "ext2", "the type of filesystem to use for boot"),
