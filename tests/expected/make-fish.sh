@@ -27,6 +27,7 @@ mkdir -p "$out"
 
 # case NAME 'ARGS' [< stdin]: record one case; stdin comes from the here
 # document that follows (or nothing).
+export IMAGES=$root/images/out
 case_() {
   local name=$1 args=$2
   # shellcheck disable=SC2053
@@ -363,3 +364,85 @@ case_ opt-live '--live' </dev/null
 case_ opt-stdin-script '-a /dev/null' <<'EOF'
 echo from stdin
 EOF
+
+# --- each return kind printed, on the test images (one appliance launch
+# each for guestfish; gx-fish's direct engine answers them all)
+case_ img-linux '--ro -a "$IMAGES/linux.img" -i' <<'EOF2'
+blockdev-getss /dev/sda
+blockdev-getsize64 /dev/sda
+filesize /etc/hostname
+is-dir /etc
+is-file /etc/hostname
+exists /nope
+is-symlink /bin
+cat /etc/hostname
+readlink /bin
+vfs-type /dev/sda1
+vfs-label /dev/sda2
+vfs-uuid /dev/sda2
+realpath /etc/../etc
+list-devices
+list-partitions
+list-filesystems
+head-n 3 /etc/passwd
+read-lines /etc/hostname
+grep root /etc/passwd
+mountpoints
+mounts
+stat /etc/hostname
+lstat /bin
+statns /etc/hostname
+lstatlist /etc "hostname passwd"
+read-file /etc/hostname
+pread /etc/hostname 4 2
+checksum md5 /etc/hostname
+checksum sha256 /etc/hostname
+find /etc/apt
+ls /boot
+ll /
+part-list /dev/sda
+part-get-parttype /dev/sda
+part-get-name /dev/sda 1
+part-get-gpt-type /dev/sda 1
+part-get-gpt-guid /dev/sda 2
+part-get-disk-guid /dev/sda
+part-to-dev /dev/sda2
+part-to-partnum /dev/sda2
+get-e2uuid /dev/sda2
+get-e2label /dev/sda2
+wc-l /etc/passwd
+tail-n 2 /etc/passwd
+glob echo /etc/host*
+glob echo /etc/a*/
+glob echo /nothing* /e?c
+glob echo /dev/sda*
+cat win:/etc/hostname
+-cat /nonexistent
+-ls /etc/hostname
+inspect-get-roots
+inspect-os
+EOF2
+case_ img-multi '--ro -a "$IMAGES/multi.img"' <<'EOF2'
+run
+part-get-parttype /dev/sda
+part-get-mbr-id /dev/sda 1
+part-get-mbr-id /dev/sda 2
+part-get-mbr-id /dev/sda 5
+part-get-bootable /dev/sda 1
+part-list /dev/sda
+list-filesystems
+mount-ro /dev/sda5 /
+ls /
+vfs-label /dev/sda6
+umount-all
+-ls /
+EOF2
+case_ img-windows '--ro -a "$IMAGES/windows.img" -i' <<'EOF2'
+ll win:c:\windows\system32
+ls 'win:c:\program files'
+ls win:c:\windows\system32
+is-file win:c:\WINDOWS\SYSTEM32\CMD.EXE
+filesize win:C:\windows\system32\cmd.exe
+-cat win:d:\foo
+is-dir win:\windows\system32
+EOF2

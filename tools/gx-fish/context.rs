@@ -243,7 +243,7 @@ impl Fish {
         if word == "-" {
             // What the command printed so far goes first.
             self.output.flush()?;
-            return Ok(Box::new(std::io::stdout()));
+            return Ok(Box::new(RawStdout));
         }
         let f = std::fs::File::create(word)
             .map_err(|e| FishError::Api(gx_guestfs::Error::io(format!("open: {word}"), e)))?;
@@ -335,12 +335,31 @@ impl Write for StdOut {
 
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
-            let mut out = std::io::stdout().lock();
-            if out.write_all(&self.buf).and_then(|()| out.flush()).is_err() {
+            if RawStdout.write_all(&self.buf).is_err() {
                 self.error.set(true);
             }
             self.buf.clear();
         }
+        Ok(())
+    }
+}
+
+/// fd 1 without std's line buffer, so nothing written while fd 1 is a
+/// `| pipe` (or a remote client's output) is left behind in a buffer to
+/// come out later somewhere else.
+pub(crate) struct RawStdout;
+
+impl Write for RawStdout {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        loop {
+            match rustix::io::write(std::io::stdout(), b) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => return r.map_err(std::io::Error::from),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }

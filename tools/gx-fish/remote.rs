@@ -302,6 +302,7 @@ fn try_call(pid: i32, cmd: &[u8], args: &[Vec<u8>], exit_on_error: bool) -> Resu
     }
     create_sock_dir()?;
     let path = sock_path(pid);
+    let start = std::time::Instant::now();
     let mut s = UnixStream::connect(&path)
         .map_err(|e| format!("{}: {}\n{}", path.display(), os_error(&e), not_running()))?;
     // Our standard output, and one byte of data (Linux wants some).
@@ -330,5 +331,9 @@ fn try_call(pid: i32, cmd: &[u8], args: &[Vec<u8>], exit_on_error: bool) -> Resu
     let mut reply = [0u8; 4];
     s.read_exact(&mut reply)
         .map_err(|_| format!("{PROG}: protocol error: could not decode reply from server"))?;
+    // For scripts/bench-fish: the round trip alone, without process start.
+    if std::env::var_os("GX_FISH_TIMING").is_some() {
+        eprintln!("remote: {} us", start.elapsed().as_micros());
+    }
     Ok(i32::from_be_bytes(reply))
 }

@@ -86,6 +86,7 @@ impl Pipe {
     fn start(f: &mut Fish, pipe: &[u8]) -> Result<Pipe, String> {
         use std::os::fd::AsFd;
         let _ = f.take_write_error();
+        let _ = std::io::stdout().flush();
         let mut child = crate::env::shell(OsStr::from_bytes(pipe))
             .stdin(Stdio::piped())
             .spawn()

@@ -10,9 +10,27 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Expected stderr lines we knowingly print differently: (case, what
+/// Expected stderr text we knowingly print differently: (case, what
 /// guestfish printed, what we print, why).
 const KNOWN_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
+    (
+        "img-linux",
+        "*stdin*:50: libguestfs: error: download: /nonexistent: No such file or directory",
+        "*stdin*:50: libguestfs: error: /nonexistent: no such file or directory",
+        "the direct engine's errors name the path, not the call (libguestfs 1.48 implements cat with download)",
+    ),
+    (
+        "img-linux",
+        "*stdin*:51: libguestfs: error: ls0: opendir: /etc/hostname: Not a directory",
+        "*stdin*:51: libguestfs: error: /etc/hostname: not a directory",
+        "the direct engine's errors name the path, not the call",
+    ),
+    (
+        "img-multi",
+        "*stdin*:13: libguestfs: error: ls0: ls0_stub: you must call 'mount' first to mount the root filesystem",
+        "*stdin*:13: libguestfs: error: no filesystem is mounted on / (use -m or -i to mount one)",
+        "the Handle's words",
+    ),
     (
         "not-launched",
         "*stdin*:4: libguestfs: error: internal_write: call launch",
@@ -89,6 +107,24 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// Expected stdout text we knowingly print differently: (case, what
+/// guestfish printed, what we print, why). A `*` in a one-line pattern
+/// stands for any text (a date).
+const KNOWN_STDOUT_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
+    (
+        "img-linux",
+        "/sources.list\n/sources.list.d\n",
+        "sources.list\nsources.list.d\n",
+        "libguestfs 1.48's find prefixes a '/' its documentation does not show (names relative to the directory)",
+    ),
+    (
+        "img-linux",
+        "drwxr-xr-x 15 0 0  4096 * ..\n",
+        "drwxr-xr-x 14 0 0  4096 Jan  2  2024 ..\n",
+        "in the appliance the '..' of the guest's / is the appliance's own root",
+    ),
+];
+
 /// guestfish's name in its messages is ours here, except where libguestfs
 /// itself speaks of guestfish.
 fn ours(s: &str) -> String {
@@ -102,6 +138,24 @@ fn drop_history_noise(s: &str) -> String {
     s.lines()
         .filter(|l| !l.starts_with("/gx-fish-home/.guestfish:"))
         .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// `text` with `pattern` replaced by `with`; a pattern holding `*` matches
+/// whole lines that start and end as it does.
+fn replace_pattern(text: &str, pattern: &str, with: &str) -> String {
+    let Some((pre, post)) = pattern.split_once('*') else {
+        return text.replace(pattern, with);
+    };
+    let post = post.trim_end_matches('\n');
+    text.lines()
+        .map(|l| {
+            if l.starts_with(pre) && l.ends_with(post) && l.len() >= pre.len() + post.len() {
+                with.to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
         .collect()
 }
 
@@ -121,6 +175,7 @@ fn run_case(bin: &str, dir: &Path, name: &str) -> Result<(), String> {
         .arg(format!("exec \"$GXFISH\" {}", args.trim_end()))
         .env("GXFISH", bin)
         .env("HOME", "/gx-fish-home")
+        .env("IMAGES", gx_testdata::images())
         .env_remove("GUESTFISH_PID")
         .current_dir(tmp.path())
         .stdin(Stdio::piped())
@@ -139,7 +194,12 @@ fn run_case(bin: &str, dir: &Path, name: &str) -> Result<(), String> {
     if got_rc != want_rc {
         problems.push(format!("exit status {got_rc}, guestfish {want_rc}"));
     }
-    let want_out = ours(&String::from_utf8_lossy(&want_out));
+    let mut want_out = ours(&String::from_utf8_lossy(&want_out));
+    for (case, theirs, mine, _) in KNOWN_STDOUT_DIFFERENCES {
+        if *case == name {
+            want_out = replace_pattern(&want_out, theirs, mine);
+        }
+    }
     let got_out = String::from_utf8_lossy(&out.stdout);
     if got_out != want_out {
         problems.push(format!(
