@@ -11,7 +11,7 @@ use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
-use rustyline::history::{FileHistory, History};
+use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
@@ -216,7 +216,7 @@ pub(crate) fn run(f: &mut Fish, complete_dest_paths: bool) -> Result<(), Exit> {
     }));
     let hist = history_file();
     if let Some(h) = &hist {
-        let _ = rl.load_history(h);
+        load_history(&mut rl, h);
     }
     if let Some(init) = var("GUESTFISH_INIT") {
         print!("{init}");
@@ -234,7 +234,7 @@ pub(crate) fn run(f: &mut Fish, complete_dest_paths: bool) -> Result<(), Exit> {
         println!();
     }
     let prompt = var("GUESTFISH_PS1").unwrap_or_else(|| PROMPT.to_string());
-    let mut added = 0usize;
+    let mut added: Vec<String> = Vec::new();
     while !f.quit {
         let g = std::mem::take(&mut f.g);
         if let Some(h) = rl.helper_mut() {
@@ -258,7 +258,7 @@ pub(crate) fn run(f: &mut Fish, complete_dest_paths: bool) -> Result<(), Exit> {
         }
         if !line.is_empty() {
             let _ = rl.add_history_entry(line.as_str());
-            added += 1;
+            added.push(line.clone());
         }
         f.lineno += 1;
         run_line(f, line.as_bytes(), false)?;
@@ -267,27 +267,47 @@ pub(crate) fn run(f: &mut Fish, complete_dest_paths: bool) -> Result<(), Exit> {
     if let Some(r) = var("GUESTFISH_RESTORE") {
         print!("{r}");
     }
-    if let (Some(h), true) = (hist, added > 0) {
-        save_history(&mut rl, &h);
+    if let Some(h) = hist {
+        save_history(&h, &added);
     }
     Ok(())
 }
 
-/// Appends this session's lines to the history file (created private).
-fn save_history(rl: &mut Editor<FishHelper, FileHistory>, path: &std::path::Path) {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Err(e) = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-    {
-        eprintln!("{}: {}", path.display(), crate::context::os_error(&e));
+/// The history file as GNU readline keeps it (one line per entry), which
+/// guestfish and gx-fish then share.
+fn load_history(rl: &mut Editor<FishHelper, FileHistory>, path: &std::path::Path) {
+    let Ok(text) = std::fs::read(path) else {
         return;
+    };
+    for line in String::from_utf8_lossy(&text).lines() {
+        if !line.is_empty() && line != "#V2" {
+            let _ = rl.add_history_entry(line);
+        }
     }
-    if rl.append_history(path).is_err() {
-        let _ = rl.history_mut().save(path);
+}
+
+/// Appends this session's lines to the history file (created private).
+fn save_history(path: &std::path::Path, lines: &[String]) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}: {}", path.display(), crate::context::os_error(&e));
+            return;
+        }
+    };
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    if let Err(e) = std::io::Write::write_all(&mut file, text.as_bytes()) {
+        eprintln!("{}: {}", path.display(), crate::context::os_error(&e));
     }
 }
 

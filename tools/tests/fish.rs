@@ -207,6 +207,104 @@ fn man_page_renders() {
     }
 }
 
+/// Reads a pseudo-terminal until `want` has appeared (or 20 s passed).
+fn read_until(rx: &std::sync::mpsc::Receiver<Vec<u8>>, seen: &mut Vec<u8>, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !String::from_utf8_lossy(seen).contains(want) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(b) => seen.extend_from_slice(&b),
+            Err(_) => panic!(
+                "waited for {want:?}; the terminal shows:\n{}",
+                String::from_utf8_lossy(seen)
+            ),
+        }
+    }
+}
+
+#[test]
+fn interactive_session() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let tmp = tempfile::tempdir().unwrap();
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::ffi::OsStr::new(
+            std::str::from_utf8(name.as_bytes()).unwrap(),
+        ))
+        .unwrap();
+    std::fs::write(tmp.path().join(".guestfish"), "from an older session\n").unwrap();
+    let img = image("linux.img");
+    let mut child = Command::new(FISH)
+        .args(["--ro", "-a", &img, "-i"])
+        .env("HOME", tmp.path())
+        .env("TERM", "xterm")
+        .env_remove("GUESTFISH_PS1")
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut reader = std::fs::File::from(master.try_clone().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match std::io::Read::read(&mut reader, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut writer = std::fs::File::from(master);
+    let mut seen = Vec::new();
+    read_until(&rx, &mut seen, "><fs> ");
+    let banner = String::from_utf8_lossy(&seen).into_owned();
+    assert!(
+        banner.contains("Welcome to gx-fish, the guest filesystem shell"),
+        "{banner}"
+    );
+    assert!(banner.contains("/dev/sda2 mounted on /"), "{banner}");
+    for (line, want) in [
+        ("echo hi\r", "hi\r\n"),
+        // An error does not end the session.
+        ("cat /nonexistent\r", "libguestfs: error:"),
+        ("nosuch\r", "nosuch: unknown command"),
+        ("cat /etc/hostname\r", "debian12.test"),
+    ] {
+        seen.clear();
+        writer.write_all(line.as_bytes()).unwrap();
+        read_until(&rx, &mut seen, want);
+        read_until(&rx, &mut seen, "><fs> ");
+    }
+    // Completion of a command name, then of a guest path.
+    seen.clear();
+    writer.write_all(b"is-fil\t").unwrap();
+    read_until(&rx, &mut seen, "is-file ");
+    writer.write_all(b"/etc/hostn\t").unwrap();
+    read_until(&rx, &mut seen, "/etc/hostname ");
+    writer.write_all(b"\r").unwrap();
+    read_until(&rx, &mut seen, "true");
+    read_until(&rx, &mut seen, "><fs> ");
+    writer.write_all(b"exit\r").unwrap();
+    let st = child.wait().unwrap();
+    assert!(st.success());
+    // History, in readline's format, after what was there.
+    let hist = std::fs::read_to_string(tmp.path().join(".guestfish")).unwrap();
+    assert_eq!(
+        hist,
+        "from an older session\necho hi\ncat /nonexistent\nnosuch\ncat /etc/hostname\nis-file /etc/hostname \nexit\n"
+    );
+}
+
 /// A `--listen` server started by a test, stopped when dropped.
 struct Server {
     pid: i32,
