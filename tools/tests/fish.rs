@@ -690,7 +690,16 @@ part-get-name /dev/sda 1
         reads,
         &[],
     );
-    assert_eq!(direct, ok(&app));
+    // st_dev differs: the appliance's disks are virtio (254:N) where
+    // libguestfs's and the direct engine's are sd (8:N).
+    let no_dev = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("dev: "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    assert_eq!(no_dev(&direct), no_dev(&ok(&app)));
+    assert!(direct.contains("\ndev: 2049\n"), "{direct}");
     assert!(direct.starts_with("hello world\n\n"), "{direct}");
     assert!(direct.contains("mode: 33184\n"), "{direct}"); // 0100640
     assert!(direct.contains("uid: 1000\ngid: 100\n"), "{direct}");
@@ -947,7 +956,12 @@ fn prepared_disks() {
     );
     let size = |n: &str| std::fs::metadata(dir.join(n)).unwrap().len();
     assert_eq!(size("d.img"), 10 << 20);
-    assert_eq!(layout(&dir.join("d.img")).1, vec![]);
+    let o = Command::new("sfdisk")
+        .arg("--dump")
+        .arg(dir.join("d.img"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "d.img should have no partition table");
     let (label, p) = layout(&dir.join("p.img"));
     assert_eq!(label, "gpt");
     assert_eq!(p.len(), 1);
