@@ -720,10 +720,20 @@ part-get-name /dev/sda 1
         "{direct}"
     );
 
-    // The LV, through whichever engine can read it.
+    // The LV, through the appliance (the direct engine reads no LVM yet,
+    // and `auto` does not move to the appliance for a device it does not
+    // know).
     let o = fish_in(
         dir,
-        &["--ro", "-a", imgs, "-m", "/dev/gxvg/gxlv"],
+        &[
+            "--ro",
+            "--engine",
+            "appliance",
+            "-a",
+            imgs,
+            "-m",
+            "/dev/gxvg/gxlv",
+        ],
         "cat /onlv\nvfs-label /dev/gxvg/gxlv\n",
         &[],
     );
@@ -979,7 +989,8 @@ fn prepared_disks() {
             (64, 8 << 11, "ext2".to_string()),
             (
                 64 + (8 << 11),
-                total - 64 - (64 + (8 << 11)),
+                // The root ends 64 sectors before the end (-1 is the last).
+                total - 64 - (64 + (8 << 11)) + 1,
                 "ext4".to_string()
             )
         ]
