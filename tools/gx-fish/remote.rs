@@ -57,14 +57,21 @@ fn sock_path(pid: i32) -> PathBuf {
 /// and private.
 fn create_sock_dir() -> Result<PathBuf, String> {
     let dir = sock_dir();
+    make_private_dir(&dir)?;
+    Ok(dir)
+}
+
+/// `dir`, created 0700 if missing; an error unless it is a directory (not
+/// a link to one), owned by the effective user, with mode 0700.
+fn make_private_dir(dir: &std::path::Path) -> Result<(), String> {
     let mut b = std::fs::DirBuilder::new();
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    if let Err(e) = b.create(&dir) {
+    if let Err(e) = b.create(dir) {
         if e.kind() != std::io::ErrorKind::AlreadyExists {
             return Err(format!("{PROG}: {}: {}", dir.display(), os_error(&e)));
         }
     }
-    let m = std::fs::symlink_metadata(&dir)
+    let m = std::fs::symlink_metadata(dir)
         .map_err(|e| format!("{PROG}: {}: {}", dir.display(), os_error(&e)))?;
     if !m.is_dir()
         || m.permissions().mode() & 0o777 != 0o700
@@ -75,7 +82,7 @@ fn create_sock_dir() -> Result<PathBuf, String> {
             dir.display()
         ));
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// `--listen` in the parent: starts the server child with the same
@@ -336,4 +343,51 @@ fn try_call(pid: i32, cmd: &[u8], args: &[Vec<u8>], exit_on_error: bool) -> Resu
         eprintln!("remote: {} us", start.elapsed().as_micros());
     }
     Ok(i32::from_be_bytes(reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_directory_must_be_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("new");
+        make_private_dir(&d).unwrap();
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        make_private_dir(&d).unwrap();
+        let open = tmp.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(make_private_dir(&open).unwrap_err().contains("insecure"));
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&d, &link).unwrap();
+        assert!(
+            make_private_dir(&link)
+                .unwrap_err()
+                .contains("is not a directory")
+        );
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(make_private_dir(&file).is_err());
+    }
+
+    #[test]
+    fn calls_round_trip_and_are_bounded() {
+        let mut msg = vec![1u8];
+        put_bytes(&mut msg, b"cat");
+        msg.extend_from_slice(&2u32.to_be_bytes());
+        put_bytes(&mut msg, b"/etc/fstab");
+        put_bytes(&mut msg, &[0xff, 0]);
+        let mut r = &msg[..];
+        let (eoe, cmd, args) = read_call(&mut r).unwrap().unwrap();
+        assert!(eoe);
+        assert_eq!(cmd, b"cat");
+        assert_eq!(args, vec![b"/etc/fstab".to_vec(), vec![0xff, 0]]);
+        assert!(read_call(&mut r).unwrap().is_none());
+        let mut huge = vec![0u8];
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(read_call(&mut &huge[..]).is_err());
+    }
 }
