@@ -7,7 +7,9 @@
 //! `parse_int`, `parse_int64`, `parse_string_list`, `dup_optarg`, `unknown_optarg`,
 //! `escape_buffer`, `format_g`. Keep those signatures.
 
-use std::io::{Read, Write};
+use std::cell::Cell;
+use std::io::{BufRead, Read, Write};
+use std::rc::Rc;
 
 use gx_guestfs::Handle;
 
@@ -25,6 +27,8 @@ pub(crate) enum FishError {
     Api(gx_guestfs::Error),
     /// Local I/O (writing the output, reading a local file).
     Io(std::io::Error),
+    /// Failed, and the reason is already printed (`not`, `time`, `help`).
+    Silent,
 }
 
 impl From<gx_guestfs::Error> for FishError {
@@ -39,32 +43,74 @@ impl From<std::io::Error> for FishError {
     }
 }
 
-/// The shell's state as the command table sees it.
+/// The shell's state as the command table sees it, and as the shell keeps
+/// it between commands.
 pub(crate) struct Fish {
     /// The libguestfs handle.
     pub g: Handle,
-    /// Where command output goes: stdout, or a `--remote` client's stdout.
+    /// Where command output goes: standard output (fd 1, which a `| pipe`
+    /// or a `--remote` client's descriptor may stand in for). Write errors
+    /// do not stop a command; they are remembered (see [`Fish::take_write_error`]).
     pub output: Box<dyn Write>,
-    /// The program name for messages (`guestfish` would print its own).
+    /// The program name for messages.
     pub prog: String,
     /// Read keys from stdin without prompting (`--keys-from-stdin`).
     pub keys_from_stdin: bool,
-    /// Keys given with `--key`, tried before prompting: (selector, key).
-    pub keys: Vec<(String, String)>,
-    /// Here-document bodies collected by the parser for `-<<END` words,
-    /// keyed by the end marker, consumed by `file_in`.
-    pub heredocs: Vec<(String, Vec<u8>)>,
+    /// Show keys as they are typed (`--echo-keys`).
+    pub echo_keys: bool,
+    /// A person types the commands: errors do not end the session and are
+    /// reported without the script position.
+    pub interactive: bool,
+    /// For error messages: the script (`-f FILE` or `*stdin*`) and line.
+    pub input_file: String,
+    pub lineno: usize,
+    /// Commands issued so far (the first unknown one gets extra help).
+    pub command_num: usize,
+    /// `quit` was asked for.
+    pub quit: bool,
+    /// `--pipe-error`: a write error on a `| pipe` fails the command.
+    pub pipe_error: bool,
+    /// `--remote=PID`: commands go to that server.
+    pub remote: Option<i32>,
+    /// `--ro`: for `-a`, `-d`, `-m` and `-i`.
+    pub read_only: bool,
+    /// What `reopen` gives a new handle: the engine and launcher chosen.
+    pub settings: Settings,
+    /// The root `-i` mounted, for the interactive banner.
+    pub root: Option<String>,
+    write_error: Rc<Cell<bool>>,
+}
+
+/// Handle settings gx-fish chose from its options, kept for `reopen`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settings {
+    pub engine: gx_guestfs::Engine,
+    pub backend: Option<gx_guestfs::Backend>,
 }
 
 impl Fish {
     pub(crate) fn new(g: Handle, prog: &str) -> Fish {
+        let write_error = Rc::new(Cell::new(false));
         Fish {
             g,
-            output: Box::new(std::io::stdout()),
+            output: Box::new(StdOut {
+                buf: Vec::with_capacity(OUT_BUF),
+                error: write_error.clone(),
+            }),
             prog: prog.to_string(),
             keys_from_stdin: false,
-            keys: Vec::new(),
-            heredocs: Vec::new(),
+            echo_keys: false,
+            interactive: false,
+            input_file: "*stdin*".into(),
+            lineno: 0,
+            command_num: 0,
+            quit: false,
+            pipe_error: false,
+            remote: None,
+            read_only: false,
+            settings: Settings::default(),
+            root: None,
+            write_error,
         }
     }
 
@@ -73,15 +119,37 @@ impl Fish {
         &mut *self.output
     }
 
+    /// Flushes the output; true when a write failed since the last call.
+    pub(crate) fn take_write_error(&mut self) -> bool {
+        let _ = self.output.flush();
+        self.write_error.replace(false)
+    }
+
     /// A guest path word: `win:` paths are translated (drive letters through
     /// inspection, backslashes to slashes, case as on disk).
     pub(crate) fn path_arg(&mut self, word: &str) -> Result<String, FishError> {
-        if word.len() < 4 || !word[..4].eq_ignore_ascii_case("win:") {
+        let Some(rest) = word
+            .get(..4)
+            .filter(|p| p.eq_ignore_ascii_case("win:"))
+            .map(|_| &word[4..])
+        else {
             return Ok(word.to_string());
-        }
-        let rest = &word[4..];
+        };
         let b = rest.as_bytes();
-        let path = if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        let letter = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+        if self.g.is_config().unwrap_or(false) {
+            // What the handle's first call would say.
+            let call = if letter {
+                "inspect_get_roots"
+            } else {
+                "case_sensitive_path"
+            };
+            return Err(FishError::Api(gx_guestfs::Error::invalid(format!(
+                "{call}: call launch before using this function\n\
+                 (in guestfish, don't forget to use the 'run' command)"
+            ))));
+        }
+        let path = if letter {
             self.drive_letter_path(b[0].to_ascii_lowercase() as char, &rest[2..])?
         } else if rest.is_empty() {
             "/".to_string()
@@ -93,25 +161,27 @@ impl Fish {
     }
 
     fn drive_letter_path(&mut self, letter: char, rest: &str) -> Result<String, FishError> {
-        let roots = self.g.inspect_get_roots().unwrap_or_default();
-        let [root] = roots.as_slice() else {
+        let prog = self.prog.clone();
+        let roots = self.g.inspect_get_roots()?;
+        let Some(root) = roots.first() else {
             return Err(FishError::Msg(format!(
-                "{}: to use Windows drive letters, you must inspect the guest (\"-i\" option or run \"inspect-os\" command)",
-                self.prog
+                "{prog}: to use Windows drive letters, you must inspect the guest (\"-i\" option or run \"inspect-os\" command)"
             )));
         };
-        let drives = self.g.inspect_get_drive_mappings(root).map_err(|_| {
-            FishError::Msg(format!(
-                "{}: to use Windows drive letters, this must be a Windows guest",
-                self.prog
-            ))
-        })?;
+        let drives = self.g.inspect_get_drive_mappings(root).unwrap_or_default();
+        if drives.is_empty() {
+            return Err(FishError::Msg(format!(
+                "{prog}: to use Windows drive letters, this must be a Windows guest"
+            )));
+        }
         let device = drives
             .iter()
-            .find(|(l, _)| l.eq_ignore_ascii_case(&letter.to_string()))
+            .find(|(l, _)| l.len() == 1 && l.to_ascii_lowercase().starts_with(letter))
             .map(|(_, d)| d.clone())
             .ok_or_else(|| {
-                FishError::Msg(format!("{}: drive '{letter}:' not found.", self.prog))
+                FishError::Msg(format!(
+                    "{prog}: drive '{letter}:' not found.  To list available drives do:\n  inspect-get-drive-mappings {root}"
+                ))
             })?;
         let mps = self.g.mountpoints()?;
         let mp = mps
@@ -120,83 +190,177 @@ impl Fish {
             .map(|(_, m)| m.clone())
             .ok_or_else(|| {
                 FishError::Msg(format!(
-                    "{}: to access '{letter}:', mount {device} first",
-                    self.prog
+                    "{prog}: to access '{letter}:', mount {device} first.  One way to do this is:\n  umount-all\n  mount {device} /"
                 ))
             })?;
-        let mp = mp.trim_end_matches('/');
-        Ok(format!(
-            "{mp}{}{rest}",
-            if rest.starts_with(['/', '\\']) {
-                ""
-            } else {
-                "/"
-            }
-        ))
+        let sep = if mp == "/" { "" } else { "/" };
+        Ok(format!("{mp}{sep}{rest}"))
     }
 
     /// A local file to send to the guest: `-` is stdin, `-<<END` a here
-    /// document the parser collected.
+    /// document read from stdin up to a line `END`, anything else a file.
     pub(crate) fn file_in(&mut self, word: &str) -> Result<Box<dyn Read>, FishError> {
         if word == "-" {
             return Ok(Box::new(std::io::stdin()));
         }
         if let Some(marker) = word.strip_prefix("-<<") {
-            if let Some(i) = self.heredocs.iter().position(|(m, _)| m == marker) {
-                let (_, body) = self.heredocs.remove(i);
-                return Ok(Box::new(std::io::Cursor::new(body)));
+            if marker.is_empty() {
+                return Err(FishError::Msg(format!(
+                    "{}: missing end marker in -<< expression",
+                    self.prog
+                )));
             }
-            return Err(FishError::Msg(format!(
-                "{}: end of input reached without finding '{marker}'",
-                self.prog
-            )));
+            return self.heredoc(marker.as_bytes());
         }
         let f = std::fs::File::open(word)
-            .map_err(|e| FishError::Msg(format!("{word}: {}", os_error(&e))))?;
+            .map_err(|e| FishError::Api(gx_guestfs::Error::io(format!("open: {word}"), e)))?;
         Ok(Box::new(f))
     }
 
-    /// A local file the guest's data goes to: `-` is the command output.
+    /// The lines of stdin up to one that is exactly `marker`.
+    fn heredoc(&mut self, marker: &[u8]) -> Result<Box<dyn Read>, FishError> {
+        let mut body = Vec::new();
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            if stdin.read_until(b'\n', &mut line)? == 0 {
+                return Err(FishError::Msg(format!(
+                    "{}: end of input reached without finding '{}'",
+                    self.prog,
+                    String::from_utf8_lossy(marker)
+                )));
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            if text == marker {
+                return Ok(Box::new(std::io::Cursor::new(body)));
+            }
+            body.extend_from_slice(&line);
+        }
+    }
+
+    /// A local file the guest's data goes to: `-` is standard output.
     pub(crate) fn file_out(&mut self, word: &str) -> Result<Box<dyn Write>, FishError> {
         if word == "-" {
-            // A duplicate of the current output, so the handle can write
-            // while `self` is borrowed by the call.
-            return Ok(Box::new(SharedOut(std::io::stdout())));
+            // What the command printed so far goes first.
+            self.output.flush()?;
+            return Ok(Box::new(RawStdout));
         }
         let f = std::fs::File::create(word)
-            .map_err(|e| FishError::Msg(format!("{word}: {}", os_error(&e))))?;
+            .map_err(|e| FishError::Api(gx_guestfs::Error::io(format!("open: {word}"), e)))?;
         Ok(Box::new(std::io::BufWriter::new(f)))
     }
 
-    /// A key or passphrase: from `--key`, from stdin, or prompted for.
+    /// A key or passphrase, as guestfish reads one: from the terminal with
+    /// a prompt and echo off, or from stdin (`--keys-from-stdin`, or when
+    /// there is no terminal).
     pub(crate) fn key(&mut self, name: &str) -> Result<String, FishError> {
-        if let Some((_, k)) = self.keys.iter().find(|(sel, _)| sel == "all") {
-            return Ok(k.clone());
+        let _ = self.output.flush();
+        let tty = if self.keys_from_stdin {
+            None
+        } else {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+                .ok()
+        };
+        let line = match tty {
+            Some(mut t) => {
+                write!(t, "Enter key or passphrase (\"{name}\"): ")?;
+                t.flush()?;
+                let saved = if self.echo_keys { None } else { no_echo(&t) };
+                let mut line = Vec::new();
+                let r = std::io::BufReader::new(&t).read_until(b'\n', &mut line);
+                if let Some(orig) = saved {
+                    let _ = writeln!(t);
+                    let _ = rustix::termios::tcsetattr(
+                        &t,
+                        rustix::termios::OptionalActions::Flush,
+                        &orig,
+                    );
+                }
+                r.map(|_| line)
+            }
+            None => {
+                if self.keys_from_stdin {
+                    self.lineno += 1;
+                }
+                let mut line = Vec::new();
+                std::io::stdin()
+                    .lock()
+                    .read_until(b'\n', &mut line)
+                    .map(|_| line)
+            }
+        };
+        match line {
+            Ok(l) if !l.is_empty() => {
+                let l = l.strip_suffix(b"\n").unwrap_or(&l);
+                Ok(String::from_utf8_lossy(l).into_owned())
+            }
+            Ok(_) => Err(FishError::Msg("getline: Success".into())),
+            Err(e) => Err(FishError::Msg(format!("getline: {}", os_error(&e)))),
         }
-        if !self.keys_from_stdin {
-            eprint!("Enter {name}: ");
-        }
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if line.is_empty() {
-            return Err(FishError::Msg(format!(
-                "{}: error reading {name}",
-                self.prog
-            )));
-        }
-        Ok(line.trim_end_matches(['\n', '\r']).to_string())
     }
 }
 
-/// Standard output as a separate writer (for `download ... -`).
-struct SharedOut(std::io::Stdout);
+/// Turns echo off on a terminal; the settings to restore.
+fn no_echo(t: &std::fs::File) -> Option<rustix::termios::Termios> {
+    use rustix::termios;
+    let orig = termios::tcgetattr(t).ok()?;
+    let mut quiet = orig.clone();
+    quiet.local_modes.remove(termios::LocalModes::ECHO);
+    termios::tcsetattr(t, termios::OptionalActions::Flush, &quiet).ok()?;
+    Some(orig)
+}
 
-impl Write for SharedOut {
+/// How much output is gathered before it is written.
+const OUT_BUF: usize = 64 * 1024;
+
+/// Standard output as printf sees it: buffered, flushed after each command,
+/// written to whatever fd 1 is at that moment; a failed write does not stop
+/// the command but is remembered, as `ferror(stdout)` is.
+struct StdOut {
+    buf: Vec<u8>,
+    error: Rc<Cell<bool>>,
+}
+
+impl Write for StdOut {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.write(b)
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= OUT_BUF {
+            self.flush()?;
+        }
+        Ok(b.len())
     }
+
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        if !self.buf.is_empty() {
+            if RawStdout.write_all(&self.buf).is_err() {
+                self.error.set(true);
+            }
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+/// fd 1 without std's line buffer, so nothing written while fd 1 is a
+/// `| pipe` (or a remote client's output) is left behind in a buffer to
+/// come out later somewhere else.
+pub(crate) struct RawStdout;
+
+impl Write for RawStdout {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        loop {
+            match rustix::io::write(std::io::stdout(), b) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => return r.map_err(std::io::Error::from),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -237,7 +401,9 @@ fn xstrtoll(word: &str) -> Result<i64, u32> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let (radix, digits_start) = if s.len() > 1 && (s.starts_with("0x") || s.starts_with("0X")) {
+    let hex_digit_follows = s.as_bytes().get(2).is_some_and(u8::is_ascii_hexdigit);
+    let (radix, digits_start) = if hex_digit_follows && (s.starts_with("0x") || s.starts_with("0X"))
+    {
         (16, 2)
     } else if s.starts_with('0') {
         (8, 0)
@@ -270,7 +436,6 @@ fn xstrtoll(word: &str) -> Result<i64, u32> {
             _ => return Err(LONGINT_INVALID_SUFFIX_CHAR),
         };
         let power = match c {
-            '0' if rest.is_empty() => 0,
             'k' | 'K' => 1,
             'M' => 2,
             'G' => 3,
@@ -307,6 +472,21 @@ pub(crate) fn parse_int64(cmd: &str, name: &str, word: &str) -> Result<i64, Fish
     xstrtoll(word).map_err(|code| {
         FishError::Msg(format!(
             "{cmd}: {name}: invalid integer parameter (xstrtoll returned {code})"
+        ))
+    })
+}
+
+/// A size for `alloc`, `sparse`, `hexedit` and `-N` (gnulib's `xstrtoull`
+/// with the size suffixes: no sign allowed).
+pub(crate) fn parse_size(word: &str) -> Result<i64, FishError> {
+    let r = if word.trim_start().starts_with('-') {
+        Err(LONGINT_INVALID)
+    } else {
+        xstrtoll(word)
+    };
+    r.map_err(|code| {
+        FishError::Msg(format!(
+            "parse_size: invalid integer parameter (xstrtoull returned {code})"
         ))
     })
 }
@@ -436,6 +616,8 @@ mod tests {
         assert_eq!(xstrtoll("abc"), Err(LONGINT_INVALID));
         assert_eq!(xstrtoll(""), Err(LONGINT_INVALID));
         assert_eq!(xstrtoll("12x"), Err(LONGINT_INVALID_SUFFIX_CHAR));
+        assert_eq!(xstrtoll("0x"), Err(LONGINT_INVALID_SUFFIX_CHAR));
+        assert_eq!(xstrtoll("1.5"), Err(LONGINT_INVALID_SUFFIX_CHAR));
         assert_eq!(xstrtoll("99999999999999999999"), Err(LONGINT_OVERFLOW));
     }
 

@@ -44,6 +44,10 @@ pub struct TarOptions {
     pub xattrs: bool,
     /// Only `security.selinux`.
     pub selinux: bool,
+    /// Leave out the `./` entry of the root, so unpacking the archive does
+    /// not change the target directory's own mode, owner and times (what
+    /// `tar -C DIR -cf - NAME` gives, as gx-fish's `copy-in` sends).
+    pub skip_root: bool,
 }
 
 impl TarOptions {
@@ -52,6 +56,7 @@ impl TarOptions {
             excludes: o.excludes.clone().unwrap_or_default(),
             xattrs: o.xattrs.unwrap_or(false),
             selinux: o.selinux.unwrap_or(false),
+            skip_root: false,
         }
     }
 }
@@ -171,7 +176,9 @@ fn write_tar(src: &dyn TarSource, out: &mut dyn Write, opts: &TarOptions) -> Res
     if root.file_type() != FileType::Directory {
         return Err(Error::invalid("tar: the source is not a directory"));
     }
-    w.entry(src, "", "./", &root, opts)?;
+    if !opts.skip_root {
+        w.entry(src, "", "./", &root, opts)?;
+    }
     w.walk(src, "", opts, 0)?;
     // Two zero blocks end the archive.
     w.out
@@ -736,6 +743,102 @@ impl TarSource for DirectSource<'_> {
             Err(e) if e.kind() == crate::ErrorKind::Unsupported => Ok(Vec::new()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Local files as a tar source: the directory `dir`, or (with `only`) a
+/// root holding just one of its entries, so `tar -C dir -cf - name` and
+/// `LocalSource::new(dir, Some(name))` archive the same tree (with
+/// [`TarOptions::skip_root`]). Extended attributes are not read (GNU tar
+/// leaves them out without `--xattrs`).
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    dir: std::path::PathBuf,
+    only: Option<String>,
+}
+
+impl LocalSource {
+    pub fn new(dir: impl Into<std::path::PathBuf>, only: Option<&str>) -> LocalSource {
+        LocalSource {
+            dir: dir.into(),
+            only: only.map(str::to_string),
+        }
+    }
+
+    fn path(&self, rel: &str) -> std::path::PathBuf {
+        if rel.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(rel)
+        }
+    }
+}
+
+fn local_err(what: &str, p: &std::path::Path, e: std::io::Error) -> Error {
+    Error::io(format!("{what}: {}", p.display()), e)
+}
+
+impl TarSource for LocalSource {
+    fn lstat(&self, rel: &str) -> Result<gx_fs::Stat> {
+        use std::os::unix::fs::MetadataExt;
+        let p = self.path(rel);
+        let m = std::fs::symlink_metadata(&p).map_err(|e| local_err("lstat", &p, e))?;
+        let ts = |sec: i64, nsec: i64| gx_fs::Timespec { sec, nsec };
+        Ok(gx_fs::Stat {
+            dev: m.dev(),
+            ino: m.ino(),
+            mode: m.mode(),
+            nlink: m.nlink(),
+            uid: m.uid(),
+            gid: m.gid(),
+            rdev: m.rdev(),
+            size: m.size(),
+            blksize: m.blksize(),
+            blocks: m.blocks(),
+            atime: ts(m.atime(), m.atime_nsec()),
+            mtime: ts(m.mtime(), m.mtime_nsec()),
+            ctime: ts(m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    fn names(&self, rel: &str) -> Result<Vec<String>> {
+        if rel.is_empty() {
+            if let Some(only) = &self.only {
+                return Ok(vec![only.clone()]);
+            }
+        }
+        let p = self.path(rel);
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(&p).map_err(|e| local_err("opendir", &p, e))? {
+            let e = e.map_err(|e| local_err("readdir", &p, e))?;
+            match e.file_name().into_string() {
+                Ok(n) => v.push(n),
+                Err(n) => {
+                    return Err(Error::unsupported(format!(
+                        "tar: {}: the name {n:?} is not UTF-8",
+                        p.display()
+                    )));
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn readlink(&self, rel: &str) -> Result<String> {
+        let p = self.path(rel);
+        let t = std::fs::read_link(&p).map_err(|e| local_err("readlink", &p, e))?;
+        Ok(t.to_string_lossy().into_owned())
+    }
+
+    fn read_at(&self, rel: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let p = self.path(rel);
+        let f = std::fs::File::open(&p).map_err(|e| local_err("open", &p, e))?;
+        f.read_at(buf, offset).map_err(|e| local_err("read", &p, e))
+    }
+
+    fn xattrs(&self, _rel: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(Vec::new())
     }
 }
 

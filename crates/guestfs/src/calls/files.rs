@@ -628,33 +628,29 @@ impl Handle {
             )));
         }
         let (dir, base) = split_path(localpath)?;
-        let mut cmd = std::process::Command::new("tar");
-        if let Some(d) = &dir {
-            cmd.arg("-C").arg(d);
-        }
-        cmd.args(["-cf", "-", "--"]).arg(&base);
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| Error::io("copy_in: running tar", e))?;
-        let mut stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::invalid("copy_in: tar has no stdout"))?;
-        let r = self.tar_in(&mut stdout, remotedir, crate::TarInOpts::default());
-        drop(stdout);
-        let out = child
-            .wait_with_output()
-            .map_err(|e| Error::io("copy_in: waiting for tar", e))?;
+        // Our own archive writer packs the tree (no host tar needed); it
+        // runs beside tar_in, joined by a pipe.
+        let src = crate::tar::LocalSource::new(dir.as_deref().unwrap_or("."), Some(&base));
+        let (rd, wr) = std::io::pipe().map_err(|e| Error::io("copy_in: pipe", e))?;
+        let writer = std::thread::spawn(move || {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, wr);
+            let opts = crate::tar::TarOptions {
+                skip_root: true,
+                ..Default::default()
+            };
+            crate::tar::write_archive(&src, &mut out, &opts, None)?;
+            out.flush()
+                .map_err(|e| Error::io("copy_in: writing the archive", e))
+        });
+        let mut input = rd;
+        let r = self.tar_in(&mut input, remotedir, crate::TarInOpts::default());
+        // A failed tar_in stops reading: closing our end lets the writer end.
+        drop(input);
+        let w = writer
+            .join()
+            .map_err(|_| Error::invalid("copy_in: the archive writer stopped"))?;
         r?;
-        if !out.status.success() {
-            return Err(Error::invalid(format!(
-                "tar subprocess failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
+        w.map_err(|e| Error::new(e.kind(), format!("tar subprocess failed: {e}")))
     }
 
     /// `copy_out`: a file with `download`, a directory with `tar_out`
@@ -729,5 +725,22 @@ impl Handle {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn split_paths_as_libguestfs() {
+        let s = |p| split_path(p).unwrap();
+        let some = |d: &str, b: &str| (Some(d.to_string()), b.to_string());
+        assert_eq!(s("/"), some("/", ""));
+        assert_eq!(s("/foo"), some("/", "foo"));
+        assert_eq!(s("/foo/"), some("/", "foo"));
+        assert_eq!(s("a/b/c"), some("a/b", "c"));
+        assert_eq!(s("name"), (None, "name".to_string()));
+        assert!(split_path("").is_err());
     }
 }

@@ -1,0 +1,530 @@
+//! The shell's own commands (gx_api::FISH_COMMANDS), each as guestfish
+//! behaves and words its errors: alloc, sparse, copy-in, copy-out, display,
+//! echo, edit, glob, help, hexedit, lcd, man, more, not, reopen, setenv,
+//! unsetenv, supported, time.
+//!
+//! They reach the guest only through the Handle's API; anything that is a
+//! guest-side decision belongs there, not here.
+
+use std::io::Write;
+
+use gx_guestfs::{AddDriveOpts, DiskCreateOpts, Handle};
+
+use crate::context::{Fish, FishError, os_error, parse_size};
+use crate::glob;
+use crate::shell::{issue_command, lossy};
+
+type R = Result<(), FishError>;
+
+fn msg(m: impl Into<String>) -> FishError {
+    FishError::Msg(m.into())
+}
+
+/// Runs the shell command `name` (its canonical name; `cmd` as typed).
+pub(crate) fn run(f: &mut Fish, name: &str, cmd: &str, args: &[Vec<u8>]) -> R {
+    let s: Vec<String> = args.iter().map(|a| lossy(a)).collect();
+    match name {
+        "alloc" => alloc(f, &s, false),
+        "sparse" => alloc(f, &s, true),
+        "copy-in" => copy_in(f, &s),
+        "copy-out" => copy_out(f, &s),
+        "display" => display(f, &s),
+        "echo" => echo(f, args),
+        "edit" => edit(f, cmd, &s),
+        "exit" => {
+            f.quit = true;
+            Ok(())
+        }
+        "glob" => glob::run_glob(f, args),
+        "help" => {
+            if help(f, args) {
+                Ok(())
+            } else {
+                Err(msg_printed())
+            }
+        }
+        "hexedit" => hexedit(f, &s),
+        "lcd" => lcd(&s),
+        "man" => man(&s),
+        "more" => more(f, cmd, &s),
+        "not" => not(f, args),
+        "reopen" => reopen(f, &s),
+        "setenv" => setenv(cmd, &s),
+        "unsetenv" => unsetenv(cmd, &s),
+        "supported" => supported(f),
+        "time" => time(f, args),
+        _ => Err(FishError::Unknown),
+    }
+}
+
+/// An error whose message was already printed.
+fn msg_printed() -> FishError {
+    FishError::Silent
+}
+
+fn alloc(f: &mut Fish, a: &[String], sparse: bool) -> R {
+    if a.len() != 2 {
+        return Err(msg(if sparse {
+            "use 'sparse file size' to create a sparse image"
+        } else {
+            "use 'alloc file size' to create an image"
+        }));
+    }
+    alloc_disk(&mut f.g, &a[0], &a[1], true, sparse)
+}
+
+/// Creates a raw disk image of `size` (with suffixes), sparse or fully
+/// allocated, and adds it when `add` is set.
+pub(crate) fn alloc_disk(g: &mut Handle, filename: &str, size: &str, add: bool, sparse: bool) -> R {
+    let size = parse_size(size)?;
+    g.disk_create(
+        filename,
+        "raw",
+        size,
+        DiskCreateOpts {
+            preallocation: Some(if sparse { "sparse" } else { "full" }.into()),
+            ..DiskCreateOpts::default()
+        },
+    )?;
+    if add {
+        let r = g.add_drive(
+            filename,
+            AddDriveOpts {
+                format: Some("raw".into()),
+                ..AddDriveOpts::default()
+            },
+        );
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(filename);
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+fn echo(f: &mut Fish, args: &[Vec<u8>]) -> R {
+    let out = f.out();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b" ")?;
+        }
+        out.write_all(a)?;
+    }
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+fn copy_in(f: &mut Fish, a: &[String]) -> R {
+    let Some((remote, locals)) = a.split_last().filter(|(_, l)| !l.is_empty()) else {
+        return Err(msg(
+            "use 'copy-in <local> [<local>...] <remotedir>' to copy files into the image",
+        ));
+    };
+    let remote = f.path_arg(remote)?;
+    for local in locals {
+        f.g.copy_in(local, &remote)?;
+    }
+    Ok(())
+}
+
+fn copy_out(f: &mut Fish, a: &[String]) -> R {
+    let Some((local, remotes)) = a.split_last().filter(|(_, r)| !r.is_empty()) else {
+        return Err(msg(
+            "use 'copy-out <remote> [<remote>...] <localdir>' to copy files out of the image",
+        ));
+    };
+    for r in remotes {
+        let remote = f.path_arg(r)?;
+        f.g.copy_out(&remote, local)?;
+    }
+    Ok(())
+}
+
+/// A local temporary file, removed when dropped.
+struct TempFile {
+    path: std::path::PathBuf,
+}
+
+impl TempFile {
+    fn new(prefix: &str) -> Result<(TempFile, std::fs::File), FishError> {
+        let dir = crate::env::var("TMPDIR").unwrap_or_else(|| "/tmp".into());
+        for _ in 0..100 {
+            let path = std::path::Path::new(&dir).join(format!("{prefix}{}", random_name(6)));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(f) => return Ok((TempFile { path }, f)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(msg(format!("mkstemp: {}", os_error(&e)))),
+            }
+        }
+        Err(msg("mkstemp: File exists"))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `n` random letters and digits.
+fn random_name(n: usize) -> String {
+    use std::io::Read;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut bytes = vec![0u8; n];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut r| r.read_exact(&mut bytes));
+    if ok.is_err() {
+        // Only uniqueness matters for these names; the clock gives enough.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (t >> (i * 5)) as u8;
+        }
+    }
+    bytes
+        .iter()
+        .map(|b| CHARS[usize::from(*b) % CHARS.len()] as char)
+        .collect()
+}
+
+/// Runs `/bin/sh -c "PROG FILE"` as system(3) would.
+fn system(cmdline: &str) -> std::io::Result<std::process::ExitStatus> {
+    crate::env::shell(cmdline.as_ref()).status()
+}
+
+/// Downloads `remote` into a temporary file.
+fn download_tmp(g: &Handle, remote: &str, prefix: &str) -> Result<TempFile, FishError> {
+    let (tmp, mut file) = TempFile::new(prefix)?;
+    g.download(remote, &mut file)?;
+    Ok(tmp)
+}
+
+fn display(f: &mut Fish, a: &[String]) -> R {
+    if a.len() != 1 {
+        return Err(msg("display filename"));
+    }
+    let display = crate::env::var("GUESTFISH_DISPLAY_IMAGE").unwrap_or_else(|| "display".into());
+    let remote = f.path_arg(&a[0])?;
+    let tmp = download_tmp(&f.g, &remote, "guestfish")?;
+    let cmdline = format!("{display} {}", tmp.path.display());
+    run_viewer(&cmdline)
+}
+
+/// Runs a viewer or editor command line; not exiting 0 is an error.
+fn run_viewer(cmdline: &str) -> R {
+    match system(cmdline) {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) => Err(msg(format!("{cmdline}: {st}"))),
+        Err(e) => Err(msg(format!("{cmdline}: {}", os_error(&e)))),
+    }
+}
+
+fn more(f: &mut Fish, cmd: &str, a: &[String]) -> R {
+    if a.len() != 1 {
+        return Err(msg(format!("use '{cmd} filename' to page a file")));
+    }
+    let pager = if cmd.eq_ignore_ascii_case("less") {
+        "less".to_string()
+    } else {
+        crate::env::var("PAGER").unwrap_or_else(|| "more".into())
+    };
+    let remote = f.path_arg(&a[0])?;
+    let tmp = download_tmp(&f.g, &remote, "guestfish")?;
+    let _ = f.output.flush();
+    run_viewer(&format!("{pager} {}", tmp.path.display()))
+}
+
+fn edit(f: &mut Fish, cmd: &str, a: &[String]) -> R {
+    if a.len() != 1 {
+        return Err(msg(format!("use '{cmd} filename' to edit a file")));
+    }
+    let editor = if cmd.eq_ignore_ascii_case("vi") {
+        "vi".to_string()
+    } else if cmd.eq_ignore_ascii_case("emacs") {
+        "emacs -nw".to_string()
+    } else {
+        crate::env::var("EDITOR").unwrap_or_else(|| "vi".into())
+    };
+    let remote = f.path_arg(&a[0])?;
+    let tmp = download_tmp(&f.g, &remote, "libguestfs")?;
+    // Back-date the copy so that an edit within the same second (a fast
+    // person or an automatic EDITOR) still shows as a change.
+    let before = std::fs::metadata(&tmp.path).map_err(|e| local(&tmp.path, &e))?;
+    let back = |t: std::io::Result<std::time::SystemTime>| {
+        t.ok()
+            .and_then(|t| t.checked_sub(std::time::Duration::from_secs(5)))
+    };
+    if let (Some(at), Some(mt)) = (back(before.accessed()), back(before.modified())) {
+        let times = std::fs::FileTimes::new().set_accessed(at).set_modified(mt);
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp.path)
+            .and_then(|fh| fh.set_times(times))
+            .map_err(|e| msg(format!("utimes: {}", os_error(&e))))?;
+    }
+    let old = changed_key(&tmp.path)?;
+    let _ = f.output.flush();
+    run_viewer(&format!("{editor} {}", tmp.path.display()))?;
+    if changed_key(&tmp.path)? == old {
+        return Ok(());
+    }
+    upload_replacing(&mut f.g, &remote, &tmp.path)
+}
+
+fn local(p: &std::path::Path, e: &std::io::Error) -> FishError {
+    msg(format!("{}: {}", p.display(), os_error(e)))
+}
+
+/// What tells an edited file from the original: change time and size.
+fn changed_key(p: &std::path::Path) -> Result<(i64, i64, u64), FishError> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).map_err(|e| local(p, &e))?;
+    Ok((m.ctime(), m.ctime_nsec(), m.size()))
+}
+
+/// Replaces the guest file `remote` (a symlink's target, not the link)
+/// with the local file's contents: uploaded beside it under a random name,
+/// given its mode, owner and labels, then renamed over it.
+fn upload_replacing(g: &mut Handle, remote: &str, local_path: &std::path::Path) -> R {
+    let target = g.realpath(remote)?;
+    let dir = match target.rfind('/') {
+        Some(i) => &target[..i],
+        None => "",
+    };
+    let newname = format!("{dir}/{}", random_name(8));
+    let mut input = std::fs::File::open(local_path).map_err(|e| local(local_path, &e))?;
+    g.upload(&mut input, &newname)?;
+    g.copy_attributes(
+        &target,
+        &newname,
+        gx_guestfs::CopyAttributesOpts {
+            all: Some(true),
+            ..Default::default()
+        },
+    )?;
+    g.mv(&newname, &target)?;
+    Ok(())
+}
+
+const MAX_HEXEDIT: i64 = 16 * 1024 * 1024;
+
+fn hexedit(f: &mut Fish, a: &[String]) -> R {
+    if a.is_empty() || a.len() > 3 {
+        return Err(msg("hexedit (device|filename) [max | start max]"));
+    }
+    let filename = &a[0];
+    let size = if filename.starts_with("/dev/") {
+        f.g.blockdev_getsize64(filename)?
+    } else {
+        f.g.filesize(filename)?
+    };
+    if size == 0 {
+        return Err(msg(format!(
+            "hexedit: {filename} is a zero length file or device"
+        )));
+    }
+    let (start, mut max) = match a.len() {
+        1 => {
+            if size > MAX_HEXEDIT {
+                return Err(msg(format!(
+                    "hexedit: {filename} is larger than 16MB. You must supply a limit using\n  \
+                     'hexedit {filename} <max>' (eg. 'hexedit {filename} 1M') or a range using\n  \
+                     'hexedit {filename} <start> <max>'."
+                )));
+            }
+            (0, size)
+        }
+        2 => (0, parse_size(&a[1])?),
+        _ => (parse_size(&a[1])?, parse_size(&a[2])?),
+    };
+    if start.saturating_add(max) > size {
+        max = size.saturating_sub(start);
+    }
+    if max <= 0 {
+        return Err(msg("hexedit: invalid range"));
+    }
+    let editor = crate::env::var("HEXEDITOR").unwrap_or_else(|| "hexedit".into());
+    let (tmp, mut file) = TempFile::new("guestfish")?;
+    f.g.download_offset(filename, &mut file, start, max)?;
+    drop(file);
+    let old = changed_key(&tmp.path)?;
+    let _ = f.output.flush();
+    run_viewer(&format!("{editor} {}", tmp.path.display()))?;
+    if changed_key(&tmp.path)? == old {
+        return Ok(());
+    }
+    let mut input = std::fs::File::open(&tmp.path).map_err(|e| local(&tmp.path, &e))?;
+    f.g.upload_offset(&mut input, filename, start)?;
+    Ok(())
+}
+
+fn lcd(a: &[String]) -> R {
+    if a.len() != 1 {
+        return Err(msg("use 'lcd directory' to change local directory"));
+    }
+    std::env::set_current_dir(&a[0]).map_err(|e| msg(format!("{}: {}", a[0], os_error(&e))))
+}
+
+fn man(a: &[String]) -> R {
+    if !a.is_empty() {
+        return Err(msg("use ‘man’ without parameters to open the manual"));
+    }
+    let (tmp, mut file) = TempFile::new("gx-fish.1.")?;
+    file.write_all(crate::man::man_page().as_bytes())
+        .map_err(|e| local(&tmp.path, &e))?;
+    drop(file);
+    let st = crate::env::command("man")
+        .arg("-l")
+        .arg(&tmp.path)
+        .status()
+        .map_err(|e| msg(format!("man: {}", os_error(&e))))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(msg(format!("man: {st}")))
+    }
+}
+
+fn not(f: &mut Fish, a: &[Vec<u8>]) -> R {
+    let Some((cmd, rest)) = a.split_first() else {
+        return Err(msg("use 'not command [args...]'"));
+    };
+    if issue_command(f, cmd, rest, None, false) {
+        Err(msg_printed())
+    } else {
+        Ok(())
+    }
+}
+
+fn reopen(f: &mut Fish, a: &[String]) -> R {
+    if !a.is_empty() {
+        return Err(msg("‘reopen’ command takes no parameters"));
+    }
+    f.g.shutdown()?;
+    let mut g2 = Handle::new();
+    g2.set_verbose(f.g.get_verbose().unwrap_or(false))?;
+    g2.set_trace(f.g.get_trace().unwrap_or(false))?;
+    g2.set_autosync(f.g.get_autosync().unwrap_or(true))?;
+    g2.set_engine(f.settings.engine)?;
+    g2.set_backend_kind(f.settings.backend);
+    // The old handle closes here.
+    f.g = g2;
+    Ok(())
+}
+
+fn setenv(cmd: &str, a: &[String]) -> R {
+    if a.len() != 2 {
+        return Err(msg(format!(
+            "use '{cmd} VAR value' to set an environment variable"
+        )));
+    }
+    if a[0].is_empty() || a[0].contains('=') {
+        return Err(msg("setenv: Invalid argument"));
+    }
+    crate::env::set(&a[0], Some(&a[1]));
+    Ok(())
+}
+
+fn unsetenv(cmd: &str, a: &[String]) -> R {
+    if a.len() != 1 {
+        return Err(msg(format!(
+            "use '{cmd} VAR' to unset an environment variable"
+        )));
+    }
+    if a[0].is_empty() || a[0].contains('=') {
+        return Err(msg("unsetenv: Invalid argument"));
+    }
+    crate::env::set(&a[0], None);
+    Ok(())
+}
+
+fn supported(f: &mut Fish) -> R {
+    let groups = f.g.available_all_groups()?;
+    let width = groups.iter().map(String::len).max().unwrap_or(0);
+    for g in &groups {
+        let ok = f.g.available(std::slice::from_ref(g)).is_ok();
+        writeln!(f.out(), "{g:>width$} {}", if ok { "yes" } else { "no" })?;
+    }
+    Ok(())
+}
+
+fn time(f: &mut Fish, a: &[Vec<u8>]) -> R {
+    let Some((cmd, rest)) = a.split_first() else {
+        return Err(msg("use 'time command [args...]'"));
+    };
+    let start = std::time::Instant::now();
+    if !issue_command(f, cmd, rest, None, false) {
+        return Err(msg_printed());
+    }
+    let us = start.elapsed().as_micros();
+    writeln!(
+        f.out(),
+        "elapsed time: {}.{:02} seconds",
+        us / 1_000_000,
+        (us / 10_000) % 100
+    )?;
+    Ok(())
+}
+
+/// `help`, `help CMD`, `help -l`; false after printing an error.
+pub(crate) fn help(f: &mut Fish, args: &[Vec<u8>]) -> bool {
+    let text = match args {
+        [] => {
+            let mut s = String::new();
+            if f.g.is_config().unwrap_or(true) {
+                s.push_str(
+                    "Add disk images to examine using the ‘-a’ or ‘-d’ options, or the ‘add’\n\
+                     command.\n\
+                     Or create a new disk image using ‘-N’, or the ‘alloc’ or ‘sparse’ commands.\n\
+                     Once you have done this, use the ‘run’ command.\n",
+                );
+            } else {
+                s.push_str(
+                    "Find out what filesystems are available using ‘list-filesystems’ and then\n\
+                     mount them to examine or modify the contents using ‘mount-ro’ or\n\
+                     ‘mount’.\n",
+                );
+            }
+            s.push_str("\nFor more information about a command, use ‘help cmd’.\n\nTo read the manual, type ‘man’.\n\n");
+            s
+        }
+        [a] if a == b"--list" || a == b"-l" => list_commands(),
+        [a] => match command_help(&lossy(a), f.interactive) {
+            Ok(t) => t,
+            Err(m) => {
+                eprintln!("{m}");
+                return false;
+            }
+        },
+        _ => {
+            eprintln!("use 'help', 'help <cmd>' or 'help -l|--list' to list all commands");
+            return false;
+        }
+    };
+    let _ = f.out().write_all(text.as_bytes());
+    true
+}
+
+/// `help -l`: every command and alias.
+pub(crate) fn list_commands() -> String {
+    gx_api::doc::list_commands()
+}
+
+/// `help CMD`, or guestfish's message for a command it does not know.
+pub(crate) fn command_help(cmd: &str, interactive: bool) -> Result<String, String> {
+    gx_api::doc::help(cmd).ok_or_else(|| {
+        format!(
+            "{cmd}: command not known: {}",
+            if interactive {
+                "use 'help --list' to list all commands"
+            } else {
+                "use -h to list all commands"
+            }
+        )
+    })
+}
