@@ -631,7 +631,9 @@ impl Handle {
         // Our own archive writer packs the tree (no host tar needed); it
         // runs beside tar_in, joined by a pipe.
         let src = crate::tar::LocalSource::new(dir.as_deref().unwrap_or("."), Some(&base));
-        let (rd, wr) = std::io::pipe().map_err(|e| Error::io("copy_in: pipe", e))?;
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::io("copy_in: pipe", e.into()))?;
+        let (rd, wr) = (std::fs::File::from(rd), std::fs::File::from(wr));
         let writer = std::thread::spawn(move || {
             let mut out = std::io::BufWriter::with_capacity(1 << 16, wr);
             let opts = crate::tar::TarOptions {
