@@ -12,8 +12,6 @@
 //! exist, so it runs itself again with `--no-fork` and waits for that
 //! process to say the mount is ready (or to fail, with its own message).
 
-mod fs;
-
 use anyhow::{Context, Result, bail};
 use clap::ArgMatches;
 use gx_cli::{Common, Source};
@@ -79,6 +77,7 @@ fn real_main() -> Result<i32> {
     if fork && ready_fd.is_none() {
         return run_in_background(user_fd);
     }
+    clear_stale_mount(mountpoint);
     // Paths the process needs after it leaves the current directory.
     let mountpoint =
         std::fs::canonicalize(mountpoint).with_context(|| format!("mountpoint {mountpoint}"))?;
@@ -145,12 +144,41 @@ fn real_main() -> Result<i32> {
             _ => bail!(gx_cli::inspect::MULTI_OS),
         }
     }
+    // Read-only on the direct engine: file data is read by worker threads,
+    // each with its own Handle on the same drives and mounts. (Not with
+    // --keys-from-stdin: the keys cannot be read twice.)
+    let factory: Option<gx_tools::fuse::HandleFactory> =
+        if readonly && g.active_engine() == Some(Engine::Direct) && !common.keys.from_stdin {
+            let mut c = common.clone();
+            c.trace = false;
+            c.verbose = false;
+            let mounts = if common.inspector {
+                g.mountpoints()?
+            } else {
+                Vec::new()
+            };
+            Some(std::sync::Arc::new(move || {
+                let mut g = c.launch(true).map_err(|e| {
+                    gx_guestfs::Error::new(gx_guestfs::ErrorKind::Io, format!("{e:#}"))
+                })?;
+                for (dev, mp) in &mounts {
+                    g.mount_ro(dev, mp)?;
+                }
+                Ok(g)
+            }))
+        } else {
+            None
+        };
     fuse.sync = !m.get_flag("no-sync");
     fuse.trace |= common.trace;
     let mount_opts = fuse.mount_options();
     let opts = fuse.into_options(&m);
-    let mut session = fuser::Session::new(fs::GuestFs::new(g, opts), &mountpoint, &mount_opts)
-        .with_context(|| format!("mounting on {}", mountpoint.display()))?;
+    let mut session = fuser::Session::new(
+        gx_tools::fuse::GuestFs::new(g, opts, factory, None),
+        &mountpoint,
+        &mount_opts,
+    )
+    .with_context(|| format!("mounting on {}", mountpoint.display()))?;
     if let Ok(mut u) = unmounter.lock() {
         *u = Some(session.unmount_callable());
     }
@@ -183,6 +211,27 @@ fn real_main() -> Result<i32> {
     }
     r.context("serving the filesystem")?;
     Ok(0)
+}
+
+/// A FUSE mount whose server died (killed) leaves the directory answering
+/// ENOTCONN: detach it, so that a new mount can take its place.
+fn clear_stale_mount(mountpoint: &str) {
+    let stale =
+        std::fs::metadata(mountpoint).is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN));
+    if stale {
+        for bin in ["fusermount3", "fusermount"] {
+            let done = std::process::Command::new(bin)
+                .args(["-u", "-z", "--"])
+                .arg(mountpoint)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if done {
+                eprintln!("{PROG}: {mountpoint}: detached a stale mount (its server had died)");
+                return;
+            }
+        }
+    }
 }
 
 /// A writable file for an fd number given on the command line or in the
@@ -345,14 +394,14 @@ impl FuseOptions {
         v
     }
 
-    fn into_options(self, m: &ArgMatches) -> fs::Options {
+    fn into_options(self, m: &ArgMatches) -> gx_tools::fuse::Options {
         // A read-only image cannot change under us: cache names and
         // attributes as long as the directory cache lives. Read-write, every
         // change passes through us too, but other views (the guest's own
         // kernel) may differ in details such as times: a second, as libfuse.
         let dir_cache = m.get_one::<u64>("dir-cache-timeout").copied().unwrap_or(60);
         let default = if self.readonly { dir_cache as f64 } else { 1.0 };
-        fs::Options {
+        gx_tools::fuse::Options {
             readonly: self.readonly,
             attr_ttl: Duration::from_secs_f64(self.attr_timeout.unwrap_or(default)),
             entry_ttl: Duration::from_secs_f64(self.entry_timeout.unwrap_or(default)),
@@ -363,6 +412,7 @@ impl FuseOptions {
             umask: self.umask,
             trace: self.trace,
             sync: self.sync,
+            shutdown: true,
         }
     }
 }

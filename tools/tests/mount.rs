@@ -585,3 +585,227 @@ fn errors_are_clear_and_leave_nothing_mounted() {
         assert!(!is_mounted(&mp), "{args:?} left a mount");
     }
 }
+
+/// Extended attributes reach the host: what debugfs set on the
+/// filesystem, getfattr reads through the mount.
+#[test]
+fn xattrs_read_through_the_mount() {
+    need!("xattrs_read_through_the_mount", fuse_missing());
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("f"), b"data").unwrap();
+    let img = tmp.path().join("x.img");
+    run(Command::new("truncate").arg("-s").arg("8M").arg(&img));
+    run(Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-I", "256", "-d"])
+        .arg(&tree)
+        .arg(&img));
+    let set = [
+        ("user.test", "hello123"),
+        ("security.selinux", "system_u:object_r:etc_t:s0"),
+        ("trusted.long", &"x".repeat(300)),
+    ];
+    for (name, value) in set {
+        run(Command::new("debugfs")
+            .arg("-w")
+            .arg("-R")
+            .arg(format!("ea_set /f {name} {value}"))
+            .arg(&img)
+            .stderr(Stdio::null()));
+    }
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let mut m = Mounted::new(
+        &mp,
+        &[
+            "--ro",
+            "--format=raw",
+            "-a",
+            img.to_str().unwrap(),
+            "-m",
+            "/dev/sda",
+        ],
+    );
+    let out = run(Command::new("getfattr")
+        .args(["-d", "-m", "-", "--absolute-names", "-e", "text"])
+        .arg(mp.join("f")));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for (name, value) in set {
+        assert!(
+            text.contains(&format!("{name}=\"{value}\"")),
+            "{name} missing or wrong: {text}"
+        );
+    }
+    let missing = Command::new("getfattr")
+        .args(["-n", "user.nothere", "--absolute-names"])
+        .arg(mp.join("f"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("No such attribute"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    m.unmount(10);
+}
+
+/// `cp -a` out of a read-only mount keeps types, modes, owners, times and
+/// link targets (checked against debugfs's own dump of the filesystem).
+#[test]
+fn cp_a_out_of_the_mount_keeps_everything() {
+    need!("cp_a_out_of_the_mount_keeps_everything", fuse_missing());
+    let img = gx_testdata::image("linux.img");
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let mut m = Mounted::new(
+        &mp,
+        &["--ro", "-a", img.to_str().unwrap(), "-m", "/dev/sda2"],
+    );
+    let copy = tmp.path().join("copy");
+    run(Command::new("cp").arg("-a").arg(mp.join("etc")).arg(&copy));
+    m.unmount(10);
+
+    let fsimg = tmp.path().join("root.ext4");
+    root_partition(&img, &fsimg);
+    let theirs = tmp.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    debugfs(&fsimg, &format!("rdump /etc {}", theirs.display()));
+    let a = tree(&copy);
+    let b = tree(&theirs.join("etc"));
+    assert!(b.len() > 10);
+    for (rel, pb) in &b {
+        let pa = a
+            .get(rel)
+            .unwrap_or_else(|| panic!("{rel}: not copied out"));
+        let (ma, mb) = (
+            std::fs::symlink_metadata(pa).unwrap(),
+            std::fs::symlink_metadata(pb).unwrap(),
+        );
+        assert_eq!(ma.file_type(), mb.file_type(), "{rel}: type");
+        assert_eq!((ma.uid(), ma.gid()), (mb.uid(), mb.gid()), "{rel}: owner");
+        if ma.file_type().is_symlink() {
+            assert_eq!(
+                std::fs::read_link(pa).unwrap(),
+                std::fs::read_link(pb).unwrap()
+            );
+        } else {
+            assert_eq!(ma.mtime(), mb.mtime(), "{rel}: mtime");
+            if ma.is_file() {
+                assert!(
+                    std::fs::read(pa).unwrap() == std::fs::read(pb).unwrap(),
+                    "{rel}"
+                );
+                assert_eq!(ma.mode() & 0o777, mb.mode() & 0o777, "{rel}: mode");
+            }
+        }
+    }
+}
+
+/// A killed gx-mount leaves a dead mount ("transport endpoint is not
+/// connected"); the next gx-mount on the same directory takes its place.
+#[test]
+fn a_killed_mount_does_not_block_the_next() {
+    need!("a_killed_mount_does_not_block_the_next", fuse_missing());
+    let img = gx_testdata::image("linux.img");
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let args = ["--ro", "-a", img.to_str().unwrap(), "-i"];
+    let mut m = Mounted::new(&mp, &args);
+    run(Command::new("kill").args(["-9", &m.pid.to_string()]));
+    let start = Instant::now();
+    while pid_alive(m.pid) {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    m.pid = 0;
+    let e = std::fs::metadata(&mp).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(107), "ENOTCONN expected: {e}");
+    let mut again = Mounted::new(&mp, &args);
+    assert!(mp.join("etc/fstab").is_file());
+    again.unmount(10);
+    assert!(std::fs::read_dir(&mp).unwrap().next().is_none());
+}
+
+/// NTFS and XFS guests, walked through the mount with the host's syscalls,
+/// answer as the Handle does on the same image (type, mode, size, times,
+/// links, contents), whatever the filesystem.
+#[test]
+fn ntfs_and_xfs_walks_match_the_handle() {
+    need!("ntfs_and_xfs_walks_match_the_handle", fuse_missing());
+    for (name, dev) in [("windows.img", "/dev/sda1"), ("xfs-v4.img", "/dev/sda")] {
+        let img = gx_testdata::image(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let mp = tmp.path().join("mp");
+        std::fs::create_dir(&mp).unwrap();
+        let mut m = Mounted::new(
+            &mp,
+            &[
+                "--ro",
+                "--format=raw",
+                "-a",
+                img.to_str().unwrap(),
+                "-m",
+                dev,
+            ],
+        );
+        let mut g = gx_guestfs::Handle::new();
+        g.add_drive_opts(
+            &img,
+            gx_guestfs::DriveOptions {
+                format: Some(gx_guestfs::Format::Raw),
+                readonly: true,
+            },
+        )
+        .unwrap();
+        g.launch().unwrap();
+        g.mount_ro(dev, "/").unwrap();
+        let walked = tree(&mp);
+        let listed = g.find("/").unwrap();
+        assert_eq!(
+            walked.len(),
+            listed.len(),
+            "{name}: the mount and the Handle see different trees"
+        );
+        use gx_guestfs::StatExt;
+        for rel in walked.keys() {
+            let guest = format!("/{rel}");
+            let ours = std::fs::symlink_metadata(mp.join(rel)).unwrap();
+            let st = g.lstatns(&guest).unwrap();
+            assert_eq!(
+                u64::from(ours.mode()),
+                st.st_mode as u64,
+                "{name}:{rel}: mode"
+            );
+            assert_eq!(ours.size() as i64, st.st_size, "{name}:{rel}: size");
+            assert_eq!(ours.mtime(), st.st_mtime_sec, "{name}:{rel}: mtime");
+            assert_eq!(
+                ours.mtime_nsec(),
+                st.st_mtime_nsec,
+                "{name}:{rel}: mtime ns"
+            );
+            assert_eq!(ours.nlink() as i64, st.st_nlink, "{name}:{rel}: nlink");
+            assert_eq!(ours.blocks() as i64, st.st_blocks, "{name}:{rel}: blocks");
+            match st.file_type() {
+                gx_guestfs::FileType::Symlink => assert_eq!(
+                    std::fs::read_link(mp.join(rel)).unwrap().to_string_lossy(),
+                    g.readlink(&guest).unwrap(),
+                    "{name}:{rel}"
+                ),
+                gx_guestfs::FileType::Regular => {
+                    let mut want = Vec::new();
+                    g.download(&guest, &mut want).unwrap();
+                    assert!(
+                        std::fs::read(mp.join(rel)).unwrap() == want,
+                        "{name}:{rel}: contents"
+                    );
+                }
+                _ => {}
+            }
+        }
+        m.unmount(10);
+    }
+}

@@ -1,4 +1,5 @@
-//! The FUSE filesystem: each kernel request becomes a Handle call on a guest
+//! A guest's filesystem as a FUSE mount (gx-mount, and gx-fish's
+//! `mount-local`): each kernel request becomes a Handle call on a guest
 //! path. Reads are answered by whichever engine the handle uses (the direct
 //! engine for a read-only mount: no VM); writes go to the appliance.
 //!
@@ -7,11 +8,22 @@
 //! number with `-o use_ino`, else the node id (as libfuse's high-level API
 //! does). Directories are listed with their attributes in one go
 //! (readdirplus), so a walk costs one call per directory, not per entry.
+//!
+//! Requests are taken one at a time from the kernel; file data of a
+//! read-only mount is read by a pool of worker threads, each with its own
+//! Handle on the same drives (the direct engine opens in milliseconds), so
+//! the kernel's parallel read-ahead is served in parallel.
+//!
+//! Must not: write anything in a read-only mount, or hold a guest path past
+//! the rename or unlink that changed it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
@@ -42,6 +54,76 @@ pub struct Options {
     pub trace: bool,
     /// Sync before exiting (not with `-n`).
     pub sync: bool,
+    /// Shut the appliance down when the mount ends (gx-mount; not
+    /// gx-fish's `mount-local`, whose session goes on).
+    pub shutdown: bool,
+}
+
+/// Makes a new Handle on the same drives with the same mounts, for a
+/// worker thread (read-only mounts only).
+pub type HandleFactory = Arc<dyn Fn() -> gx_guestfs::Result<Handle> + Send + Sync>;
+
+/// Where the Handle goes when the mount ends, for whoever lent it.
+pub type HandleSlot = Rc<RefCell<Option<Handle>>>;
+
+type Job = Box<dyn FnOnce(&Handle) + Send>;
+
+/// Worker threads reading file data, each with its own Handle.
+struct Workers {
+    jobs: Option<mpsc::Sender<Job>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(n: usize, factory: HandleFactory) -> Workers {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = (0..n)
+            .map(|_| {
+                let rx = rx.clone();
+                let factory = factory.clone();
+                std::thread::spawn(move || {
+                    // A worker that cannot open the image takes no jobs;
+                    // the others (and the main thread) still serve.
+                    let Ok(g) = factory() else { return };
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&g),
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Workers {
+            jobs: Some(tx),
+            threads,
+        }
+    }
+
+    /// Hands `job` to a worker; gives it back when none is running.
+    fn submit(&self, job: Job) -> Result<(), Job> {
+        if self.threads.iter().all(|t| t.is_finished()) {
+            return Err(job);
+        }
+        match &self.jobs {
+            Some(tx) => tx.send(job).map_err(|e| e.0),
+            None => Err(job),
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 struct Node {
@@ -56,8 +138,10 @@ struct DirList {
 }
 
 pub struct GuestFs {
-    pub g: Handle,
+    g: Handle,
     opts: Options,
+    workers: Option<Workers>,
+    slot: Option<HandleSlot>,
     nodes: HashMap<u64, Node>,
     by_path: HashMap<String, u64>,
     next_node: u64,
@@ -124,7 +208,15 @@ fn utime(t: Option<TimeOrNow>) -> (i64, i64) {
 }
 
 impl GuestFs {
-    pub fn new(g: Handle, opts: Options) -> GuestFs {
+    /// A filesystem serving `g`. `factory` (read-only mounts) gives the
+    /// read workers their Handles; `slot` receives `g` back when the mount
+    /// ends.
+    pub fn new(
+        g: Handle,
+        opts: Options,
+        factory: Option<HandleFactory>,
+        slot: Option<HandleSlot>,
+    ) -> GuestFs {
         let mut nodes = HashMap::new();
         nodes.insert(
             fuser::FUSE_ROOT_ID,
@@ -135,9 +227,18 @@ impl GuestFs {
         );
         let mut by_path = HashMap::new();
         by_path.insert("/".to_string(), fuser::FUSE_ROOT_ID);
+        let workers = match factory {
+            Some(f) if opts.readonly => {
+                let n = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+                Some(Workers::start(n, f))
+            }
+            _ => None,
+        };
         GuestFs {
             g,
             opts,
+            workers,
+            slot,
             nodes,
             by_path,
             next_node: 2,
@@ -282,12 +383,18 @@ impl Filesystem for GuestFs {
     }
 
     fn destroy(&mut self) {
-        // The session is over (unmounted): flush the guest's writes and
-        // power the appliance off before the process exits.
+        // The session is over (unmounted): flush the guest's writes, and
+        // power the appliance off or hand the Handle back.
+        self.workers = None;
         if self.opts.sync && !self.opts.readonly {
             let _ = self.g.sync();
         }
-        let _ = self.g.shutdown();
+        if self.opts.shutdown {
+            let _ = self.g.shutdown();
+        }
+        if let Some(slot) = self.slot.take() {
+            *slot.borrow_mut() = Some(std::mem::take(&mut self.g));
+        }
     }
 
     fn lookup(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEntry) {
@@ -361,8 +468,18 @@ impl Filesystem for GuestFs {
     ) {
         let p = path_or!(self, ino, reply);
         let count = i32::try_from(size).unwrap_or(i32::MAX);
-        let data = try_reply!(self.g.pread(&p, count, offset), reply);
-        reply.data(&data);
+        let job: Job = Box::new(move |g: &Handle| match g.pread(&p, count, offset) {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(errno(&e)),
+        });
+        let job = match &self.workers {
+            Some(w) => match w.submit(job) {
+                Ok(()) => return,
+                Err(job) => job,
+            },
+            None => job,
+        };
+        job(&self.g);
     }
 
     fn opendir(&mut self, _req: &Request<'_>, ino: u64, _flags: i32, reply: ReplyOpen) {
