@@ -351,6 +351,16 @@ impl GuestFs {
     }
 }
 
+impl Drop for GuestFs {
+    /// A filesystem that never served (the mount failed) still gives the
+    /// handle back.
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            *slot.borrow_mut() = Some(std::mem::take(&mut self.g));
+        }
+    }
+}
+
 macro_rules! path_or {
     ($self:ident, $ino:expr, $reply:ident) => {
         match $self.path($ino) {

@@ -6,11 +6,13 @@
 //! They reach the guest only through the Handle's API; anything that is a
 //! guest-side decision belongs there, not here.
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::rc::Rc;
 
 use gx_guestfs::{AddDriveOpts, DiskCreateOpts, Handle};
 
-use crate::context::{Fish, FishError, os_error, parse_size};
+use crate::context::{Fish, FishError, LocalMount, os_error, parse_size};
 use crate::glob;
 use crate::shell::{issue_command, lossy};
 
@@ -46,6 +48,9 @@ pub(crate) fn run(f: &mut Fish, name: &str, cmd: &str, args: &[Vec<u8>]) -> R {
         "hexedit" => hexedit(f, &s),
         "lcd" => lcd(&s),
         "man" => man(&s),
+        "mount-local" => mount_local(f, &s),
+        "mount-local-run" => mount_local_run(f, &s),
+        "umount-local" => umount_local(f, &s),
         "more" => more(f, cmd, &s),
         "not" => not(f, args),
         "reopen" => reopen(f, &s),
@@ -414,6 +419,163 @@ fn reopen(f: &mut Fish, a: &[String]) -> R {
     g2.set_backend_kind(f.settings.backend);
     // The old handle closes here.
     f.g = g2;
+    Ok(())
+}
+
+/// A libguestfs-style error of call `call`.
+fn call_error(call: &str, m: impl std::fmt::Display) -> FishError {
+    FishError::Api(gx_guestfs::Error::invalid(format!("{call}: {m}")))
+}
+
+/// `mount-local DIR [readonly:BOOL] [options:O] [cachetimeout:N]
+/// [debugcalls:BOOL]`: mount the handle's filesystems on DIR with FUSE.
+/// The mount is there at once; requests wait for `mount-local-run`.
+fn mount_local(f: &mut Fish, a: &[String]) -> R {
+    const CALL: &str = "mount_local";
+    let Some((dir, optargs)) = a.split_first() else {
+        return Err(msg(
+            "use 'mount-local localmountpoint [readonly:true|false] [options:..] [cachetimeout:N] [debugcalls:true|false]'",
+        ));
+    };
+    if f.local.is_some() {
+        return Err(call_error(
+            CALL,
+            "filesystem is already mounted in another thread",
+        ));
+    }
+    let mut readonly = false;
+    let mut trace = false;
+    let mut ttl = 60.0f64;
+    let mut kernel = Vec::new();
+    for o in optargs {
+        let bool_of = |v: &str| match v {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            _ => Err(msg(format!("{o}: expecting a boolean"))),
+        };
+        match o.split_once(':') {
+            Some(("readonly", v)) => readonly = bool_of(v)?,
+            Some(("debugcalls", v)) => trace = bool_of(v)?,
+            Some(("cachetimeout", v)) => {
+                ttl = v
+                    .parse::<u32>()
+                    .map_err(|_| msg(format!("{o}: expecting a number")))?
+                    .into()
+            }
+            Some(("options", v)) => {
+                for k in v.split(',').filter(|k| !k.is_empty()) {
+                    match k {
+                        "allow_other" => kernel.push(fuser::MountOption::AllowOther),
+                        "allow_root" => kernel.push(fuser::MountOption::AllowRoot),
+                        "default_permissions" => {
+                            kernel.push(fuser::MountOption::DefaultPermissions)
+                        }
+                        "ro" => readonly = true,
+                        other => {
+                            return Err(call_error(
+                                CALL,
+                                format!("fuse: unknown option(s): `-o {other}'"),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => return Err(msg(format!("{o}: unknown optional argument"))),
+        }
+    }
+    kernel.push(fuser::MountOption::FSName("gx-fish".into()));
+    kernel.push(fuser::MountOption::Subtype("gx-fish".into()));
+    kernel.push(fuser::MountOption::NoSuid);
+    kernel.push(fuser::MountOption::NoDev);
+    kernel.push(if readonly {
+        fuser::MountOption::RO
+    } else {
+        fuser::MountOption::RW
+    });
+    let ttl = std::time::Duration::from_secs_f64(if readonly { ttl } else { 1.0 });
+    let opts = gx_tools::fuse::Options {
+        readonly,
+        attr_ttl: ttl,
+        entry_ttl: ttl,
+        use_ino: false,
+        kernel_cache: false,
+        uid: None,
+        gid: None,
+        umask: None,
+        trace,
+        sync: f.g.get_autosync().unwrap_or(true),
+        shutdown: false,
+    };
+    let slot: gx_tools::fuse::HandleSlot = Rc::new(RefCell::new(None));
+    let g = std::mem::take(&mut f.g);
+    let fs = gx_tools::fuse::GuestFs::new(g, opts, None, Some(slot.clone()));
+    match fuser::Session::new(fs, dir, &kernel) {
+        Ok(session) => {
+            f.local = Some(LocalMount {
+                session,
+                slot,
+                mountpoint: dir.into(),
+            });
+            Ok(())
+        }
+        Err(e) => {
+            // The filesystem (and with it the handle) came back when the
+            // session was dropped.
+            if let Some(g) = slot.borrow_mut().take() {
+                f.g = g;
+            }
+            Err(call_error(
+                CALL,
+                format!("fuse_mount failed: {dir}: {}", os_error(&e)),
+            ))
+        }
+    }
+}
+
+/// `mount-local-run`: serve the `mount-local` mount until it is unmounted
+/// (`umount-local` from elsewhere, gx-unmount or fusermount3 -u).
+fn mount_local_run(f: &mut Fish, a: &[String]) -> R {
+    const CALL: &str = "mount_local_run";
+    if !a.is_empty() {
+        return Err(msg("‘mount-local-run’ command takes no parameters"));
+    }
+    let Some(mut local) = f.local.take() else {
+        return Err(call_error(CALL, "you must call guestfs_mount_local first"));
+    };
+    let r = local.session.run();
+    drop(local.session);
+    if let Some(g) = local.slot.borrow_mut().take() {
+        f.g = g;
+    }
+    r.map_err(|e| {
+        call_error(
+            CALL,
+            format!(
+                "fuse_loop: {}: {}",
+                local.mountpoint.display(),
+                os_error(&e)
+            ),
+        )
+    })
+}
+
+/// `umount-local [retry:BOOL]`: end a `mount-local` mount that is not
+/// being served yet (while `mount-local-run` serves, this shell is busy:
+/// unmount it from elsewhere).
+fn umount_local(f: &mut Fish, a: &[String]) -> R {
+    for o in a {
+        if !matches!(o.split_once(':'), Some(("retry", _))) {
+            return Err(msg(format!("{o}: unknown optional argument")));
+        }
+    }
+    let Some(local) = f.local.take() else {
+        return Err(call_error("umount_local", "no filesystem is mounted"));
+    };
+    // Dropping the session unmounts and hands the handle back.
+    drop(local.session);
+    if let Some(g) = local.slot.borrow_mut().take() {
+        f.g = g;
+    }
     Ok(())
 }
 

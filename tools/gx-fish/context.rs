@@ -78,7 +78,18 @@ pub(crate) struct Fish {
     pub settings: Settings,
     /// The root `-i` mounted, for the interactive banner.
     pub root: Option<String>,
+    /// `mount-local` done, `mount-local-run` not yet: the mount, which
+    /// holds the handle meanwhile.
+    pub local: Option<LocalMount>,
     write_error: Rc<Cell<bool>>,
+}
+
+/// A FUSE mount made by `mount-local`, served by `mount-local-run`.
+pub(crate) struct LocalMount {
+    pub session: fuser::Session<gx_tools::fuse::GuestFs>,
+    /// Where the handle comes back when the mount ends.
+    pub slot: gx_tools::fuse::HandleSlot,
+    pub mountpoint: std::path::PathBuf,
 }
 
 /// Handle settings gx-fish chose from its options, kept for `reopen`.
@@ -108,6 +119,7 @@ impl Fish {
             pipe_error: false,
             remote: None,
             read_only: false,
+            local: None,
             settings: Settings::default(),
             root: None,
             write_error,

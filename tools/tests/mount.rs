@@ -809,3 +809,76 @@ fn ntfs_and_xfs_walks_match_the_handle() {
         m.unmount(10);
     }
 }
+
+/// libguestfs fish/test-mount-local.sh with the names substituted: a new
+/// disk (-N fs), `mount-local`, a background script that writes, links,
+/// removes and unmounts, `mount-local-run`, then the file it left is read
+/// back through the handle.
+#[test]
+fn fish_mount_local_like_libguestfs() {
+    need!(
+        "fish_mount_local_like_libguestfs",
+        fuse_missing(),
+        appliance_missing()
+    );
+    let fish = Path::new(MOUNT).with_file_name("gx-fish");
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("test-mount-local-mp");
+    std::fs::create_dir(&mp).unwrap();
+    let script = tmp.path().join("run-test.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "set -e\ncd {dir}\n\
+             echo 'hello' > test-mount-local-mp/hello\n\
+             chmod 0600 test-mount-local-mp/hello\n\
+             rm test-mount-local-mp/hello\n\
+             echo 'hello' > test-mount-local-mp/hello\n\
+             ln -s test-mount-local-mp/hello test-mount-local-mp/goodbye\n\
+             ln test-mount-local-mp/hello test-mount-local-mp/link\n\
+             rm test-mount-local-mp/goodbye test-mount-local-mp/link\n\
+             dd if=/dev/zero of=test-mount-local-mp/zero bs=10k count=10 2>/dev/null\n\
+             sync\n\
+             rm test-mount-local-mp/zero\n\
+             echo 'mount-local test successful' > test-mount-local-mp/ok\n\
+             {unmount} test-mount-local-mp\n",
+            dir = tmp.path().display(),
+            unmount = UNMOUNT,
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(&fish)
+        .env_remove("GX_ENGINE")
+        .current_dir(tmp.path())
+        .args(["-N", "test-mount-local.img=fs", "-m", "/dev/sda1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            format!(
+                "mount-local test-mount-local-mp\n! sh {} &\nmount-local-run\n\ncat /ok\n",
+                script.display()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "gx-fish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // guestfish's `cat` adds a newline to what the file holds.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "mount-local test successful\n\n"
+    );
+    assert!(!is_mounted(&mp));
+}

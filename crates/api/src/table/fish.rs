@@ -127,6 +127,26 @@ that of a subshell.",
         ..F
     },
     FishCommand {
+        name: "mount-local",
+        usage: "localmountpoint [readonly:true|false] [options:..] [cachetimeout:N] [debugcalls:true|false]",
+        shortdesc: "mount on the local filesystem",
+        longdesc: "Mount the handle's filesystems on the host directory `localmountpoint` \
+with FUSE, as gx-mount does. The mount exists at once; requests are served by \
+`mount-local-run`, which returns when the mount is unmounted (`gx-unmount`, `fusermount3 -u`). \
+`readonly:true` refuses writes; `options` takes FUSE options (allow_other, allow_root, \
+default_permissions, ro); `cachetimeout` is how long names and attributes are cached \
+(60 s); `debugcalls:true` prints each request.",
+        ..F
+    },
+    FishCommand {
+        name: "mount-local-run",
+        usage: "",
+        shortdesc: "run main loop of mount on the local filesystem",
+        longdesc: "Serve the `mount-local` mount until it is unmounted from outside. The \
+handle is the mount's meanwhile; it comes back, with what the mount wrote, when this returns.",
+        ..F
+    },
+    FishCommand {
         name: "not",
         usage: "command [args...]",
         shortdesc: "negate a command",
@@ -169,6 +189,14 @@ written.",
         usage: "command args...",
         shortdesc: "print elapsed time taken to run a command",
         longdesc: "Run `command`, then print the time it took.",
+        ..F
+    },
+    FishCommand {
+        name: "umount-local",
+        usage: "[retry:true|false]",
+        shortdesc: "unmount a locally mounted filesystem",
+        longdesc: "Unmount a `mount-local` mount that `mount-local-run` is not serving yet. \
+While it is served this shell is busy: unmount it from elsewhere with `gx-unmount`.",
         ..F
     },
     FishCommand {
