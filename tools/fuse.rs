@@ -898,6 +898,7 @@ impl Filesystem for GuestFs {
             return reply.error(e);
         }
         let p = path_or!(self, ino, reply);
+        self.trace(format_args!("write {p} {} bytes at {offset}", data.len()));
         let n = try_reply!(self.g.pwrite(&p, data, offset), reply);
         reply.written(u32::try_from(n).unwrap_or(0));
     }

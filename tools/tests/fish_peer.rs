@@ -110,14 +110,12 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
 /// Expected stdout text we knowingly print differently: (case, what
 /// guestfish printed, what we print, why). A `*` in a one-line pattern
 /// stands for any text (a date).
-const KNOWN_STDOUT_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
-    (
-        "img-linux",
-        "drwxr-xr-x 15 0 0  4096 * ..\n",
-        "drwxr-xr-x 14 0 0  4096 Jan  2  2024 ..\n",
-        "in the appliance the '..' of the guest's / is the appliance's own root",
-    ),
-];
+const KNOWN_STDOUT_DIFFERENCES: &[(&str, &str, &str, &str)] = &[(
+    "img-linux",
+    "drwxr-xr-x 15 0 0  4096 * ..\n",
+    "drwxr-xr-x 14 0 0  4096 Jan  2  2024 ..\n",
+    "in the appliance the '..' of the guest's / is the appliance's own root",
+)];
 
 /// guestfish's name in its messages is ours here, except where libguestfs
 /// itself speaks of guestfish.
