@@ -15,6 +15,16 @@ pub fn command() -> Command {
             inspector: true,
         },
     )
+    .override_usage("gx-mount [--options] -a IMAGE [-m dev[:mnt]...|-i] MOUNTPOINT")
+    .after_help(
+        "gx-mount returns once MOUNTPOINT is mounted and keeps serving it in the background \
+(--no-fork: in the foreground). With --ro the image is read in-process and never written; \
+otherwise (the default, as guestmount) a small VM boots and the guest's kernel makes every \
+change. Unmount with gx-unmount (or fusermount3 -u); the daemon then syncs, powers the VM \
+off and exits: to know the image is complete, wait for the --pid-file PID to exit. \
+SIGINT, SIGTERM and SIGHUP unmount and exit the same way. Exit status 0 when mounted, \
+1 on error.",
+    )
     .arg(
         Arg::new("option")
             .short('o')

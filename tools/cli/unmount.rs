@@ -7,6 +7,14 @@ use clap::{Arg, ArgAction, Command};
 pub fn command() -> Command {
     Command::new("gx-unmount")
         .about("unmount a gx-mount (FUSE) filesystem")
+        .override_usage("gx-unmount [--options] MOUNTPOINT")
+        .after_help(
+            "Runs fusermount3 -u, retrying with back-off (1, 2, 4... seconds) while the mount \
+is busy. gx-mount syncs and exits shortly after: wait for its --pid-file PID before using \
+the image. Exit status: 0 unmounted; 1 program error; 2 still busy after the retries (who \
+holds it is shown with fuser -v -m), or MOUNTPOINT is not a mount point at all; 3 \
+MOUNTPOINT is a mount point, but not of a FUSE filesystem.",
+        )
         .version(env!("CARGO_PKG_VERSION"))
         .disable_help_flag(true)
         .disable_version_flag(true)
