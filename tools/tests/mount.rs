@@ -14,7 +14,6 @@
 //! read-write tests, without what the appliance needs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -42,23 +41,7 @@ fn fuse_missing() -> Option<String> {
 }
 
 fn appliance_missing() -> Option<String> {
-    if !Path::new("/boot").exists() && std::env::var_os("GX_KERNEL").is_none() {
-        return Some("no kernel (run scripts/setup)".into());
-    }
-    let agent_next_to_tools = Path::new(MOUNT)
-        .parent()
-        .is_some_and(|d| d.join("gx-agent").is_file());
-    if !agent_next_to_tools && std::env::var_os("GX_AGENT").is_none() {
-        return Some("gx-agent is not built next to the tools (`cargo build -p gx-agent`)".into());
-    }
-    let qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !qemu && std::env::var_os("GX_QEMU").is_none() {
-        return Some("no qemu-system-x86_64 (run scripts/setup)".into());
-    }
-    None
+    gx_testdata::appliance_missing(MOUNT)
 }
 
 macro_rules! need {
@@ -171,22 +154,7 @@ impl Drop for Mounted {
     }
 }
 
-/// Every path below `root` (relative), following nothing.
-fn tree(root: &Path) -> BTreeMap<String, PathBuf> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-                todo.push(p.clone());
-            }
-            out.insert(rel, p);
-        }
-    }
-    out
-}
+use gx_testdata::tree;
 
 /// The test guest's root filesystem (GPT partition 2) as its own file, for
 /// e2fsprogs.

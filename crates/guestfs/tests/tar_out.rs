@@ -6,9 +6,8 @@
 //! sparse files still sparse. The image stays byte-identical.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use gx_guestfs::{DriveOptions, Format, Handle, TarOutOpts};
@@ -23,22 +22,7 @@ fn run(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
-/// Every path below `root` (relative), following nothing.
-fn tree(root: &Path) -> BTreeMap<String, PathBuf> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-                todo.push(p.clone());
-            }
-            out.insert(rel, p);
-        }
-    }
-    out
-}
+use gx_testdata::tree;
 
 fn linux_root_handle(img: &Path) -> Handle {
     let mut g = Handle::new();

@@ -177,3 +177,50 @@ pub fn test_init_initrd(dir: &Path) -> Result<PathBuf, String> {
         .map_err(|e| format!("{}: {e}", initrd.display()))?;
     Ok(initrd)
 }
+
+/// Why the appliance cannot run here, if it cannot: no kernel, no QEMU, or
+/// no `gx-agent` built next to `tool` (a tool binary the test runs, which
+/// looks for the agent beside itself) and no `GX_AGENT`. Tests that boot
+/// the appliance call [`skip_or_fail!`] with the reason.
+pub fn appliance_missing(tool: &str) -> Option<String> {
+    if !Path::new("/boot").exists() && std::env::var_os("GX_KERNEL").is_none() {
+        return Some("no kernel (run scripts/setup)".into());
+    }
+    let agent_next_to_tools = Path::new(tool)
+        .parent()
+        .is_some_and(|d| d.join("gx-agent").is_file());
+    if !agent_next_to_tools && std::env::var_os("GX_AGENT").is_none() {
+        return Some("gx-agent is not built next to the tools (`cargo build -p gx-agent`)".into());
+    }
+    let qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !qemu && std::env::var_os("GX_QEMU").is_none() {
+        return Some("no qemu-system-x86_64 (run scripts/setup)".into());
+    }
+    None
+}
+
+/// Every path below `root`, relative to it, following no symlink.
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, PathBuf> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for e in entries {
+            let p = e.unwrap_or_else(|e| panic!("{}: {e}", d.display())).path();
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            let is_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
+            if is_dir {
+                todo.push(p.clone());
+            }
+            out.insert(rel, p);
+        }
+    }
+    out
+}
