@@ -362,6 +362,106 @@ fn source_ids(input: &Path) -> (BTreeSet<String>, String) {
     (guids, label_id)
 }
 
+/// The table sectors byte for byte against virt-resize's, but for what
+/// differs by design: MBR CHS fields (parted guesses a geometry in its
+/// appliance, e.g. 255 heads of 2 sectors; ours are sfdisk's 255/63), the
+/// MBR disk id (random there), and the CRCs of GPT entry arrays (parted
+/// leaves stale bytes after the NUL of a name it shortens, "EFI\0ary").
+fn compare_raw_tables(c: &Case, raw: &Path, gpt: bool) {
+    let name = &c.name;
+    let Ok(peer) = std::fs::read(expected_dir().join(format!("{name}.head.bin"))) else {
+        return;
+    };
+    let mut ours = vec![0u8; peer.len()];
+    {
+        use std::io::Read;
+        std::fs::File::open(raw)
+            .unwrap()
+            .read_exact(&mut ours)
+            .unwrap();
+    }
+    // parted puts its own generic boot code into an MBR whose boot code is
+    // empty (all the MBR sources here); we keep the source's.
+    if gpt || ours[..440] != [0u8; 440] {
+        assert_eq!(ours[..440], peer[..440], "{name}: boot code (bytes 0-439)");
+    }
+    assert_eq!(ours[510..512], peer[510..512], "{name}: MBR signature");
+    if !gpt {
+        for slot in 0..4 {
+            let e = 446 + 16 * slot;
+            for (what, r) in [
+                ("boot flag", 0..1),
+                ("type", 4..5),
+                ("LBA start and size", 8..16),
+            ] {
+                let r = e + r.start..e + r.end;
+                assert_eq!(
+                    ours[r.clone()],
+                    peer[r],
+                    "{name}: MBR entry {} {what}",
+                    slot + 1
+                );
+            }
+        }
+        return;
+    }
+    assert_eq!(
+        ours[446..512],
+        peer[446..512],
+        "{name}: protective MBR entries"
+    );
+    let header = |b: &[u8]| {
+        let mut h = b[..92].to_vec();
+        h[16..20].fill(0);
+        h[88..92].fill(0);
+        h
+    };
+    assert_eq!(
+        header(&ours[512..]),
+        header(&peer[512..]),
+        "{name}: primary GPT header"
+    );
+    let tail = std::fs::read(expected_dir().join(format!("{name}.tail.bin"))).unwrap();
+    let len = std::fs::metadata(raw).unwrap().len();
+    let mut ours_tail = vec![0u8; tail.len()];
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(raw).unwrap();
+        f.seek(SeekFrom::Start(len - tail.len() as u64)).unwrap();
+        f.read_exact(&mut ours_tail).unwrap();
+    }
+    let at = tail.len() - 512;
+    assert_eq!(
+        header(&ours_tail[at..]),
+        header(&tail[at..]),
+        "{name}: backup GPT header"
+    );
+    // Entries: type, unique GUID, first/last LBA and attributes (names are
+    // compared as text through sgdisk).
+    for i in 0..128 {
+        for (base, what) in [(1024, "primary"), (0, "backup")] {
+            let (o, p) = if base == 0 {
+                (&ours_tail, &tail)
+            } else {
+                (&ours, &peer)
+            };
+            let e = base + 128 * i;
+            let same_guid = o[e + 16..e + 32] == p[e + 16..e + 32];
+            let random = p[e..e + 16] != [0u8; 16] && !same_guid;
+            let fields: &[std::ops::Range<usize>] =
+                if random { &[0..16, 32..56] } else { &[0..56] };
+            for r in fields {
+                assert_eq!(
+                    o[e + r.start..e + r.end],
+                    p[e + r.start..e + r.end],
+                    "{name}: {what} GPT entry {}",
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
 /// Check one case end to end against what virt-resize did.
 fn check(name: &str) {
     let c = case(name);
@@ -449,6 +549,8 @@ fn check(name: &str) {
             "{name}: sgdisk -i"
         );
     }
+
+    compare_raw_tables(&c, &raw, ours.contains("label: gpt"));
 
     // The host's checkers on every filesystem partition we copied.
     let skip: BTreeSet<String> = c
@@ -588,4 +690,114 @@ fn errors_as_virt_resize() {
     ] {
         check(name);
     }
+}
+
+/// Ctrl-C in the middle of the copy: gx-resize stops, says the output is
+/// incomplete, exits 130, and the input is unchanged. With
+/// `--machine-readable` the copy prints `N/M` progress lines first.
+#[test]
+fn interrupt_says_the_output_is_incomplete() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.img");
+    let size = 1u64 << 30;
+    // A GPT disk whose one partition is 1 GiB of non-zero bytes.
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -e; truncate -s {} {i}; sgdisk -o -n 1:2048:0 {i} >/dev/null; \
+             yes gx-resize | head -c {} | dd of={i} bs=1M seek=1 conv=notrunc status=none",
+            size + (2 << 20),
+            size - (1 << 20),
+            i = input.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = sha(&input);
+    let out = dir.path().join("out.img");
+    sh(
+        "truncate",
+        &[
+            "-s",
+            &format!("{}", size + (4 << 20)),
+            &out.to_string_lossy(),
+        ],
+    );
+    let mut child = Command::new(RESIZE)
+        .args(["--machine-readable", "--expand", "/dev/sda1"])
+        .arg(&input)
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        let progress = l.split('/').count() == 2
+            && l.split('/')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        seen.push(l);
+        if progress {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("\"message\": \"Copying /dev/sda1\"")),
+        "{seen:?}"
+    );
+    let pid = child.id().to_string();
+    sh("kill", &["-INT", &pid]);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{stderr}\n{rest:?}");
+    assert!(
+        stderr.contains("gx-resize: error: interrupted: ") && stderr.contains("is incomplete"),
+        "{stderr}"
+    );
+    assert!(!rest.iter().any(|l| l.contains("completed")), "{rest:?}");
+    assert_eq!(sha(&input), before, "the input changed");
+}
+
+#[test]
+fn machine_readable_messages_and_progress() {
+    check("machine-readable");
+}
+
+#[test]
+fn quiet_prints_nothing() {
+    check("quiet");
+}
+
+/// `--machine-readable` alone lists features as virt-resize does; ours
+/// differ where the tools differ: no URIs as input (infile-uri), and the
+/// appliance grows XFS but has no f2fs tools (virt-resize's here: the other
+/// way round).
+#[test]
+fn machine_readable_capabilities() {
+    let o = Command::new(RESIZE)
+        .arg("--machine-readable")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let ours: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    let peer = std::fs::read_to_string(expected_dir().join("caps.stdout")).unwrap();
+    let mut want: Vec<String> = peer
+        .lines()
+        .filter(|l| *l != "infile-uri" && *l != "f2fs")
+        .map(String::from)
+        .collect();
+    want.push("xfs".into());
+    let mut sorted = ours.clone();
+    sorted.sort();
+    want.sort();
+    assert_eq!(sorted, want);
+    assert_eq!(ours[0], "virt-resize");
 }

@@ -239,7 +239,8 @@ fn all(m: &ArgMatches, id: &str) -> Vec<String> {
 /// The last value of an option given several times (virt-resize's
 /// Set_string keeps the last).
 fn last(m: &ArgMatches, id: &str) -> Option<String> {
-    m.get_many::<String>(id).and_then(|mut v| v.next_back().cloned())
+    m.get_many::<String>(id)
+        .and_then(|mut v| v.next_back().cloned())
 }
 
 fn once(m: &ArgMatches, id: &str) -> Result<Option<String>, UsageError> {

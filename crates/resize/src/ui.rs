@@ -35,7 +35,7 @@ fn json_escape(s: &str) -> String {
     o
 }
 
-/// RFC 3339 UTC time with microseconds, as the JSON log lines carry it.
+/// RFC 3339 UTC time with nanoseconds, as the JSON log lines carry it.
 fn rfc3339_now() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -53,11 +53,11 @@ fn rfc3339_now() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}+00:00",
         rem / 3600,
         rem / 60 % 60,
         rem % 60,
-        now.subsec_micros()
+        now.subsec_nanos()
     )
 }
 
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(json_escape("a\"b\\\n"), "a\\\"b\\\\\\n");
         assert_eq!(
             rfc3339_now().len(),
-            "2024-01-02T03:04:05.123456+00:00".len()
+            "2024-01-02T03:04:05.123456789+00:00".len()
         );
     }
 }
