@@ -28,3 +28,25 @@ if [ ! -e "$out/chain-top.qcow2" ]; then
   (cd "$out" && qemu-img create -q -f qcow2 -b chain-base.qcow2 -F qcow2 .top.qcow2 >/dev/null &&
     qemu-io -f qcow2 -c 'write -P 0xc3 20480 4096' .top.qcow2 >/dev/null && mv .top.qcow2 chain-top.qcow2)
 fi
+if [ ! -e "$out/fs-mix.img" ]; then
+  t=$out/.mix.$$; rm -rf "$t"; mkdir -p "$t/tree/data"
+  echo "hello from btrfs" >"$t/tree/hello.txt"
+  seq 1 100000 >"$t/tree/data/blob"
+  truncate -s 176M "$t.img"
+  sgdisk -o -U 4D495800-0000-4000-8000-000000000001 \
+    -n 1:2048:+112M -t 1:8300 -c 1:btrfs -u 1:4D495800-0000-4000-8000-0000000000B1 \
+    -n 2:0:+16M -t 2:8200 -c 2:swap -u 2:4D495800-0000-4000-8000-0000000000B2 \
+    -n 3:0:+32M -t 3:8300 -c 3:xfs -u 3:4D495800-0000-4000-8000-0000000000B3 "$t.img" >/dev/null
+  truncate -s 112M "$t.p1"
+  mkfs.btrfs -q -r "$t/tree" -L btrfsvol "$t.p1" >/dev/null
+  truncate -s 16M "$t.p2"; mkswap -q -U 5a5a0000-0000-4000-8000-000000000002 -L swapvol "$t.p2" >/dev/null
+  echo "hello from xfs" >"$t/xfs-hello"
+  printf 'gx\n0 0\nd--755 0 0\nhello.txt ---644 0 0 %s\n$\n' "$t/xfs-hello" >"$t/proto"
+  truncate -s 32M "$t.p3"
+  TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -q -f -L xfsvol \
+    -m uuid=0f5f0000-0000-4000-8000-000000000003 -p "$t/proto" "$t.p3" >/dev/null
+  dd if="$t.p1" of="$t.img" bs=512 seek=2048 conv=notrunc,sparse status=none
+  dd if="$t.p2" of="$t.img" bs=512 seek=231424 conv=notrunc,sparse status=none
+  dd if="$t.p3" of="$t.img" bs=512 seek=264192 conv=notrunc,sparse status=none
+  rm -rf "$t" "$t.p1" "$t.p2" "$t.p3" "$t/proto"; mv "$t.img" "$out/fs-mix.img"
+fi
