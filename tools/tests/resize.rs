@@ -507,6 +507,35 @@ fn with_xfs(peer: &str) -> String {
     out
 }
 
+/// The output stays sparse: it holds little more than the source's non-zero
+/// 4 KiB blocks (counted here), plus what growing content writes (resize2fs
+/// and friends write group descriptors, bitmaps, inode tables).
+fn check_sparse(c: &Case, r: &Run, in_raw: &Path) {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut f = std::fs::File::open(in_raw).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut nonzero = 0u64;
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        nonzero += buf[..n]
+            .chunks(4096)
+            .filter(|b| b.iter().any(|&x| x != 0))
+            .count() as u64
+            * 4096;
+    }
+    let allocated = std::fs::metadata(&r.out).unwrap().blocks() * 512;
+    let margin = 16 << 20;
+    assert!(
+        allocated <= nonzero + margin,
+        "{}: the output has {allocated} bytes allocated; the source only {nonzero} non-zero bytes",
+        c.name
+    );
+}
+
 /// Check one case end to end against what virt-resize did.
 fn check(name: &str) {
     let c = case(name);
@@ -596,6 +625,7 @@ fn check(name: &str) {
     }
 
     compare_raw_tables(&c, &raw, ours.contains("label: gpt"));
+    check_sparse(&c, &r, &in_raw);
 
     // The host's checkers on every filesystem partition we copied.
     let skip: BTreeSet<String> = c

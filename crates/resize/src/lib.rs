@@ -166,7 +166,7 @@ pub fn boot_loader_area(plan: &Plan, insize: u64, outsize: u64) -> Option<(u64, 
     };
     let mut end = (start + plan::MAX_BOOTLOADER).min(insize).min(outsize);
     if let Some(t) = plan.targets.first() {
-        end = end.min(t.start * SECTOR);
+        end = end.min(t.start.saturating_mul(SECTOR));
     }
     if plan.kind == TableKind::Gpt {
         end = end.min(plan.out_sectors.saturating_sub(33) * SECTOR);
@@ -231,11 +231,17 @@ fn copy_with_progress(
     let total: u64 = jobs.iter().map(|j| j.len).sum();
     let done = AtomicU64::new(0);
     let mut progress = ui.progress(total);
+    let main = std::thread::current();
     let result = std::thread::scope(|s| {
-        let h = s.spawn(|| copy::copy(src, dst, jobs, opts, &done, cancel));
+        let h = s.spawn(|| {
+            let r = copy::copy(src, dst, jobs, opts, &done, cancel);
+            // Wake the display loop now rather than at its next tick.
+            main.unpark();
+            r
+        });
         while !h.is_finished() {
             progress.update(done.load(Ordering::Relaxed));
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::park_timeout(Duration::from_millis(100));
         }
         h.join()
     });
@@ -385,7 +391,7 @@ pub fn run(o: &Options, ui: &Ui, cancel: &AtomicBool) -> Result<(), Error> {
         ui.message(&format!("Copying {}", p.name));
         let job = [Job {
             src_offset: p.start,
-            dst_offset: t.start * SECTOR,
+            dst_offset: t.start.saturating_mul(SECTOR),
             len: newsize.min(p.size),
         }];
         let s = copy_with_progress(ui, &*src, &*out, &job, &copy_opts, cancel, &o.outdisk)?;
@@ -441,7 +447,7 @@ fn fix_ntfs_boot_record(ui: &Ui, plan: &Plan, out: &dyn BlockDevice) -> Result<(
     if !(matches!(&p.content, Content::Fs(fs, _) if fs == "ntfs") && p.bootable) {
         return Ok(());
     }
-    let base = t.start * SECTOR;
+    let base = t.start.saturating_mul(SECTOR);
     let mut magic = [0u8; 8];
     out.read_at(&mut magic, base + 3).map_err(msg)?;
     if &magic != b"NTFS    " {

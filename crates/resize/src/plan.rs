@@ -706,12 +706,14 @@ pub fn plan(src: &Source, req: &Request, out_size: u64) -> R<Plan> {
             Op::Resize(n) => *n,
         };
         let sectors = size.div_ceil(SECTOR);
-        let end_excl = start + sectors;
+        // Saturating: an absurd --alignment gives a layout the table
+        // writer refuses, not an overflow.
+        let end_excl = start.saturating_add(sectors);
         let next = roundup(end_excl, req.alignment);
         let end = match op {
             // A resized partition takes the alignment padding too.
-            Op::Resize(_) => next - 1,
-            _ => end_excl - 1,
+            Op::Resize(_) => next.saturating_sub(1),
+            _ => end_excl.saturating_sub(1),
         };
         targets.push(Target {
             number,
@@ -957,6 +959,17 @@ mod tests {
         assert_eq!(p.targets[0].number, 1);
         assert_eq!(p.targets[0].start, 2048);
         assert_eq!(p.targets[0].source, Some(1));
+    }
+
+    #[test]
+    fn absurd_alignment_is_an_error_not_a_panic() {
+        for align in [i64::MAX as u64, 1 << 40] {
+            let mut r = req();
+            r.alignment = align;
+            r.align_first = AlignFirst::Always;
+            let e = plan(&linux(), &r, 128 * MIB).unwrap_err();
+            assert!(e.0.starts_with("There is a deficit of"), "{e}");
+        }
     }
 
     #[test]
