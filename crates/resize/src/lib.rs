@@ -339,7 +339,11 @@ pub fn run(o: &Options, ui: &Ui, cancel: &AtomicBool) -> Result<(), Error> {
         return Ok(());
     }
 
-    // From here on the output is written.
+    // From here on the output is written. A qcow2 output (which the user
+    // made, as with virt-resize) is written through imago, the workspace's
+    // qcow2 library, in this process: no qemu-img or NBD server to run, and
+    // blocks we skip stay unallocated clusters. The tests check the result
+    // with `qemu-img check` and read it back through QEMU (the appliance).
     ui.message(&format!(
         "Setting up initial partition table on {}",
         o.outdisk
