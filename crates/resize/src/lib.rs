@@ -276,6 +276,16 @@ pub fn run(o: &Options, ui: &Ui, cancel: &AtomicBool) -> Result<(), Error> {
             return Err(msg(format!("{name}: {why}")));
         }
     }
+    // The same file under two names (a link, ./x and x) would be read while
+    // it is overwritten.
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(inpath), std::fs::metadata(outpath)) {
+        use std::os::unix::fs::MetadataExt;
+        if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+            return Err(msg(
+                "you cannot use the same disk image for input and output",
+            ));
+        }
+    }
     let src: Device =
         gx_disk::open_image(inpath, &OpenOptions::new().format(input_format)).map_err(msg)?;
     let out_fmt = match output_format {

@@ -950,6 +950,29 @@ mod tests {
     }
 
     #[test]
+    fn unknown_filesystems_modes() {
+        let mut r = req();
+        r.resizes = vec!["/dev/sda1=+4M".into()];
+        r.unknown_fs = UnknownFs::Error;
+        let e = plan(&linux(), &r, 100 * MIB).unwrap_err();
+        assert_eq!(
+            e.0,
+            "unknown/unavailable method for expanding the vfat filesystem on /dev/sda1"
+        );
+        r.unknown_fs = UnknownFs::Ignore;
+        let p = plan(&linux(), &r, 100 * MIB).unwrap();
+        assert!(
+            !p.summary
+                .iter()
+                .any(|l| matches!(l, SummaryLine::Warning(_)))
+        );
+        r.unknown_fs = UnknownFs::Warn;
+        r.expand_content = false;
+        let p = plan(&linux(), &r, 100 * MIB).unwrap();
+        assert!(!p.to_be_expanded());
+    }
+
+    #[test]
     fn delete_renumbers_and_first_start_stays() {
         let mut r = req();
         r.deletes = vec!["/dev/sda1".into()];
