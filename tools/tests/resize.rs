@@ -921,3 +921,24 @@ fn machine_readable_capabilities() {
     assert_eq!(sorted, want);
     assert_eq!(ours[0], "virt-resize");
 }
+
+/// `--no-sparse` writes every byte of the partitions it copies (for outputs
+/// that do not read as zeros): same table as gpt-expand, and the output's
+/// allocated size covers both copied partitions in full.
+#[test]
+fn no_sparse_writes_everything() {
+    use std::os::unix::fs::MetadataExt;
+    let c = case("gpt-expand");
+    let r = run_case(&c, &["--no-sparse", "--no-expand-content"]);
+    assert_eq!(r.rc, 0, "{}", r.stderr);
+    let ours =
+        sh("sfdisk", &["-d", &r.out.to_string_lossy()]).replace(&*r.out.to_string_lossy(), "OUT");
+    let (guids, _) = source_ids(&r.inputs[0].0);
+    assert_eq!(
+        normalize_table(&ours, &guids),
+        normalize_table(&expected(&c, "sfdisk").unwrap(), &guids)
+    );
+    let allocated = std::fs::metadata(&r.out).unwrap().blocks() * 512;
+    // sda1 (16 MiB) and sda2's 40 MiB of data, whatever their zeros.
+    assert!(allocated >= 56 << 20, "only {allocated} bytes allocated");
+}
