@@ -422,7 +422,13 @@ pub fn run(o: &Options, ui: &Ui, cancel: &AtomicBool) -> Result<(), Error> {
     if plan.align_first_partition {
         fix_ntfs_boot_record(ui, &plan, &*out)?;
     }
-    out.flush().map_err(msg)?;
+    // A qcow2's metadata must be written before QEMU opens it. Raw writes
+    // are in the page cache, which QEMU reads too; making them durable is
+    // left to the fsync at the end, so the disk writes them back while the
+    // appliance boots.
+    if out_fmt == Format::Qcow2 || !plan.to_be_expanded() {
+        out.flush().map_err(msg)?;
+    }
     drop(out);
     if interrupted() {
         return Err(Error::Interrupted(o.outdisk.clone()));
