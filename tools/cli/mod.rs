@@ -20,6 +20,8 @@ pub fn all() -> Vec<clap::Command> {
         win_reg::command(),
         mount::command(),
         unmount::command(),
+        // gx-resize's command line lives with its plan in crates/resize.
+        gx_resize::cli::command(),
     ]
 }
 

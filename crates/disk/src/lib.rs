@@ -79,6 +79,33 @@ pub trait BlockDevice: Send + Sync {
 
     /// A short name for messages: the image path, or `image (partition 2)`.
     fn describe(&self) -> String;
+
+    /// The parts of `[offset, offset + len)` that may hold data, as
+    /// `(offset, len)` runs in order; everything else is known to read as
+    /// zeros (a hole in a raw file, an unallocated or zero cluster of a
+    /// qcow2). Lets copiers skip what they need not read. The default (and
+    /// any device that cannot tell) says all of it may.
+    fn data_ranges(&self, offset: u64, len: u64) -> Result<Vec<(u64, u64)>> {
+        check_range_u64(self.size(), &self.describe(), offset, len)?;
+        Ok(if len == 0 {
+            Vec::new()
+        } else {
+            vec![(offset, len)]
+        })
+    }
+}
+
+/// [`check_range`] for a `u64` length.
+pub(crate) fn check_range_u64(size: u64, name: &str, offset: u64, len: u64) -> Result<()> {
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{name}: range of {len} bytes at offset {offset} is past the end of the device ({size} bytes)"
+            ),
+        )),
+    }
 }
 
 /// A shared, dynamically typed block device.
@@ -157,6 +184,17 @@ impl BlockDevice for Slice {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    fn data_ranges(&self, offset: u64, len: u64) -> Result<Vec<(u64, u64)>> {
+        check_range_u64(self.len, &self.name, offset, len)?;
+        // start + offset + len <= start + self.len, which fits (checked in new).
+        Ok(self
+            .inner
+            .data_ranges(self.start + offset, len)?
+            .into_iter()
+            .map(|(o, l)| (o - self.start, l))
+            .collect())
     }
 }
 

@@ -582,4 +582,39 @@ impl BlockDevice for Qcow2Device {
     fn describe(&self) -> String {
         self.name.clone()
     }
+
+    /// Unallocated (down the whole backing chain) and zero clusters are
+    /// left out; everything else, compressed clusters included, may hold data.
+    fn data_ranges(&self, offset: u64, len: u64) -> Result<Vec<(u64, u64)>> {
+        crate::check_range_u64(self.size, &self.name, offset, len)?;
+        let end = offset + len;
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut pos = offset;
+        // Each turn consumes at least one byte or ends.
+        while pos < end {
+            let (mapping, n) = self.access.get_mapping(pos, end - pos).map_err(|e| {
+                to_error(
+                    format_args!("{}: qcow2 mapping lookup at disk offset {pos}", self.name),
+                    e,
+                )
+            })?;
+            let n = n.min(end - pos);
+            if n == 0 {
+                return Err(Error::corrupt(format!(
+                    "{}: qcow2 mapping at disk offset {pos} is empty",
+                    self.name
+                )));
+            }
+            match mapping {
+                Mapping::Zero { .. } => {}
+                Mapping::Eof { .. } => break,
+                _ => match out.last_mut() {
+                    Some((o, l)) if *o + *l == pos => *l += n,
+                    _ => out.push((pos, n)),
+                },
+            }
+            pos += n;
+        }
+        Ok(out)
+    }
 }

@@ -5,6 +5,7 @@
 //! can serve several threads at once.
 
 use crate::{BlockDevice, Error, ErrorKind, Result, check_range};
+use nix::unistd::Whence;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -133,6 +134,43 @@ impl BlockDevice for RawDevice {
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
+
+    /// From the file's holes (`SEEK_DATA`/`SEEK_HOLE`); a file system that
+    /// cannot say, or a block device, reports everything as data.
+    fn data_ranges(&self, offset: u64, len: u64) -> Result<Vec<(u64, u64)>> {
+        crate::check_range_u64(self.size, &self.describe(), offset, len)?;
+        let end = offset + len;
+        let mut out = Vec::new();
+        let mut pos = offset;
+        // Each turn moves `pos` forward past one data run (or ends), so the
+        // loop is bounded by the number of runs in the range.
+        while pos < end {
+            let data = match seek(&self.file, pos, Whence::SeekData) {
+                Ok(d) => d,
+                // ENXIO: no data at or after pos.
+                Err(nix::errno::Errno::ENXIO) => break,
+                Err(_) => {
+                    out.push((pos, end - pos));
+                    break;
+                }
+            };
+            if data >= end {
+                break;
+            }
+            let hole = seek(&self.file, data, Whence::SeekHole)
+                .unwrap_or(end)
+                .clamp(data + 1, end);
+            out.push((data, hole - data));
+            pos = hole;
+        }
+        Ok(out)
+    }
+}
+
+fn seek(file: &File, pos: u64, whence: Whence) -> nix::Result<u64> {
+    let pos = i64::try_from(pos).map_err(|_| nix::errno::Errno::EOVERFLOW)?;
+    let r = nix::unistd::lseek(file, pos, whence)?;
+    u64::try_from(r).map_err(|_| nix::errno::Errno::EOVERFLOW)
 }
 
 #[cfg(test)]
@@ -182,6 +220,30 @@ mod tests {
         let e = ro.read_at(&mut b, 4096).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Io);
         assert!(e.to_string().contains("shorter"), "{e}");
+    }
+
+    #[test]
+    fn data_ranges_follow_holes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sparse.img");
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_len(8 << 20).unwrap();
+        f.write_all_at(&[1u8; 4096], 1 << 20).unwrap();
+        f.write_all_at(&[2u8; 8192], 5 << 20).unwrap();
+        f.sync_all().unwrap();
+        let d = RawDevice::open_ro(&p).unwrap();
+        let r = d.data_ranges(0, 8 << 20).unwrap();
+        // The file system decides the granularity; every written byte is
+        // covered and the holes around them are left out.
+        assert!(!r.is_empty());
+        let covers = |o: u64| r.iter().any(|&(s, l)| s <= o && o < s + l);
+        assert!(covers(1 << 20) && covers((1 << 20) + 4095));
+        assert!(covers(5 << 20) && covers((5 << 20) + 8191));
+        assert!(!covers(3 << 20), "{r:?}");
+        let inner = d.data_ranges((1 << 20) + 100, 10).unwrap();
+        assert_eq!(inner, vec![((1 << 20) + 100, 10)]);
+        assert!(d.data_ranges(0, (8 << 20) + 1).is_err());
+        assert_eq!(d.data_ranges(7 << 20, 1 << 20).unwrap(), vec![]);
     }
 
     #[test]

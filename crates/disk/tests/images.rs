@@ -51,6 +51,40 @@ fn detect(name: &&str) -> Format {
     gx_disk::detect_format(&image(name)).unwrap()
 }
 
+/// `data_ranges` leaves out exactly what build.sh's chain layout says
+/// reads as zeros without being stored: top's zero-flagged cluster
+/// [2M-64K, 2M), the clusters unallocated in both images [2M, 3M) and
+/// [3M+64K, 4M); everything stored (in the top or the base) is data.
+#[test]
+fn chain_top_data_ranges_skip_unallocated_and_zero_clusters() {
+    const K: u64 = 1024;
+    const M: u64 = 1024 * 1024;
+    let top = open("chain-top.qcow2");
+    let r = top.data_ranges(0, 4 * M).unwrap();
+    assert_eq!(r, vec![(0, 2 * M - 64 * K), (3 * M, 64 * K)]);
+    // A window inside one run, and one across a hole.
+    assert_eq!(top.data_ranges(100, 200).unwrap(), vec![(100, 200)]);
+    assert_eq!(
+        top.data_ranges(2 * M - 128 * K, M + 192 * K).unwrap(),
+        vec![(2 * M - 128 * K, 64 * K), (3 * M, 64 * K)]
+    );
+    assert!(top.data_ranges(4 * M - 1, 2).is_err());
+    // Every byte outside the ranges reads as zero.
+    let bytes = read_all(top.as_ref()).unwrap();
+    let mut covered = vec![false; bytes.len()];
+    for (o, l) in r {
+        covered[o as usize..(o + l) as usize].fill(true);
+    }
+    assert!(bytes.iter().zip(&covered).all(|(&b, &c)| c || b == 0));
+    // A partition's window is shifted to its own offsets.
+    let raw = open("linux.img");
+    let t = read_partitions(raw.as_ref()).unwrap().unwrap();
+    let p2 = partition_device(&raw, &t.partitions[1]).unwrap();
+    for (o, l) in p2.data_ranges(0, p2.size()).unwrap() {
+        assert!(o + l <= p2.size());
+    }
+}
+
 #[test]
 fn chain_top_reads_through_to_base() {
     const K: usize = 1024;
