@@ -1569,6 +1569,13 @@ pub enum Call {
     },
     /// `internal_shutdown`: end a session.
     InternalShutdown,
+    /// `internal_rescue`: run the rescue shell.
+    InternalRescue {
+        rows: i32,
+        cols: i32,
+        term: String,
+        bind: bool,
+    },
 }
 
 impl Call {
@@ -1736,6 +1743,7 @@ impl Call {
             Call::Ping => 1,
             Call::InternalStart { .. } => 71,
             Call::InternalShutdown => 70,
+            Call::InternalRescue { .. } => 172,
         }
     }
 
@@ -1903,6 +1911,7 @@ impl Call {
             Call::Ping => "ping",
             Call::InternalStart { .. } => "internal_start",
             Call::InternalShutdown => "internal_shutdown",
+            Call::InternalRescue { .. } => "internal_rescue",
         }
     }
 
@@ -2070,6 +2079,7 @@ impl Call {
             Call::Ping => StreamKind::None,
             Call::InternalStart { .. } => StreamKind::None,
             Call::InternalShutdown => StreamKind::None,
+            Call::InternalRescue { .. } => StreamKind::None,
         }
     }
 
@@ -2760,6 +2770,17 @@ impl Call {
                 drives.put(&mut out);
             }
             Call::InternalShutdown => {}
+            Call::InternalRescue {
+                rows,
+                cols,
+                term,
+                bind,
+            } => {
+                rows.put(&mut out);
+                cols.put(&mut out);
+                term.put(&mut out);
+                bind.put(&mut out);
+            }
         }
         out
     }
@@ -3336,6 +3357,12 @@ impl Call {
                 drives: <i32>::get(&mut r)?,
             },
             70 => Call::InternalShutdown,
+            172 => Call::InternalRescue {
+                rows: <i32>::get(&mut r)?,
+                cols: <i32>::get(&mut r)?,
+                term: <String>::get(&mut r)?,
+                bind: <bool>::get(&mut r)?,
+            },
             other => return Err(ProtoError::BadProc(other)),
         };
         r.finish()?;
@@ -4123,6 +4150,16 @@ pub trait Handler {
     ///
     /// Unmount, sync, reply, then power the appliance off.
     fn internal_shutdown(&mut self) -> Result<(), CallError>;
+    /// Run the rescue shell.
+    ///
+    /// A root shell (job control, `><rescue>` prompt) on a pseudo-terminal of `rows` x `cols` and type `term` in the appliance, with the helper programs on its PATH; `bind` also binds /dev, /proc and /sys under /sysroot (virt-rescue -i). While it runs the call is a duplex stream: the host's Chunk frames of this serial are typed into the terminal, the agent's Chunk frames are what the terminal shows, the host's Cancel hangs up, and calls without streams (sync, umount_all) are still answered under their own serials. The reply is the shell's exit status (128 + signal if killed).
+    fn internal_rescue(
+        &mut self,
+        rows: i32,
+        cols: i32,
+        term: String,
+        bind: bool,
+    ) -> Result<i32, CallError>;
 }
 
 /// Runs one call on a handler and encodes its return value.
@@ -4626,6 +4663,17 @@ pub fn dispatch<H: Handler + ?Sized>(
             &h.internal_start(time_ns, seed, drives)?,
         )),
         (Call::InternalShutdown, _) => Ok(crate::wire::to_vec(&h.internal_shutdown()?)),
+        (
+            Call::InternalRescue {
+                rows,
+                cols,
+                term,
+                bind,
+            },
+            _,
+        ) => Ok(crate::wire::to_vec(
+            &h.internal_rescue(rows, cols, term, bind)?,
+        )),
         (_, _) => Err(CallError::new(
             22,
             "internal: a streamed call without its data stream",
@@ -5600,5 +5648,11 @@ pub static CALLS: &[CallInfo] = &[
         name: "internal_shutdown",
         stream: StreamKind::None,
         doc: "end a session",
+    },
+    CallInfo {
+        nr: 172,
+        name: "internal_rescue",
+        stream: StreamKind::None,
+        doc: "run the rescue shell",
     },
 ];

@@ -21,6 +21,7 @@ mod lvm;
 mod mounts;
 mod parts;
 mod paths;
+pub mod rescue;
 mod run;
 mod session;
 mod tar;
@@ -126,6 +127,13 @@ impl Handler for Ops {
     }
     fn ping(&mut self) -> R<String> {
         Ok(format!("gx-agent {}", env!("CARGO_PKG_VERSION")))
+    }
+    fn internal_rescue(&mut self, _rows: i32, _cols: i32, _term: String, _bind: bool) -> R<i32> {
+        // The serve loop runs the session itself (it needs the channel).
+        Err(err(
+            libc::EINVAL,
+            "internal_rescue: only as a session of its own",
+        ))
     }
     fn internal_start(&mut self, time_ns: i64, seed: Vec<u8>, drives: i32) -> R<String> {
         Ops::internal_start(self, time_ns, &seed, drives)
