@@ -453,7 +453,7 @@ fn errors_leave_the_image_alone() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("No such file or directory"),
+        stderr(&out).contains(&peer_message("dangling")),
         "{}",
         stderr(&out)
     );
