@@ -13,7 +13,9 @@
 //! - The user's terminal: raw (no ICANON, no ECHO) while the shell runs,
 //!   exactly as before once gx-rescue has exited (by `^] q`, by the shell's
 //!   `exit`, by SIGTERM), and as before while `^] z` has it stopped.
-//! - `--scratch=2` gives two more disks, removed afterwards.
+//! - `--scratch=2` gives two more disks, removed afterwards; `--memsize`,
+//!   `--smp` and `--append` reach the VM (/proc/meminfo, nproc,
+//!   /proc/cmdline in the shell).
 //! - `--suggest` prints what `virt-rescue --suggest` printed for each test
 //!   image (tests/expected/rescue/, made by make.sh there with the peer),
 //!   with the program's name substituted; and passes guestfs-tools'
@@ -390,17 +392,42 @@ fn other_escape_keys_and_suspend() {
 }
 
 #[test]
-fn scratch_disks_and_sigterm() {
-    need_appliance!("scratch_disks_and_sigterm");
+fn scratch_disks_vm_options_and_sigterm() {
+    need_appliance!("scratch_disks_vm_options_and_sigterm");
     let dir = tempfile::tempdir().unwrap();
     let img = copy_image(dir.path(), "linux.img");
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     let mut s = Session::start(
-        &["--scratch=2", "--ro", "-a", img.to_str().unwrap()],
+        &[
+            "--scratch=2",
+            "--ro",
+            "--memsize",
+            "700",
+            "--smp",
+            "2",
+            "--append",
+            "gx.rescue.test=1",
+            "-a",
+            img.to_str().unwrap(),
+        ],
         Some(&tmp),
     );
     s.expect("><rescue> ", 180);
+    // The VM got what was asked for.
+    let out = s.run("cat /proc/cmdline; nproc; grep MemTotal /proc/meminfo");
+    assert!(out.contains("gx.rescue.test=1"), "{out}");
+    assert!(out.contains("\n2\r"), "{out}");
+    let kb: u64 = out
+        .split("MemTotal:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        (600_000..=700 * 1024).contains(&kb),
+        "MemTotal {kb} kB: {out}"
+    );
     let scratch = || {
         std::fs::read_dir(&tmp)
             .unwrap()
