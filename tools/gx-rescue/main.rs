@@ -28,6 +28,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const PROG: &str = "gx-rescue";
 /// virt-rescue's scratch disks: 10 GiB, sparse.
@@ -37,6 +38,8 @@ const SCRATCH_SIZE: i64 = 10 << 30;
 /// signal thread (the normal ways out restore them through `RawTty`).
 static SAVED_TTY: Mutex<Option<Termios>> = Mutex::new(None);
 static SCRATCH: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Set on SIGWINCH: the shell's terminal gets the new size.
+static RESIZED: AtomicBool = AtomicBool::new(false);
 
 fn main() {
     gx_cli::run(PROG, real_main)
@@ -529,10 +532,15 @@ impl RescueTerminal for Terminal<'_> {
         o.write_all(data)?;
         o.flush()
     }
+
+    fn resized(&mut self) -> Option<(u16, u16)> {
+        RESIZED.swap(false, Ordering::SeqCst).then(window_size)
+    }
 }
 
 /// Terminating signals from outside: the terminal goes back to how it was,
 /// scratch disks are removed, then the process exits (the VM dies with it).
+/// SIGWINCH: the new size goes to the shell's terminal.
 fn catch_signals() -> Result<()> {
     let mut set = SigSet::empty();
     for s in [
@@ -540,13 +548,18 @@ fn catch_signals() -> Result<()> {
         Signal::SIGTERM,
         Signal::SIGHUP,
         Signal::SIGQUIT,
+        Signal::SIGWINCH,
     ] {
         set.add(s);
     }
     set.thread_block()?;
     std::thread::spawn(move || {
-        let Ok(sig) = set.wait() else {
-            return;
+        let sig = loop {
+            match set.wait() {
+                Ok(Signal::SIGWINCH) => RESIZED.store(true, Ordering::SeqCst),
+                Ok(sig) => break sig,
+                Err(_) => return,
+            }
         };
         if let Ok(s) = SAVED_TTY.lock() {
             if let Some(t) = s.as_ref() {

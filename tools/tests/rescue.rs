@@ -2,7 +2,8 @@
 //! would: type commands, read the `><rescue>` prompt, use the escapes,
 //! quit; and `--suggest` against what virt-rescue printed.
 //!
-//! - The shell: job control, a terminal of its own (`tty`), the tools the
+//! - The shell: job control, a terminal of its own (`tty`) of the user's
+//!   terminal's size, following its changes (SIGWINCH), the tools the
 //!   issue names on its PATH, the guest mounted at /sysroot with /dev,
 //!   /proc and /sys bound under it (`-i`); `^] s` syncs, `^] u` unmounts,
 //!   `^] i` prints the inspection, `^] ^]` sends the key itself, `^] q`
@@ -260,6 +261,20 @@ fn rescue_shell_through_a_pty() {
     s.run("sleep 300 &");
     assert!(s.run("jobs").contains("Running"));
     assert!(s.run("tty").contains("/dev/pts/"));
+    assert!(s.run("stty size").contains("30 100"));
+    // The user's terminal grows: the shell's follows (SIGWINCH, as the
+    // kernel sends it to a terminal's foreground job).
+    let out = Command::new("stty")
+        .args(["rows", "40", "cols", "120"])
+        .stdin(Stdio::from(s.slave.try_clone().unwrap()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    kill(s.pid(), Signal::SIGWINCH).unwrap();
+    // (bash redraws its prompt on SIGWINCH: wait for the answer itself.)
+    s.send("stty size\r");
+    s.expect("40 120", 30);
+    s.expect("><rescue> ", 30);
     // -i: the guest at /sysroot, /proc bound under it, libguestfs's names.
     let out = s.run(
         "echo rescued > /sysroot/etc/rescued; test -d /sysroot/proc/1 && echo bound-proc; \

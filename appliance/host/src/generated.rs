@@ -2209,4 +2209,12 @@ impl Appliance {
         )?;
         self.decode(v, "internal_rescue")
     }
+
+    /// Resize the rescue shell's terminal.
+    ///
+    /// Sent during an `internal_rescue` session when the user's terminal changed size: the pseudo-terminal takes the new size and its foreground jobs get SIGWINCH. Outside a session it is an error.
+    pub fn internal_rescue_resize(&mut self, rows: i32, cols: i32) -> Result<()> {
+        let v = self.call_raw(Call::InternalRescueResize { rows, cols }, HostStream::None)?;
+        self.decode(v, "internal_rescue_resize")
+    }
 }

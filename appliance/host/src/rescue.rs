@@ -6,7 +6,8 @@
 //! as Chunk frames of the session's serial; the guest's Chunks go to the
 //! caller's [`RescueTerminal`]; `sync` and `umount_all` asked for meanwhile
 //! go as calls of their own serials, whose answers are not waited for; a
-//! quit sends Cancel (a hangup) and waits, bounded, for the shell's end.
+//! quit sends Cancel (a hangup) and waits, bounded, for the shell's end; a
+//! new size of the user's terminal goes as `internal_rescue_resize`.
 //!
 //! Must not: interpret the user's bytes (escape keys are the caller's), or
 //! wait without bound for an agent that stopped answering after a quit.
@@ -40,6 +41,11 @@ pub trait RescueTerminal {
     fn read_input(&mut self) -> io::Result<Vec<RescueAction>>;
     /// What the rescue shell's terminal shows.
     fn output(&mut self, data: &[u8]) -> io::Result<()>;
+    /// The user's terminal's new size (rows, columns), once after each
+    /// change; asked about every loop (at least 5 times a second).
+    fn resized(&mut self) -> Option<(u16, u16)> {
+        None
+    }
 }
 
 /// The terminal the shell gets.
@@ -78,6 +84,15 @@ impl Appliance {
         loop {
             if quit_at.is_some_and(|t| t.elapsed() > QUIT_WAIT) {
                 return Err(self.proto_fail(NAME, ProtoError::Io(io::ErrorKind::TimedOut.into())));
+            }
+            if let Some((rows, cols)) = term.resized().filter(|_| quit_at.is_none()) {
+                let c = Call::InternalRescueResize {
+                    rows: i32::from(rows),
+                    cols: i32::from(cols),
+                };
+                self.serial = self.serial.wrapping_add(1).max(1);
+                let s = self.serial;
+                self.send(Kind::Call, s, &[&c.encode()], NAME)?;
             }
             let input = term.input_fd().filter(|_| quit_at.is_none());
             let buffered = self.rx.pos < self.rx.pre.len();

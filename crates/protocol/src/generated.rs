@@ -1576,6 +1576,8 @@ pub enum Call {
         term: String,
         bind: bool,
     },
+    /// `internal_rescue_resize`: resize the rescue shell's terminal.
+    InternalRescueResize { rows: i32, cols: i32 },
 }
 
 impl Call {
@@ -1744,6 +1746,7 @@ impl Call {
             Call::InternalStart { .. } => 71,
             Call::InternalShutdown => 70,
             Call::InternalRescue { .. } => 172,
+            Call::InternalRescueResize { .. } => 173,
         }
     }
 
@@ -1912,6 +1915,7 @@ impl Call {
             Call::InternalStart { .. } => "internal_start",
             Call::InternalShutdown => "internal_shutdown",
             Call::InternalRescue { .. } => "internal_rescue",
+            Call::InternalRescueResize { .. } => "internal_rescue_resize",
         }
     }
 
@@ -2080,6 +2084,7 @@ impl Call {
             Call::InternalStart { .. } => StreamKind::None,
             Call::InternalShutdown => StreamKind::None,
             Call::InternalRescue { .. } => StreamKind::None,
+            Call::InternalRescueResize { .. } => StreamKind::None,
         }
     }
 
@@ -2781,6 +2786,10 @@ impl Call {
                 term.put(&mut out);
                 bind.put(&mut out);
             }
+            Call::InternalRescueResize { rows, cols } => {
+                rows.put(&mut out);
+                cols.put(&mut out);
+            }
         }
         out
     }
@@ -3362,6 +3371,10 @@ impl Call {
                 cols: <i32>::get(&mut r)?,
                 term: <String>::get(&mut r)?,
                 bind: <bool>::get(&mut r)?,
+            },
+            173 => Call::InternalRescueResize {
+                rows: <i32>::get(&mut r)?,
+                cols: <i32>::get(&mut r)?,
             },
             other => return Err(ProtoError::BadProc(other)),
         };
@@ -4160,6 +4173,10 @@ pub trait Handler {
         term: String,
         bind: bool,
     ) -> Result<i32, CallError>;
+    /// Resize the rescue shell's terminal.
+    ///
+    /// Sent during an `internal_rescue` session when the user's terminal changed size: the pseudo-terminal takes the new size and its foreground jobs get SIGWINCH. Outside a session it is an error.
+    fn internal_rescue_resize(&mut self, rows: i32, cols: i32) -> Result<(), CallError>;
 }
 
 /// Runs one call on a handler and encodes its return value.
@@ -4674,6 +4691,9 @@ pub fn dispatch<H: Handler + ?Sized>(
         ) => Ok(crate::wire::to_vec(
             &h.internal_rescue(rows, cols, term, bind)?,
         )),
+        (Call::InternalRescueResize { rows, cols }, _) => {
+            Ok(crate::wire::to_vec(&h.internal_rescue_resize(rows, cols)?))
+        }
         (_, _) => Err(CallError::new(
             22,
             "internal: a streamed call without its data stream",
@@ -5654,5 +5674,11 @@ pub static CALLS: &[CallInfo] = &[
         name: "internal_rescue",
         stream: StreamKind::None,
         doc: "run the rescue shell",
+    },
+    CallInfo {
+        nr: 173,
+        name: "internal_rescue_resize",
+        stream: StreamKind::None,
+        doc: "resize the rescue shell's terminal",
     },
 ];

@@ -58,6 +58,8 @@ pub struct Ops {
     /// Set by `debug flood` (false) / `debug progress-flood` (true): frames
     /// are sent forever instead of the reply.
     pub inject_flood: Option<bool>,
+    /// The pty master of the running rescue shell (`internal_rescue_resize`).
+    rescue_pty: Option<std::os::fd::RawFd>,
 }
 
 fn err(errno: i32, msg: impl Into<String>) -> CallError {
@@ -97,6 +99,7 @@ impl Ops {
             lvm_activated: false,
             inject_lie: false,
             inject_flood: None,
+            rescue_pty: None,
         }
     }
 
@@ -134,6 +137,9 @@ impl Handler for Ops {
             libc::EINVAL,
             "internal_rescue: only as a session of its own",
         ))
+    }
+    fn internal_rescue_resize(&mut self, rows: i32, cols: i32) -> R<()> {
+        rescue::resize(self.rescue_pty, rows, cols)
     }
     fn internal_start(&mut self, time_ns: i64, seed: Vec<u8>, drives: i32) -> R<String> {
         Ops::internal_start(self, time_ns, &seed, drives)

@@ -86,7 +86,9 @@ pub fn session(
             return port.send(Kind::Error, serial, &wire::to_vec(&e));
         }
     };
+    ops.rescue_pty = Some(master.as_raw_fd());
     let r = relay(port, ops, serial, &master, pid);
+    ops.rescue_pty = None;
     // The shell's process group and anything it left: gone before we answer.
     hang_up(pid, true);
     reap_all();
@@ -181,12 +183,7 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
 /// slave side, as the leader of its own session (so job control and ^C
 /// work); returns the master (non-blocking) and the shell's pid.
 fn spawn(rows: i32, cols: i32, term: &str) -> Result<(File, libc::pid_t), CallError> {
-    let ws = libc::winsize {
-        ws_row: u16::try_from(rows.clamp(1, 1000)).unwrap_or(24),
-        ws_col: u16::try_from(cols.clamp(1, 1000)).unwrap_or(80),
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
+    let ws = winsize(rows, cols);
     let (mut m, mut s) = (-1, -1);
     // SAFETY: openpty writes two fds through valid pointers; the name buffer
     // is null (not wanted), termios null (defaults), winsize a valid struct.
@@ -248,6 +245,33 @@ fn spawn(rows: i32, cols: i32, term: &str) -> Result<(File, libc::pid_t), CallEr
     // Reaped by pid below (waitpid), not through the Child.
     std::mem::forget(child);
     Ok((master, pid))
+}
+
+fn winsize(rows: i32, cols: i32) -> libc::winsize {
+    libc::winsize {
+        ws_row: u16::try_from(rows.clamp(1, 1000)).unwrap_or(24),
+        ws_col: u16::try_from(cols.clamp(1, 1000)).unwrap_or(80),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+/// `internal_rescue_resize`: the terminal's new size (the kernel sends its
+/// foreground jobs SIGWINCH).
+pub fn resize(pty: Option<std::os::fd::RawFd>, rows: i32, cols: i32) -> Result<(), CallError> {
+    let Some(fd) = pty else {
+        return Err(CallError::new(
+            libc::EINVAL,
+            "internal_rescue_resize: no rescue shell runs",
+        ));
+    };
+    let ws = winsize(rows, cols);
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer; `fd` is the
+    // session's master, open for the whole session.
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(super::fail(io::Error::last_os_error(), "TIOCSWINSZ"));
+    }
+    Ok(())
 }
 
 /// Moves bytes both ways until the shell ends (or the host hangs up and the

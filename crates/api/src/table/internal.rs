@@ -52,4 +52,14 @@ up, and calls without streams (sync, umount_all) are still answered under their 
 serials. The reply is the shell's exit status (128 + signal if killed).",
         ..A
     },
+    Action {
+        name: "internal_rescue_resize",
+        args: &[int("rows"), int("cols")],
+        proc_nr: Some(173),
+        shortdesc: "resize the rescue shell's terminal",
+        longdesc: "Sent during an `internal_rescue` session when the user's terminal \
+changed size: the pseudo-terminal takes the new size and its foreground jobs get SIGWINCH. \
+Outside a session it is an error.",
+        ..A
+    },
 ];
