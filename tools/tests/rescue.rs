@@ -17,6 +17,8 @@
 //! - `--scratch=2` gives two more disks, removed afterwards; `--memsize`,
 //!   `--smp` and `--append` reach the VM (/proc/meminfo, nproc,
 //!   /proc/cmdline in the shell).
+//! - Input from a pipe runs in order and its end ends the shell; LVM volume
+//!   groups (libguestfs's phony Fedora) are active for the first command.
 //! - `--suggest` prints what `virt-rescue --suggest` printed for each test
 //!   image (tests/expected/rescue/, made by make.sh there with the peer),
 //!   with the program's name substituted; and passes guestfs-tools'
@@ -361,6 +363,9 @@ fn other_escape_keys_and_suspend() {
     let mut s = Session::start(&["-e", "none", "--ro", "-a", img.to_str().unwrap()], None);
     let banner = s.expect("><rescue> ", 180);
     assert!(!banner.contains("escape key is"), "{banner}");
+    // Typed input waits for the appliance's modules: once this answers, the
+    // shell reads as it comes.
+    s.run("true");
     s.send("read x; printf '%s' \"$x\" | od -An -tx1\r");
     std::thread::sleep(Duration::from_millis(1500));
     s.send("\x1d\r");
@@ -549,4 +554,41 @@ fn usage_errors() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("you must specify at least one -a or -d")
     );
+}
+
+/// Input from a pipe (no terminal to make raw): commands run in order, the
+/// end of input ends the shell; the guest's LVM volume groups are active
+/// when the first command runs (libguestfs's phony Fedora, root on LVM).
+#[test]
+fn piped_input_and_lvm() {
+    need_appliance!("piped_input_and_lvm");
+    let img = gx_testdata::image("libguestfs-fedora.img");
+    let digest = gx_testdata::file_digest(&img);
+    let mut child = Command::new(RESCUE)
+        .args(["--ro", "--format=raw", "-a"])
+        .arg(&img)
+        .env_remove("GX_ENGINE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"test -b /dev/VG/Root && echo lv-active\nlvs --noheadings -o lv_name VG\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("\nlv-active"), "{text}");
+    for lv in ["Root", "LV1", "LV2", "LV3"] {
+        assert!(text.contains(&format!("  {lv}")), "{lv}: {text}");
+    }
+    assert_eq!(digest, gx_testdata::file_digest(&img), "image changed");
 }

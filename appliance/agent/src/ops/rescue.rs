@@ -78,17 +78,20 @@ pub fn session(
     bind: bool,
 ) -> Result<(), ProtoError> {
     let mut binds = Vec::new();
-    let r = prepare(ops, bind, &mut binds).and_then(|()| spawn(rows, cols, term));
+    let background = load_in_background(ops);
+    let r = prepare(bind, &mut binds).and_then(|()| spawn(rows, cols, term));
     let (master, pid) = match r {
         Ok(x) => x,
         Err(e) => {
+            let _ = background.join();
             undo_binds(&binds);
             return port.send(Kind::Error, serial, &wire::to_vec(&e));
         }
     };
     ops.rescue_pty = Some(master.as_raw_fd());
-    let r = relay(port, ops, serial, &master, pid);
+    let r = relay(port, ops, serial, &master, pid, &background);
     ops.rescue_pty = None;
+    let _ = background.join();
     // The shell's process group and anything it left: gone before we answer.
     hang_up(pid, true);
     reap_all();
@@ -97,11 +100,33 @@ pub fn session(
     port.send(Kind::Reply, serial, &wire::to_vec(&status))
 }
 
-/// Modules, the helper disk, LVM, devpts, the command names, and with
-/// `bind` the guest's view of /dev, /proc and /sys.
-fn prepare(ops: &mut Ops, bind: bool, binds: &mut Vec<String>) -> Result<(), CallError> {
-    ops.need_modules("all");
-    ops.lvm_activate_once();
+/// Every extra kernel module, then (once per session) LVM's volume groups
+/// activated, as libguestfs's appliance has them at boot: in a thread, so
+/// that the shell's prompt does not wait for them (under TCG they take 1-3 s);
+/// what the user types waits instead (see [`relay`]).
+fn load_in_background(ops: &mut Ops) -> std::thread::JoinHandle<()> {
+    super::helpers::ensure();
+    let load = !ops.modules_loaded.contains(&"all");
+    if load {
+        ops.modules_loaded.push("all");
+    }
+    // The LVM configuration now (it needs `ops`); the activation after the
+    // device-mapper modules are in.
+    let activate = !ops.lvm_activated && ops.lvm_ready().is_ok();
+    ops.lvm_activated = true;
+    std::thread::spawn(move || {
+        if load {
+            super::load_modules("/gx/modules.extra");
+        }
+        if activate {
+            let _ = run::prog("lvm").args(["vgchange", "-a", "y"]).run();
+        }
+    })
+}
+
+/// devpts, the command names, `/dev/sdX` links, and with `bind` the
+/// guest's view of /dev, /proc and /sys.
+fn prepare(bind: bool, binds: &mut Vec<String>) -> Result<(), CallError> {
     let pts = Path::new("/dev/pts");
     if !pts.join("ptmx").exists() {
         let _ = std::fs::create_dir_all(pts);
@@ -282,6 +307,7 @@ fn relay(
     serial: u32,
     mut master: &File,
     pid: libc::pid_t,
+    background: &std::thread::JoinHandle<()>,
 ) -> Result<i32, ProtoError> {
     let mut typed: Vec<u8> = Vec::new();
     let mut status: Option<i32> = None;
@@ -298,6 +324,9 @@ fn relay(
                 hang_up(pid, false);
             }
         }
+        // Input waits for the modules and LVM: a command typed (or piped)
+        // at once finds every filesystem driver and /dev/VG/LV.
+        let typing = !typed.is_empty() && background.is_finished();
         let mut fds = [
             libc::pollfd {
                 fd: port.rd.get_ref().as_raw_fd(),
@@ -306,7 +335,7 @@ fn relay(
             },
             libc::pollfd {
                 fd: master.as_raw_fd(),
-                events: libc::POLLIN | if typed.is_empty() { 0 } else { libc::POLLOUT },
+                events: libc::POLLIN | if typing { libc::POLLOUT } else { 0 },
                 revents: 0,
             },
         ];
@@ -333,7 +362,7 @@ fn relay(
                 Err(_) => master_done = true,
             }
         }
-        if !typed.is_empty() && fds[1].revents & libc::POLLOUT != 0 {
+        if typing && fds[1].revents & libc::POLLOUT != 0 {
             match master.write(&typed) {
                 Ok(k) => {
                     typed.drain(..k);
