@@ -2,10 +2,12 @@
 
 pub mod cat;
 pub mod df;
+pub mod edit;
 pub mod filesystems;
 pub mod inspector;
 pub mod ls;
 pub mod mount;
+pub mod rescue;
 pub mod unmount;
 pub mod win_reg;
 
@@ -18,6 +20,8 @@ pub fn all() -> Vec<clap::Command> {
         filesystems::command(),
         inspector::command(),
         win_reg::command(),
+        edit::command(),
+        rescue::command(),
         mount::command(),
         unmount::command(),
         // gx-resize's command line lives with its plan in crates/resize.

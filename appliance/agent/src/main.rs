@@ -197,6 +197,16 @@ fn serve(port: &mut Port, ops: &mut ops::Ops) -> Result<(), ProtoError> {
             // Late cancels and stray chunks of a finished stream are ignored.
             _ => continue,
         };
+        if let Call::InternalRescue {
+            rows,
+            cols,
+            term,
+            bind,
+        } = &call
+        {
+            ops::rescue::session(port, ops, serial, *rows, *cols, term, *bind)?;
+            continue;
+        }
         let shutdown = matches!(call, Call::InternalShutdown);
         run_call(port, ops, serial, call)?;
         if shutdown {

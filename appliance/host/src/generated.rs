@@ -2193,4 +2193,28 @@ impl Appliance {
         let v = self.call_raw(Call::InternalShutdown, HostStream::None)?;
         self.decode(v, "internal_shutdown")
     }
+
+    /// Run the rescue shell.
+    ///
+    /// A root shell (job control, `><rescue>` prompt) on a pseudo-terminal of `rows` x `cols` and type `term` in the appliance, with the helper programs on its PATH; `bind` also binds /dev, /proc and /sys under /sysroot (virt-rescue -i). While it runs the call is a duplex stream: the host's Chunk frames of this serial are typed into the terminal, the agent's Chunk frames are what the terminal shows, the host's Cancel hangs up, and calls without streams (sync, umount_all) are still answered under their own serials. The reply is the shell's exit status (128 + signal if killed).
+    pub fn internal_rescue(&mut self, rows: i32, cols: i32, term: &str, bind: bool) -> Result<i32> {
+        let v = self.call_raw(
+            Call::InternalRescue {
+                rows,
+                cols,
+                term: term.to_string(),
+                bind,
+            },
+            HostStream::None,
+        )?;
+        self.decode(v, "internal_rescue")
+    }
+
+    /// Resize the rescue shell's terminal.
+    ///
+    /// Sent during an `internal_rescue` session when the user's terminal changed size: the pseudo-terminal takes the new size and its foreground jobs get SIGWINCH. Outside a session it is an error.
+    pub fn internal_rescue_resize(&mut self, rows: i32, cols: i32) -> Result<()> {
+        let v = self.call_raw(Call::InternalRescueResize { rows, cols }, HostStream::None)?;
+        self.decode(v, "internal_rescue_resize")
+    }
 }

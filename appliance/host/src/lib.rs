@@ -14,6 +14,7 @@
 pub mod image;
 pub mod kernel;
 pub mod qemu;
+pub mod rescue;
 pub mod snapshot;
 pub mod vmm;
 

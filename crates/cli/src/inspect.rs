@@ -111,6 +111,12 @@ pub fn is_windows(g: &Handle, root: &str) -> bool {
 /// `windows_path` does): drive letter through the drive mappings,
 /// backslashes to slashes, then the real case of every component.
 pub fn windows_path(g: &mut Handle, root: &str, path: &str) -> Result<String> {
+    windows_path_mode(g, root, path, true)
+}
+
+/// [`windows_path`], mounting the drive read-write when `readonly` is false
+/// (gx-edit writes there).
+pub fn windows_path_mode(g: &mut Handle, root: &str, path: &str, readonly: bool) -> Result<String> {
     let b = path.as_bytes();
     let rest = if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
         let letter = b[0].to_ascii_lowercase();
@@ -124,7 +130,11 @@ pub fn windows_path(g: &mut Handle, root: &str, path: &str) -> Result<String> {
             .map(|(_, d)| d.clone())
             .ok_or_else(|| anyhow!("drive '{}:' not found.", letter as char))?;
         g.umount_all()?;
-        g.mount_ro(&device, "/")?;
+        if readonly {
+            g.mount_ro(&device, "/")?;
+        } else {
+            g.mount(&device, "/")?;
+        }
         path[2..].to_string()
     } else if path.is_empty() {
         "/".to_string()

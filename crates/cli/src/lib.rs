@@ -389,6 +389,17 @@ impl Common {
     /// holds for writing is always added read-only, with a note, and asking
     /// to write to it is an error.
     pub fn launch(&self, readonly: bool) -> Result<Handle> {
+        self.launch_with(readonly, |_| Ok(()))
+    }
+
+    /// [`Common::launch`], with `before` called on the Handle after the
+    /// drives are added and before it launches (appliance settings,
+    /// scratch drives: gx-rescue).
+    pub fn launch_with(
+        &self,
+        readonly: bool,
+        before: impl FnOnce(&mut Handle) -> Result<()>,
+    ) -> Result<Handle> {
         if self.drives.is_empty() {
             bail!("you must specify at least one -a or -d option");
         }
@@ -429,6 +440,7 @@ impl Common {
                 }
             }
         }
+        before(&mut g)?;
         g.launch()?;
         // Open LUKS devices (and the LVM inside them) before any -m needs them.
         if !self.keys.selectors.is_empty() || self.keys.from_stdin {

@@ -1569,6 +1569,15 @@ pub enum Call {
     },
     /// `internal_shutdown`: end a session.
     InternalShutdown,
+    /// `internal_rescue`: run the rescue shell.
+    InternalRescue {
+        rows: i32,
+        cols: i32,
+        term: String,
+        bind: bool,
+    },
+    /// `internal_rescue_resize`: resize the rescue shell's terminal.
+    InternalRescueResize { rows: i32, cols: i32 },
 }
 
 impl Call {
@@ -1736,6 +1745,8 @@ impl Call {
             Call::Ping => 1,
             Call::InternalStart { .. } => 71,
             Call::InternalShutdown => 70,
+            Call::InternalRescue { .. } => 172,
+            Call::InternalRescueResize { .. } => 173,
         }
     }
 
@@ -1903,6 +1914,8 @@ impl Call {
             Call::Ping => "ping",
             Call::InternalStart { .. } => "internal_start",
             Call::InternalShutdown => "internal_shutdown",
+            Call::InternalRescue { .. } => "internal_rescue",
+            Call::InternalRescueResize { .. } => "internal_rescue_resize",
         }
     }
 
@@ -2070,6 +2083,8 @@ impl Call {
             Call::Ping => StreamKind::None,
             Call::InternalStart { .. } => StreamKind::None,
             Call::InternalShutdown => StreamKind::None,
+            Call::InternalRescue { .. } => StreamKind::None,
+            Call::InternalRescueResize { .. } => StreamKind::None,
         }
     }
 
@@ -2760,6 +2775,21 @@ impl Call {
                 drives.put(&mut out);
             }
             Call::InternalShutdown => {}
+            Call::InternalRescue {
+                rows,
+                cols,
+                term,
+                bind,
+            } => {
+                rows.put(&mut out);
+                cols.put(&mut out);
+                term.put(&mut out);
+                bind.put(&mut out);
+            }
+            Call::InternalRescueResize { rows, cols } => {
+                rows.put(&mut out);
+                cols.put(&mut out);
+            }
         }
         out
     }
@@ -3336,6 +3366,16 @@ impl Call {
                 drives: <i32>::get(&mut r)?,
             },
             70 => Call::InternalShutdown,
+            172 => Call::InternalRescue {
+                rows: <i32>::get(&mut r)?,
+                cols: <i32>::get(&mut r)?,
+                term: <String>::get(&mut r)?,
+                bind: <bool>::get(&mut r)?,
+            },
+            173 => Call::InternalRescueResize {
+                rows: <i32>::get(&mut r)?,
+                cols: <i32>::get(&mut r)?,
+            },
             other => return Err(ProtoError::BadProc(other)),
         };
         r.finish()?;
@@ -4123,6 +4163,20 @@ pub trait Handler {
     ///
     /// Unmount, sync, reply, then power the appliance off.
     fn internal_shutdown(&mut self) -> Result<(), CallError>;
+    /// Run the rescue shell.
+    ///
+    /// A root shell (job control, `><rescue>` prompt) on a pseudo-terminal of `rows` x `cols` and type `term` in the appliance, with the helper programs on its PATH; `bind` also binds /dev, /proc and /sys under /sysroot (virt-rescue -i). While it runs the call is a duplex stream: the host's Chunk frames of this serial are typed into the terminal, the agent's Chunk frames are what the terminal shows, the host's Cancel hangs up, and calls without streams (sync, umount_all) are still answered under their own serials. The reply is the shell's exit status (128 + signal if killed).
+    fn internal_rescue(
+        &mut self,
+        rows: i32,
+        cols: i32,
+        term: String,
+        bind: bool,
+    ) -> Result<i32, CallError>;
+    /// Resize the rescue shell's terminal.
+    ///
+    /// Sent during an `internal_rescue` session when the user's terminal changed size: the pseudo-terminal takes the new size and its foreground jobs get SIGWINCH. Outside a session it is an error.
+    fn internal_rescue_resize(&mut self, rows: i32, cols: i32) -> Result<(), CallError>;
 }
 
 /// Runs one call on a handler and encodes its return value.
@@ -4626,6 +4680,20 @@ pub fn dispatch<H: Handler + ?Sized>(
             &h.internal_start(time_ns, seed, drives)?,
         )),
         (Call::InternalShutdown, _) => Ok(crate::wire::to_vec(&h.internal_shutdown()?)),
+        (
+            Call::InternalRescue {
+                rows,
+                cols,
+                term,
+                bind,
+            },
+            _,
+        ) => Ok(crate::wire::to_vec(
+            &h.internal_rescue(rows, cols, term, bind)?,
+        )),
+        (Call::InternalRescueResize { rows, cols }, _) => {
+            Ok(crate::wire::to_vec(&h.internal_rescue_resize(rows, cols)?))
+        }
         (_, _) => Err(CallError::new(
             22,
             "internal: a streamed call without its data stream",
@@ -5600,5 +5668,17 @@ pub static CALLS: &[CallInfo] = &[
         name: "internal_shutdown",
         stream: StreamKind::None,
         doc: "end a session",
+    },
+    CallInfo {
+        nr: 172,
+        name: "internal_rescue",
+        stream: StreamKind::None,
+        doc: "run the rescue shell",
+    },
+    CallInfo {
+        nr: 173,
+        name: "internal_rescue_resize",
+        stream: StreamKind::None,
+        doc: "resize the rescue shell's terminal",
     },
 ];

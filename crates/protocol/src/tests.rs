@@ -515,6 +515,8 @@ recorder! {
         ping() -> String;
         internal_start(time_ns: i64, seed: Vec<u8>, drives: i32) -> String;
         internal_shutdown() -> ();
+        internal_rescue(rows: i32, cols: i32, term: String, bind: bool) -> i32;
+        internal_rescue_resize(rows: i32, cols: i32) -> ();
     }
     upload {
         upload(remotefilename: String) -> ();

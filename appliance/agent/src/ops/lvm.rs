@@ -116,7 +116,7 @@ fn rows(out: &str, want: usize) -> R<Vec<Vec<String>>> {
 
 impl Ops {
     /// Device-mapper modules and the configuration, before any lvm run.
-    fn lvm_ready(&mut self) -> R<()> {
+    pub(super) fn lvm_ready(&mut self) -> R<()> {
         self.need_modules("dm");
         let d = disks();
         if self.lvm_config_for.as_ref() != Some(&d) {

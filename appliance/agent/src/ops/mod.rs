@@ -21,6 +21,7 @@ mod lvm;
 mod mounts;
 mod parts;
 mod paths;
+pub mod rescue;
 mod run;
 mod session;
 mod tar;
@@ -57,6 +58,8 @@ pub struct Ops {
     /// Set by `debug flood` (false) / `debug progress-flood` (true): frames
     /// are sent forever instead of the reply.
     pub inject_flood: Option<bool>,
+    /// The pty master of the running rescue shell (`internal_rescue_resize`).
+    rescue_pty: Option<std::os::fd::RawFd>,
 }
 
 fn err(errno: i32, msg: impl Into<String>) -> CallError {
@@ -96,6 +99,7 @@ impl Ops {
             lvm_activated: false,
             inject_lie: false,
             inject_flood: None,
+            rescue_pty: None,
         }
     }
 
@@ -126,6 +130,16 @@ impl Handler for Ops {
     }
     fn ping(&mut self) -> R<String> {
         Ok(format!("gx-agent {}", env!("CARGO_PKG_VERSION")))
+    }
+    fn internal_rescue(&mut self, _rows: i32, _cols: i32, _term: String, _bind: bool) -> R<i32> {
+        // The serve loop runs the session itself (it needs the channel).
+        Err(err(
+            libc::EINVAL,
+            "internal_rescue: only as a session of its own",
+        ))
+    }
+    fn internal_rescue_resize(&mut self, rows: i32, cols: i32) -> R<()> {
+        rescue::resize(self.rescue_pty, rows, cols)
     }
     fn internal_start(&mut self, time_ns: i64, seed: Vec<u8>, drives: i32) -> R<String> {
         Ops::internal_start(self, time_ns, &seed, drives)

@@ -134,6 +134,19 @@ const PROGRAMS: &[&str] = &[
     "parted",
     "sfdisk",
     "sgdisk",
+    // gx-rescue's shell: bash (job control, editing) over busybox's ash,
+    // and the repair tools a rescue needs that no call runs.
+    "bash",
+    "ntfsfix",
+    "fdisk",
+    "gdisk",
+    "mount",
+    "umount",
+    "chroot",
+    "lsblk",
+    "dumpe2fs",
+    "debugfs",
+    "less",
 ];
 const PROGRAM_DIRS: &[&str] = &["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 

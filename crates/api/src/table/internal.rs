@@ -37,4 +37,29 @@ agent's self-description.",
         longdesc: "Unmount, sync, reply, then power the appliance off.",
         ..A
     },
+    Action {
+        name: "internal_rescue",
+        args: &[int("rows"), int("cols"), s("term"), b("bind")],
+        ret: Ret::Int,
+        proc_nr: Some(172),
+        shortdesc: "run the rescue shell",
+        longdesc: "A root shell (job control, `><rescue>` prompt) on a pseudo-terminal of \
+`rows` x `cols` and type `term` in the appliance, with the helper programs on its PATH; \
+`bind` also binds /dev, /proc and /sys under /sysroot (virt-rescue -i). While it runs \
+the call is a duplex stream: the host's Chunk frames of this serial are typed into the \
+terminal, the agent's Chunk frames are what the terminal shows, the host's Cancel hangs \
+up, and calls without streams (sync, umount_all) are still answered under their own \
+serials. The reply is the shell's exit status (128 + signal if killed).",
+        ..A
+    },
+    Action {
+        name: "internal_rescue_resize",
+        args: &[int("rows"), int("cols")],
+        proc_nr: Some(173),
+        shortdesc: "resize the rescue shell's terminal",
+        longdesc: "Sent during an `internal_rescue` session when the user's terminal \
+changed size: the pseudo-terminal takes the new size and its foreground jobs get SIGWINCH. \
+Outside a session it is an error.",
+        ..A
+    },
 ];

@@ -13,6 +13,7 @@ mod config;
 mod files;
 mod misc;
 mod mounts;
+pub mod rescue;
 
 use crate::{Drive, FileType, StatNs, Timespec};
 
