@@ -31,7 +31,7 @@
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,23 +43,7 @@ const FISH: &str = env!("CARGO_BIN_EXE_gx-fish");
 const ROOT_OFFSET: u64 = 34816 * 512;
 
 fn appliance_missing() -> Option<String> {
-    if !Path::new("/boot").exists() && std::env::var_os("GX_KERNEL").is_none() {
-        return Some("no kernel (run scripts/setup)".into());
-    }
-    let agent_next_to_tools = Path::new(EDIT)
-        .parent()
-        .is_some_and(|d| d.join("gx-agent").is_file());
-    if !agent_next_to_tools && std::env::var_os("GX_AGENT").is_none() {
-        return Some("gx-agent is not built next to the tools (`cargo build -p gx-agent`)".into());
-    }
-    let qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !qemu && std::env::var_os("GX_QEMU").is_none() {
-        return Some("no qemu-system-x86_64 (run scripts/setup)".into());
-    }
-    None
+    gx_testdata::appliance_missing(EDIT)
 }
 
 /// Skips, saying why, where the appliance cannot run; under CI a missing
