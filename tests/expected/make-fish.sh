@@ -367,6 +367,18 @@ EOF
 
 # --- each return kind printed, on the test images (one appliance launch
 # each for guestfish; gx-fish's direct engine answers them all)
+# find's names: under a directory given with a trailing slash ('/', '/etc/')
+# they have no leading slash, otherwise they do (the daemon cuts /sysroot
+# plus the directory off each path); checksums-out prints ./NAME either way.
+case_ img-find '--ro -a "$IMAGES/linux.img" -i' <<'EOF2'
+find /etc/apt/
+find /etc/apt
+find0 /etc/apt/ -
+echo
+checksums-out md5 /etc/apt -
+checksums-out md5 /etc/apt/ -
+EOF2
+
 case_ img-linux '--ro -a "$IMAGES/linux.img" -i' <<'EOF2'
 blockdev-getss /dev/sda
 blockdev-getsize64 /dev/sda

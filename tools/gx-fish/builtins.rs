@@ -26,6 +26,7 @@ fn msg(m: impl Into<String>) -> FishError {
 pub(crate) fn run(f: &mut Fish, name: &str, cmd: &str, args: &[Vec<u8>]) -> R {
     let s: Vec<String> = args.iter().map(|a| lossy(a)).collect();
     match name {
+        "add-domain" => add_domain(f, &s),
         "alloc" => alloc(f, &s, false),
         "sparse" => alloc(f, &s, true),
         "copy-in" => copy_in(f, &s),
@@ -60,6 +61,94 @@ pub(crate) fn run(f: &mut Fish, name: &str, cmd: &str, args: &[Vec<u8>]) -> R {
         "time" => time(f, args),
         _ => Err(FishError::Unknown),
     }
+}
+
+/// `add-domain NAME [libvirturi:URI] [readonly:BOOL] [readonlydisk:MODE]
+/// [allowuuid:BOOL] [live:BOOL] [iface:..] [cachemode:..] [discard:..]
+/// [copyonread:BOOL]`: add a libvirt guest's disks, all or none, as
+/// libguestfs's `add_domain` does; prints how many were added.
+fn add_domain(f: &mut Fish, a: &[String]) -> R {
+    const CALL: &str = "add_domain";
+    let Some((name, optargs)) = a.split_first() else {
+        return Err(msg(
+            "use 'add-domain dom [libvirturi:..] [readonly:true|false] [iface:..] [live:true|false] [allowuuid:true|false] [readonlydisk:..] [cachemode:..] [discard:..] [copyonread:true|false]'",
+        ));
+    };
+    let (mut uri, mut readonly, mut live, mut mode) = (None, false, false, "error".to_string());
+    for o in optargs {
+        let bool_of = |v: &str| match v {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            _ => Err(msg(format!("{o}: expecting a boolean"))),
+        };
+        match o.split_once(':') {
+            Some(("libvirturi", v)) => uri = Some(v.to_string()),
+            Some(("readonly", v)) => readonly = bool_of(v)?,
+            Some(("live", v)) => live = bool_of(v)?,
+            Some(("allowuuid" | "copyonread", v)) => {
+                bool_of(v)?;
+            }
+            Some(("readonlydisk", v)) => mode = v.to_string(),
+            Some(("iface" | "cachemode" | "discard", _)) => {}
+            _ => return Err(msg(format!("{name}: unknown optional argument ‘{o}’"))),
+        }
+    }
+    if !["error", "read", "write", "ignore"].contains(&mode.as_str()) {
+        return Err(call_error(
+            CALL,
+            format!("unknown readonlydisk parameter ‘{mode}’"),
+        ));
+    }
+    if live {
+        return Err(call_error(
+            CALL,
+            "live: the live appliance is not supported",
+        ));
+    }
+    let dom = gx_cli::domain::load(name, uri.as_deref().or(f.connect.as_deref()))
+        .map_err(|e| call_error(CALL, format!("{e:#}")))?;
+    if dom.running && !readonly {
+        return Err(call_error(
+            CALL,
+            "error: domain is a live virtual machine.\nWriting to the disks of a running virtual machine can cause disk corruption.\nUse read-only access (readonly:true).",
+        ));
+    }
+    // All or nothing: every disk is checked before the first is added.
+    let mut add = Vec::new();
+    for d in &dom.disks {
+        let ro = match (d.readonly, mode.as_str()) {
+            (true, "ignore") => continue,
+            (true, "error") if !readonly => {
+                return Err(call_error(
+                    CALL,
+                    format!(
+                        "{}: disk is marked <readonly/> in libvirt XML, and readonlydisk was set to \"error\"",
+                        d.path.display()
+                    ),
+                ));
+            }
+            (true, "read") => true,
+            _ => readonly,
+        };
+        if let Err(e) = std::fs::metadata(&d.path) {
+            return Err(call_error(CALL, format!("{}: {e}", d.path.display())));
+        }
+        add.push((d.path.to_string_lossy().into_owned(), d.format.clone(), ro));
+    }
+    let n = add.len();
+    for (path, format, ro) in add {
+        f.g.add_drive(
+            &path,
+            AddDriveOpts {
+                readonly: ro.then_some(true),
+                format,
+                ..AddDriveOpts::default()
+            },
+        )
+        .map_err(|e| call_error(CALL, e))?;
+    }
+    writeln!(f.out(), "{n}")?;
+    Ok(())
 }
 
 /// An error whose message was already printed.

@@ -74,6 +74,8 @@ pub(crate) struct Fish {
     pub remote: Option<i32>,
     /// `--ro`: for `-a`, `-d`, `-m` and `-i`.
     pub read_only: bool,
+    /// `-c URI`: the libvirt connection for `-d` and `add-domain`.
+    pub connect: Option<String>,
     /// What `reopen` gives a new handle: the engine and launcher chosen.
     pub settings: Settings,
     /// The root `-i` mounted, for the interactive banner.
@@ -119,6 +121,7 @@ impl Fish {
             pipe_error: false,
             remote: None,
             read_only: false,
+            connect: None,
             local: None,
             settings: Settings::default(),
             root: None,

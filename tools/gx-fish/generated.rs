@@ -245,6 +245,16 @@ pub(crate) fn run_action(
             let () = r;
             Ok(())
         }
+        "debug_drives" => {
+            argc(argv, 0, 0)?;
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.debug_drives()?;
+            let out = f.out();
+            for s in &r {
+                writeln!(out, "{s}")?;
+            }
+            Ok(())
+        }
         "get_trace" => {
             argc(argv, 0, 0)?;
             #[allow(clippy::let_unit_value)]

@@ -180,6 +180,7 @@ fn setup(opts: &Opts) -> Result<Fish, Exit> {
     }
     let mut f = Fish::new(g, PROG);
     f.read_only = opts.read_only;
+    f.connect = opts.connect.clone();
     f.pipe_error = opts.pipe_error;
     f.remote = opts.remote;
     f.keys_from_stdin = opts.keys_from_stdin;

@@ -55,6 +55,126 @@ fn image(name: &str) -> String {
 // ---------------------------------------------------------------------
 // No appliance needed.
 
+/// libguestfs's fish/test-a.sh: `-x` traces `add_drive` with the optional
+/// arguments given, as `"name:value"` words (readonly before format).
+#[test]
+fn trace_shows_add_drive_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(&fish_in(
+        d,
+        &["disk-create", "t.img", "qcow2", "1M"],
+        "",
+        &[],
+    ));
+    let err =
+        |args: &[&str]| String::from_utf8_lossy(&fish_in(d, args, "", &[]).stderr).into_owned();
+    let e = err(&["-x", "--ro", "--format=qcow2", "-a", "t.img"]);
+    assert!(
+        e.contains("add_drive \"t.img\" \"readonly:true\" \"format:qcow2\""),
+        "{e}"
+    );
+    let e = err(&["-x", "-a", "t.img"]);
+    assert!(
+        e.contains("add_drive \"t.img\"") && !e.contains("format"),
+        "{e}"
+    );
+    let e = err(&["-x", "-a", "t.img", "--format=raw", "-a", "/dev/null"]);
+    assert!(
+        !e.contains("t.img\" \"format") && e.contains("\"/dev/null\" \"format:raw\""),
+        "{e}"
+    );
+}
+
+/// libguestfs's fish/test-d.sh and test-add-domain.sh: a libvirt test
+/// driver file (`test:///path`) gives a domain's disks, `-d` and
+/// `add-domain` add them with their formats and read-only flags, and
+/// `debug-drives` prints them as libguestfs's drive_to_string does; a
+/// missing disk adds none (all or nothing).
+#[test]
+fn libvirt_test_driver_domains_and_debug_drives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let img = |n: u32| d.join(format!("d-{n}.img")).to_str().unwrap().to_string();
+    for n in 1..=4 {
+        std::fs::File::create(img(n))
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+    }
+    let xml = d.join("node.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            r#"<node>
+  <domain type="test">
+    <name>other</name>
+    <devices><disk type="file"><source file="/nonexistent.img"/></disk></devices>
+  </domain>
+  <domain type="test">
+    <name>guest</name>
+    <memory>524288</memory>
+    <devices>
+      <disk type="file"><source file="{}"/><target dev="hda"/></disk>
+      <disk type="file"><driver name="qemu" type="raw"/><source file="{}"/><target dev="hdb"/></disk>
+      <disk type="file"><driver name="qemu" type="qcow2"/><source file="{}"/><target dev="hdc"/></disk>
+      <disk type="file"><driver name="qemu" type="raw"/><source file="{}"/><target dev="hdd"/><readonly/></disk>
+    </devices>
+  </domain>
+</node>
+"#,
+            img(1),
+            img(2),
+            img(3),
+            img(4)
+        ),
+    )
+    .unwrap();
+    let uri = format!("test://{}", xml.display());
+    let all_ro = format!(
+        "{} readonly protocol=file\n{} readonly format=raw protocol=file\n{} readonly format=qcow2 protocol=file\n{} readonly format=raw protocol=file\n",
+        img(1),
+        img(2),
+        img(3),
+        img(4)
+    );
+    let out = ok(&fish_in(
+        d,
+        &["-c", &uri, "--ro", "-d", "guest", "debug-drives"],
+        "",
+        &[],
+    ));
+    assert_eq!(out, all_ro);
+    let out = ok(&fish_in(
+        d,
+        &[],
+        &format!("domain guest libvirturi:{uri} readonly:true\ndebug-drives\n"),
+        &[],
+    ));
+    assert_eq!(out, format!("4\n{all_ro}"));
+    // readonlydisk:ignore leaves out the disk marked <readonly/>.
+    let out = ok(&fish_in(
+        d,
+        &[],
+        &format!(
+            "add-domain guest libvirturi:{uri} readonly:true readonlydisk:ignore\ndebug-drives\n"
+        ),
+        &[],
+    ));
+    assert!(out.starts_with("3\n") && !out.contains(&img(4)), "{out}");
+    // A disk that is gone: nothing is added.
+    std::fs::remove_file(img(3)).unwrap();
+    let o = fish_in(
+        d,
+        &[],
+        &format!("-domain guest libvirturi:{uri} readonly:true\ndebug-drives\n"),
+        &[],
+    );
+    let out = ok(&o);
+    assert_eq!(out, "", "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("d-3.img"));
+}
+
 #[test]
 fn read_only_inspection_starts_no_appliance() {
     // An agent that does not exist: any launch would fail.

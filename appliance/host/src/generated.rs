@@ -180,7 +180,7 @@ impl Appliance {
 
     /// Find all files and directories.
     ///
-    /// Every file and directory below `directory`, recursively, as paths relative to it with a leading slash (`/a`, `/b`, `/b/c`), sorted, as libguestfs returns them. Symlinks are listed, not followed.
+    /// Every file and directory below `directory`, recursively, as paths relative to it, sorted, as libguestfs returns them: with a leading slash (`/a`, `/b`, `/b/c`), except when `directory` ends in a slash (`/`, `/etc/`: `a`, `b`, `b/c`). Symlinks are listed, not followed.
     pub fn find(&mut self, directory: &str) -> Result<Vec<String>> {
         let v = self.call_raw(
             Call::Find {

@@ -650,6 +650,16 @@ impl Direct {
         Ok(buf)
     }
 
+    /// `find`'s names in the order a walk meets them (as the daemon's
+    /// `find0` sends them): each directory, then its entries in directory
+    /// order.
+    pub(crate) fn find_in_walk_order(&self, directory: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut visited = HashSet::new();
+        self.find(directory, "", &mut out, &mut visited, 0, true)?;
+        Ok(find_names(directory, out))
+    }
+
     pub(crate) fn find(
         &self,
         dir: &str,
@@ -657,6 +667,7 @@ impl Direct {
         out: &mut Vec<String>,
         visited: &mut HashSet<(u64, u64)>,
         depth: usize,
+        kernel_order: bool,
     ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::corrupt(format!(
@@ -670,7 +681,17 @@ impl Direct {
                 here.ino
             )));
         }
-        let entries = self.read_dir(dir)?;
+        let entries = if kernel_order {
+            let r = self.resolve(dir, true)?;
+            let mut v = self
+                .fs(&r)
+                .read_dir_all(&r.rel)
+                .map_err(|e| with_path(e, dir))?;
+            v.retain(|e| e.name != "." && e.name != "..");
+            v
+        } else {
+            self.read_dir(dir)?
+        };
         for e in entries {
             let rel = format!("{prefix}/{}", e.name);
             out.push(rel.clone());
@@ -681,7 +702,7 @@ impl Direct {
                 _ => false,
             };
             if is_dir {
-                self.find(&full, &rel, out, visited, depth + 1)?;
+                self.find(&full, &rel, out, visited, depth + 1, kernel_order)?;
             }
         }
         Ok(())
@@ -930,9 +951,9 @@ impl DirectCalls for Direct {
     fn find(&self, directory: &str) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut visited = HashSet::new();
-        Direct::find(self, directory, "", &mut out, &mut visited, 0)?;
+        Direct::find(self, directory, "", &mut out, &mut visited, 0, false)?;
         out.sort();
-        Ok(out)
+        Ok(find_names(directory, out))
     }
 
     fn statns(&self, path: &str) -> Result<StatNs> {
@@ -1290,4 +1311,17 @@ fn with_path(e: Error, p: &str) -> Error {
     } else {
         e.context(p)
     }
+}
+
+/// libguestfs's daemon names what `find` lists by cutting `/sysroot` plus
+/// `directory` off each path: under `/etc` that leaves `/apt`, under `/` or
+/// `/etc/` it leaves `apt`. Our walks give `/apt`; this makes them agree.
+pub(crate) fn find_names(directory: &str, names: Vec<String>) -> Vec<String> {
+    if !directory.ends_with('/') {
+        return names;
+    }
+    names
+        .into_iter()
+        .map(|n| n.strip_prefix('/').map(str::to_string).unwrap_or(n))
+        .collect()
 }

@@ -188,7 +188,7 @@ impl Handle {
 
     /// Find all files and directories.
     ///
-    /// Every file and directory below `directory`, recursively, as paths relative to it with a leading slash (`/a`, `/b`, `/b/c`), sorted, as libguestfs returns them. Symlinks are listed, not followed.
+    /// Every file and directory below `directory`, recursively, as paths relative to it, sorted, as libguestfs returns them: with a leading slash (`/a`, `/b`, `/b/c`), except when `directory` ends in a slash (`/`, `/etc/`: `a`, `b`, `b/c`). Symlinks are listed, not followed.
     pub fn find(&self, directory: &str) -> Result<Vec<String>> {
         self.trace_call(format_args!("find \"{}\"", directory));
         self.read_call(
@@ -340,7 +340,7 @@ impl Handle {
     ///
     /// The lines of `path` that match `regex`, a basic regular expression as grep(1) reads it; `extended:true` takes an extended one (`grep -E`), `fixed:true` a plain string (`grep -F`), `insensitive:true` ignores case, `compressed:true` reads a gzip-compressed file (`zgrep`). The direct engine matches in-process; a pattern it cannot translate (back-references) goes to the appliance's grep.
     pub fn grep(&self, regex: &str, path: &str, opts: GrepOpts) -> Result<Vec<String>> {
-        self.trace_call(format_args!("grep \"{}\" \"{}\" {:?}", regex, path, opts));
+        self.trace_call(format_args!("grep \"{}\" \"{}\"{}", regex, path, opts));
         self.read_call(
             "grep",
             |d| DirectCalls::grep(d, regex, path, &opts),
@@ -421,10 +421,7 @@ impl Handle {
         tarfile: &mut dyn std::io::Write,
         opts: TarOutOpts,
     ) -> Result<()> {
-        self.trace_call(format_args!(
-            "tar_out \"{}\" <stream> {:?}",
-            directory, opts
-        ));
+        self.trace_call(format_args!("tar_out \"{}\" <stream>{}", directory, opts));
         self.read_call_out(
             "tar_out",
             tarfile,
@@ -751,7 +748,7 @@ impl Handle {
         opts: CopyAttributesOpts,
     ) -> Result<()> {
         self.trace_call(format_args!(
-            "copy_attributes \"{}\" \"{}\" {:?}",
+            "copy_attributes \"{}\" \"{}\"{}",
             src, dest, opts
         ));
         self.appliance_call("copy_attributes", true, |a| {
@@ -812,7 +809,7 @@ impl Handle {
         directory: &str,
         opts: TarInOpts,
     ) -> Result<()> {
-        self.trace_call(format_args!("tar_in <stream> \"{}\" {:?}", directory, opts));
+        self.trace_call(format_args!("tar_in <stream> \"{}\"{}", directory, opts));
         self.appliance_call("tar_in", true, |a| a.tar_in(tarfile, directory, opts))
     }
 
@@ -1586,10 +1583,7 @@ impl Handle {
     ///
     /// Make a filesystem of type `fstype` (`ext2`, `ext3`, `ext4`, `vfat`, `fat`, `ntfs`, `xfs`, `btrfs`, as the appliance has the tools) on `device`. `blocksize` is the block (cluster, for FAT and NTFS) size in bytes, `features` the ext2/3/4 features (mke2fs -O), `inode` the ext2/3/4 inode size, `sectorsize` the sector size of FAT and XFS, `label` the filesystem label.
     pub fn mkfs(&mut self, fstype: &str, device: &str, opts: MkfsOpts) -> Result<()> {
-        self.trace_call(format_args!(
-            "mkfs \"{}\" \"{}\" {:?}",
-            fstype, device, opts
-        ));
+        self.trace_call(format_args!("mkfs \"{}\" \"{}\"{}", fstype, device, opts));
         self.appliance_call("mkfs", true, |a| a.mkfs(fstype, device, opts))
     }
 
@@ -1597,7 +1591,7 @@ impl Handle {
     ///
     /// Make `device` a Linux swap area, with `label` and `uuid` if given.
     pub fn mkswap(&mut self, device: &str, opts: MkswapOpts) -> Result<()> {
-        self.trace_call(format_args!("mkswap \"{}\" {:?}", device, opts));
+        self.trace_call(format_args!("mkswap \"{}\"{}", device, opts));
         self.appliance_call("mkswap", true, |a| a.mkswap(device, opts))
     }
 
@@ -1653,7 +1647,7 @@ impl Handle {
     ///
     /// Check the ext2/3/4 filesystem on `device` even if it looks clean. `correct` repairs what is safe without asking (e2fsck -p); `forceall` answers yes to every question (-y); `forceno` answers no (-n: check only). Errors left unrepaired are an error.
     pub fn e2fsck(&mut self, device: &str, opts: E2fsckOpts) -> Result<()> {
-        self.trace_call(format_args!("e2fsck \"{}\" {:?}", device, opts));
+        self.trace_call(format_args!("e2fsck \"{}\"{}", device, opts));
         self.appliance_call("e2fsck", true, |a| a.e2fsck(device, opts))
     }
 
@@ -1669,7 +1663,7 @@ impl Handle {
     ///
     /// Grow or shrink the NTFS filesystem on `device` to fill it, or to `size` bytes. `force` resizes even when the filesystem is marked for a check (Windows then checks it at its next boot).
     pub fn ntfsresize(&mut self, device: &str, opts: NtfsresizeOpts) -> Result<()> {
-        self.trace_call(format_args!("ntfsresize \"{}\" {:?}", device, opts));
+        self.trace_call(format_args!("ntfsresize \"{}\"{}", device, opts));
         self.appliance_call("ntfsresize", true, |a| a.ntfsresize(device, opts))
     }
 
@@ -1677,7 +1671,7 @@ impl Handle {
     ///
     /// Grow the mounted XFS filesystem at guest path `path`: `datasec` its data section to fill the device (to `datasize` blocks if given), `logsec`/`logsize` the log, `maxpct` the inode space limit.
     pub fn xfs_growfs(&mut self, path: &str, opts: XfsGrowfsOpts) -> Result<()> {
-        self.trace_call(format_args!("xfs_growfs \"{}\" {:?}", path, opts));
+        self.trace_call(format_args!("xfs_growfs \"{}\"{}", path, opts));
         self.appliance_call("xfs_growfs", true, |a| a.xfs_growfs(path, opts))
     }
 }

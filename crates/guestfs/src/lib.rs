@@ -260,10 +260,19 @@ impl Handle {
     /// optional arguments into). It is opened when the handle is launched.
     pub fn add_drive_opts(&mut self, path: impl AsRef<Path>, options: DriveOptions) -> Result<()> {
         let path = path.as_ref();
+        // As libguestfs traces add_drive: the optional arguments given.
         self.trace_call(format_args!(
-            "add_drive \"{}\" {:?}",
+            "add_drive \"{}\"{}{}",
             path.display(),
-            options
+            if options.readonly {
+                " \"readonly:true\""
+            } else {
+                ""
+            },
+            match options.format {
+                Some(f) => format!(" \"format:{f}\""),
+                None => String::new(),
+            }
         ));
         if self.launched {
             return Err(Error::invalid(

@@ -607,6 +607,18 @@ impl Wire for UmountOpts {
     }
 }
 
+impl std::fmt::Display for UmountOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.force {
+            write!(f, " \"force:{}\"", v)?;
+        }
+        if let Some(v) = &self.lazyunmount {
+            write!(f, " \"lazyunmount:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `grep`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GrepOpts {
@@ -630,6 +642,24 @@ impl Wire for GrepOpts {
             insensitive: Wire::get(r)?,
             compressed: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for GrepOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.extended {
+            write!(f, " \"extended:{}\"", v)?;
+        }
+        if let Some(v) = &self.fixed {
+            write!(f, " \"fixed:{}\"", v)?;
+        }
+        if let Some(v) = &self.insensitive {
+            write!(f, " \"insensitive:{}\"", v)?;
+        }
+        if let Some(v) = &self.compressed {
+            write!(f, " \"compressed:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -665,6 +695,30 @@ impl Wire for TarOutOpts {
     }
 }
 
+impl std::fmt::Display for TarOutOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.compress {
+            write!(f, " \"compress:{}\"", v)?;
+        }
+        if let Some(v) = &self.numericowner {
+            write!(f, " \"numericowner:{}\"", v)?;
+        }
+        if let Some(v) = &self.excludes {
+            write!(f, " \"excludes:{}\"", v.join(" "))?;
+        }
+        if let Some(v) = &self.xattrs {
+            write!(f, " \"xattrs:{}\"", v)?;
+        }
+        if let Some(v) = &self.selinux {
+            write!(f, " \"selinux:{}\"", v)?;
+        }
+        if let Some(v) = &self.acls {
+            write!(f, " \"acls:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `copy_attributes`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CopyAttributesOpts {
@@ -688,6 +742,24 @@ impl Wire for CopyAttributesOpts {
             xattributes: Wire::get(r)?,
             ownership: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for CopyAttributesOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.all {
+            write!(f, " \"all:{}\"", v)?;
+        }
+        if let Some(v) = &self.mode {
+            write!(f, " \"mode:{}\"", v)?;
+        }
+        if let Some(v) = &self.xattributes {
+            write!(f, " \"xattributes:{}\"", v)?;
+        }
+        if let Some(v) = &self.ownership {
+            write!(f, " \"ownership:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -720,6 +792,27 @@ impl Wire for TarInOpts {
     }
 }
 
+impl std::fmt::Display for TarInOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.compress {
+            write!(f, " \"compress:{}\"", v)?;
+        }
+        if let Some(v) = &self.xattrs {
+            write!(f, " \"xattrs:{}\"", v)?;
+        }
+        if let Some(v) = &self.selinux {
+            write!(f, " \"selinux:{}\"", v)?;
+        }
+        if let Some(v) = &self.acls {
+            write!(f, " \"acls:{}\"", v)?;
+        }
+        if let Some(v) = &self.keepdirlink {
+            write!(f, " \"keepdirlink:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `cryptsetup_open`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CryptsetupOpenOpts {
@@ -740,6 +833,21 @@ impl Wire for CryptsetupOpenOpts {
             crypttype: Wire::get(r)?,
             cipher: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for CryptsetupOpenOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.readonly {
+            write!(f, " \"readonly:{}\"", v)?;
+        }
+        if let Some(v) = &self.crypttype {
+            write!(f, " \"crypttype:{}\"", v)?;
+        }
+        if let Some(v) = &self.cipher {
+            write!(f, " \"cipher:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -772,6 +880,27 @@ impl Wire for MkfsOpts {
     }
 }
 
+impl std::fmt::Display for MkfsOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.blocksize {
+            write!(f, " \"blocksize:{}\"", v)?;
+        }
+        if let Some(v) = &self.features {
+            write!(f, " \"features:{}\"", v)?;
+        }
+        if let Some(v) = &self.inode {
+            write!(f, " \"inode:{}\"", v)?;
+        }
+        if let Some(v) = &self.sectorsize {
+            write!(f, " \"sectorsize:{}\"", v)?;
+        }
+        if let Some(v) = &self.label {
+            write!(f, " \"label:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `mkswap`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MkswapOpts {
@@ -789,6 +918,18 @@ impl Wire for MkswapOpts {
             label: Wire::get(r)?,
             uuid: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for MkswapOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.label {
+            write!(f, " \"label:{}\"", v)?;
+        }
+        if let Some(v) = &self.uuid {
+            write!(f, " \"uuid:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -815,6 +956,21 @@ impl Wire for E2fsckOpts {
     }
 }
 
+impl std::fmt::Display for E2fsckOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.correct {
+            write!(f, " \"correct:{}\"", v)?;
+        }
+        if let Some(v) = &self.forceall {
+            write!(f, " \"forceall:{}\"", v)?;
+        }
+        if let Some(v) = &self.forceno {
+            write!(f, " \"forceno:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `ntfsresize`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NtfsresizeOpts {
@@ -832,6 +988,18 @@ impl Wire for NtfsresizeOpts {
             size: Wire::get(r)?,
             force: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for NtfsresizeOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.size {
+            write!(f, " \"size:{}\"", v)?;
+        }
+        if let Some(v) = &self.force {
+            write!(f, " \"force:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -870,6 +1038,36 @@ impl Wire for XfsGrowfsOpts {
             rtextsize: Wire::get(r)?,
             maxpct: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for XfsGrowfsOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.datasec {
+            write!(f, " \"datasec:{}\"", v)?;
+        }
+        if let Some(v) = &self.logsec {
+            write!(f, " \"logsec:{}\"", v)?;
+        }
+        if let Some(v) = &self.rtsec {
+            write!(f, " \"rtsec:{}\"", v)?;
+        }
+        if let Some(v) = &self.datasize {
+            write!(f, " \"datasize:{}\"", v)?;
+        }
+        if let Some(v) = &self.logsize {
+            write!(f, " \"logsize:{}\"", v)?;
+        }
+        if let Some(v) = &self.rtsize {
+            write!(f, " \"rtsize:{}\"", v)?;
+        }
+        if let Some(v) = &self.rtextsize {
+            write!(f, " \"rtextsize:{}\"", v)?;
+        }
+        if let Some(v) = &self.maxpct {
+            write!(f, " \"maxpct:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -926,6 +1124,51 @@ impl Wire for AddDriveOpts {
     }
 }
 
+impl std::fmt::Display for AddDriveOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.readonly {
+            write!(f, " \"readonly:{}\"", v)?;
+        }
+        if let Some(v) = &self.format {
+            write!(f, " \"format:{}\"", v)?;
+        }
+        if let Some(v) = &self.iface {
+            write!(f, " \"iface:{}\"", v)?;
+        }
+        if let Some(v) = &self.name {
+            write!(f, " \"name:{}\"", v)?;
+        }
+        if let Some(v) = &self.label {
+            write!(f, " \"label:{}\"", v)?;
+        }
+        if let Some(v) = &self.protocol {
+            write!(f, " \"protocol:{}\"", v)?;
+        }
+        if let Some(v) = &self.server {
+            write!(f, " \"server:{}\"", v.join(" "))?;
+        }
+        if let Some(v) = &self.username {
+            write!(f, " \"username:{}\"", v)?;
+        }
+        if self.secret.is_some() {
+            f.write_str(" \"secret:***\"")?;
+        }
+        if let Some(v) = &self.cachemode {
+            write!(f, " \"cachemode:{}\"", v)?;
+        }
+        if let Some(v) = &self.discard {
+            write!(f, " \"discard:{}\"", v)?;
+        }
+        if let Some(v) = &self.copyonread {
+            write!(f, " \"copyonread:{}\"", v)?;
+        }
+        if let Some(v) = &self.blocksize {
+            write!(f, " \"blocksize:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `add_drive_scratch`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddDriveScratchOpts {
@@ -946,6 +1189,21 @@ impl Wire for AddDriveScratchOpts {
             label: Wire::get(r)?,
             blocksize: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for AddDriveScratchOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.name {
+            write!(f, " \"name:{}\"", v)?;
+        }
+        if let Some(v) = &self.label {
+            write!(f, " \"label:{}\"", v)?;
+        }
+        if let Some(v) = &self.blocksize {
+            write!(f, " \"blocksize:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -978,6 +1236,27 @@ impl Wire for DiskCreateOpts {
     }
 }
 
+impl std::fmt::Display for DiskCreateOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.backingfile {
+            write!(f, " \"backingfile:{}\"", v)?;
+        }
+        if let Some(v) = &self.backingformat {
+            write!(f, " \"backingformat:{}\"", v)?;
+        }
+        if let Some(v) = &self.preallocation {
+            write!(f, " \"preallocation:{}\"", v)?;
+        }
+        if let Some(v) = &self.compat {
+            write!(f, " \"compat:{}\"", v)?;
+        }
+        if let Some(v) = &self.clustersize {
+            write!(f, " \"clustersize:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `is_file`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IsFileOpts {
@@ -992,6 +1271,15 @@ impl Wire for IsFileOpts {
         Ok(IsFileOpts {
             followsymlinks: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for IsFileOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.followsymlinks {
+            write!(f, " \"followsymlinks:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -1012,6 +1300,15 @@ impl Wire for IsDirOpts {
     }
 }
 
+impl std::fmt::Display for IsDirOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.followsymlinks {
+            write!(f, " \"followsymlinks:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `is_chardev`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IsChardevOpts {
@@ -1026,6 +1323,15 @@ impl Wire for IsChardevOpts {
         Ok(IsChardevOpts {
             followsymlinks: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for IsChardevOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.followsymlinks {
+            write!(f, " \"followsymlinks:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -1046,6 +1352,15 @@ impl Wire for IsBlockdevOpts {
     }
 }
 
+impl std::fmt::Display for IsBlockdevOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.followsymlinks {
+            write!(f, " \"followsymlinks:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `is_fifo`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IsFifoOpts {
@@ -1060,6 +1375,15 @@ impl Wire for IsFifoOpts {
         Ok(IsFifoOpts {
             followsymlinks: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for IsFifoOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.followsymlinks {
+            write!(f, " \"followsymlinks:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -1080,6 +1404,15 @@ impl Wire for IsSocketOpts {
     }
 }
 
+impl std::fmt::Display for IsSocketOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.followsymlinks {
+            write!(f, " \"followsymlinks:{}\"", v)?;
+        }
+        Ok(())
+    }
+}
+
 /// Optional arguments of `inspect_get_icon`: `None` leaves the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InspectGetIconOpts {
@@ -1097,6 +1430,18 @@ impl Wire for InspectGetIconOpts {
             favicon: Wire::get(r)?,
             highquality: Wire::get(r)?,
         })
+    }
+}
+
+impl std::fmt::Display for InspectGetIconOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(v) = &self.favicon {
+            write!(f, " \"favicon:{}\"", v)?;
+        }
+        if let Some(v) = &self.highquality {
+            write!(f, " \"highquality:{}\"", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -3451,7 +3796,7 @@ pub trait Handler {
     fn readdir(&mut self, dir: String) -> Result<Vec<Dirent>, CallError>;
     /// Find all files and directories.
     ///
-    /// Every file and directory below `directory`, recursively, as paths relative to it with a leading slash (`/a`, `/b`, `/b/c`), sorted, as libguestfs returns them. Symlinks are listed, not followed.
+    /// Every file and directory below `directory`, recursively, as paths relative to it, sorted, as libguestfs returns them: with a leading slash (`/a`, `/b`, `/b/c`), except when `directory` ends in a slash (`/`, `/etc/`: `a`, `b`, `b/c`). Symlinks are listed, not followed.
     fn find(&mut self, directory: String) -> Result<Vec<String>, CallError>;
     /// Get file information.
     ///

@@ -60,11 +60,14 @@ pub fn find(dir: &str) -> R<Vec<String>> {
     walk(&base, &mut PathBuf::new(), &mut out).map_err(|e| fail(e, dir))?;
     // One sort of the whole list, by bytes, as libguestfs does ("/a",
     // "/a-b", "/a/b"), not directory by directory; each name with a leading
-    // slash, as libguestfs returns them.
+    // slash, as libguestfs returns them, except under a directory named with
+    // a trailing slash (`/`, `/etc/`): libguestfs's daemon cuts `/sysroot`
+    // plus the directory off each path, slash included.
     out.sort();
+    let lead = if dir.ends_with('/') { "" } else { "/" };
     Ok(out
         .into_iter()
-        .map(|b| format!("/{}", String::from_utf8_lossy(&b)))
+        .map(|b| format!("{lead}{}", String::from_utf8_lossy(&b)))
         .collect())
 }
 

@@ -183,7 +183,7 @@ fn trace_line(a: &Action) -> String {
         }
     }
     if opts_type(a).is_some() {
-        fmt.push_str(" {:?}");
+        fmt.push_str("{}");
         vals.push("opts".into());
     }
     let mut args = String::new();

@@ -59,6 +59,7 @@ pub(crate) fn protocol() -> String {
             &t,
             &a.optargs.iter().map(|x| ident(x.name)).collect::<Vec<_>>(),
         );
+        trace_impl(&mut o, &t, a.optargs);
     }
 
     // The Call enum.
@@ -342,4 +343,30 @@ pub(crate) fn client() -> String {
     }
     o.push_str("}\n");
     o
+}
+
+/// `Display` for an optional-argument struct: the `-x` trace's form, as
+/// libguestfs prints it (` "name:value"` for each argument given, in table
+/// order; secrets hidden).
+fn trace_impl(o: &mut String, t: &str, optargs: &[crate::OptArg]) {
+    o.push_str(&format!("impl std::fmt::Display for {t} {{\n"));
+    o.push_str("    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {\n");
+    for oa in optargs {
+        let (n, name) = (ident(oa.name), oa.name);
+        let line = if name == "secret" {
+            format!(
+                "        if self.{n}.is_some() {{\n            f.write_str(\" \\\"{name}:***\\\"\")?;\n        }}\n"
+            )
+        } else {
+            let v = match oa.kind {
+                crate::OptKind::StrList => "v.join(\" \")",
+                _ => "v",
+            };
+            format!(
+                "        if let Some(v) = &self.{n} {{\n            write!(f, \" \\\"{name}:{{}}\\\"\", {v})?;\n        }}\n"
+            )
+        };
+        o.push_str(&line);
+    }
+    o.push_str("        Ok(())\n    }\n}\n\n");
 }

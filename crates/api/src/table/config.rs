@@ -146,6 +146,14 @@ this host (their calls will work), else fail naming the first that is not. \
         ..A
     },
     Action {
+        name: "debug_drives",
+        ret: Ret::StringList,
+        shortdesc: "debug the drives (internal use only)",
+        longdesc: "One line per added drive, as libguestfs prints them: the path, then \
+`readonly`, `format=FORMAT` and `protocol=file`. For testing the options that add drives.",
+        ..A
+    },
+    Action {
         name: "get_trace",
         ret: Ret::Bool,
         shortdesc: "get command trace enabled flag",

@@ -57,8 +57,9 @@ symlink, `r` regular file, `s` socket, `u` unknown, `?` not reported).",
         proc_nr: Some(48),
         shortdesc: "find all files and directories",
         longdesc: "Every file and directory below `directory`, recursively, as paths relative \
-to it with a leading slash (`/a`, `/b`, `/b/c`), sorted, as libguestfs returns them. \
-Symlinks are listed, not followed.",
+to it, sorted, as libguestfs returns them: with a leading slash (`/a`, `/b`, `/b/c`), except \
+when `directory` ends in a slash (`/`, `/etc/`: `a`, `b`, `b/c`). Symlinks are listed, not \
+followed.",
         ..A
     },
     Action {
@@ -66,7 +67,8 @@ Symlinks are listed, not followed.",
         args: &[path("directory"), file_out("files")],
         shortdesc: "find all files and directories, returning NUL-separated list",
         longdesc: "Like `find`, but writes the names to the local file `files`, each ended by \
-a NUL byte.",
+a NUL byte, in the order the walk meets them (each directory before its contents, entries in \
+directory order) rather than sorted. (On the appliance engine they come sorted.)",
         ..A
     },
     // Stat.

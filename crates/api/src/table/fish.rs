@@ -17,6 +17,20 @@ const F: FishCommand = FishCommand {
 /// Sorted by name.
 pub static FISH_COMMANDS: &[FishCommand] = &[
     FishCommand {
+        name: "add-domain",
+        aliases: &["domain"],
+        usage: "dom [libvirturi:..] [readonly:true|false] [readonlydisk:error|read|write|ignore] [allowuuid:..] [live:..] [iface:..] [cachemode:..] [discard:..] [copyonread:..]",
+        shortdesc: "add the disk(s) from a named libvirt domain",
+        longdesc: "Add every disk of the libvirt guest `dom`, as `-d` does: its XML comes from \
+`virsh dumpxml` (with `libvirturi`, else the `-c` URI), from libvirt's configuration \
+directory, or from a libvirt test driver file (`test:///path/node.xml`). Disks come in \
+their XML order with their format; `readonly:true` adds them all read-only. A disk marked \
+`<readonly/>` is an error unless `readonly:true` (`readonlydisk:error`, the default), is \
+added read-only (`read`), as the other disks (`write`), or skipped (`ignore`). Either every \
+disk is added or none. Prints how many were added. A running guest needs `readonly:true`.",
+        ..F
+    },
+    FishCommand {
         name: "alloc",
         aliases: &["allocate"],
         usage: "filename size",

@@ -87,7 +87,7 @@ impl Handle {
 
     /// `add_drive_scratch`: a sparse temporary raw file, deleted on close.
     pub fn add_drive_scratch(&mut self, size: i64, opts: AddDriveScratchOpts) -> Result<()> {
-        self.trace_call(format_args!("add_drive_scratch {size} {opts:?}"));
+        self.trace_call(format_args!("add_drive_scratch {size}{opts}"));
         if self.launched {
             return Err(Error::invalid(
                 "add_drive_scratch: drives cannot be added after launch",
@@ -316,6 +316,24 @@ impl Handle {
     pub fn set_trace(&mut self, trace: bool) -> Result<()> {
         self.settings.trace = trace;
         Ok(())
+    }
+    /// `debug_drives`: each drive as libguestfs's `drive_to_string` shows it.
+    pub fn debug_drives(&self) -> Result<Vec<String>> {
+        Ok(self
+            .drives
+            .iter()
+            .map(|d| {
+                let mut line = d.path.display().to_string();
+                if d.options.readonly {
+                    line.push_str(" readonly");
+                }
+                if let Some(f) = d.options.format {
+                    line.push_str(&format!(" format={f}"));
+                }
+                line.push_str(" protocol=file");
+                line
+            })
+            .collect())
     }
     pub fn get_trace(&self) -> Result<bool> {
         Ok(self.settings.trace)

@@ -438,7 +438,13 @@ impl Handle {
 
     /// `find0`: `find`'s names, NUL-terminated, into a local file.
     pub fn find0(&self, directory: &str, files: &mut dyn Write) -> Result<()> {
-        for n in self.find(directory)? {
+        self.trace_call(format_args!("find0 \"{directory}\" <stream>"));
+        let names = self.read_call(
+            "find0",
+            |d| d.find_in_walk_order(directory),
+            |a| a.find(directory),
+        )?;
+        for n in names {
             files
                 .write_all(n.as_bytes())
                 .and_then(|()| files.write_all(b"\0"))
@@ -520,7 +526,8 @@ impl Handle {
         ));
         Hasher::new(csumtype)?;
         for rel in self.find(directory)? {
-            let full = child(directory, &rel);
+            let rel = rel.trim_start_matches('/');
+            let full = child(directory, rel);
             if self.lstatns(&full)?.file_type() != FileType::Regular {
                 continue;
             }
