@@ -1100,8 +1100,9 @@ impl DirectCalls for Direct {
 
     fn blockdev_getro(&self, device: &str) -> Result<bool> {
         // As the appliance's kernel answers: a drive added read-only is a
-        // writable device over a throw-away overlay there, so false.
-        self.lookup(&path::canonical_device_name(device))?;
+        // writable device over a throw-away overlay there, so false (and
+        // so are its LVs and opened LUKS devices).
+        self.device(&path::canonical_device_name(device))?;
         Ok(false)
     }
 
