@@ -45,6 +45,12 @@
 #                    Fedora rpm database as rpmdb.sqlite; /usr/bin/ls (ELF
 #                    x86-64); a 96x96 system-logo-icon.png behind a symlink.
 #                    Every XFS passes xfs_repair -n.
+# lvm-rhel9-luks.img the same disk as an installer's "encrypt my data" makes
+#                    it: sda3 a LUKS2 container (UUID $R9L_LUKS_UUID,
+#                    aes-xts-plain64, 512-byte sectors, Argon2id key slot: 4
+#                    passes, 1 MiB, 1 thread; passphrase $R9L_KEY) holding
+#                    the PV of VG "rhel" (another VG UUID) with the same root
+#                    and swap LVs and filesystems.
 # lvm-span-a.img + lvm-span-b.img  one VG "data-vg" over two disks: a.img is
 #                    GPT (sda1 sectors 2048-end, type 8E00, a PV "pv0"), b.img
 #                    is an unpartitioned PV ("pv1"). LVs: "big-lv" (24 MiB,
@@ -550,6 +556,28 @@ luks_wrap "$S/flo-lv3.img" $((8 * 1024 * 1024)) "$S/flo-lv3.luks" "$FLO_UUID4" "
 "${HELP[@]}" lvm-put "$S/flo.json" Logical-Volume-1 "$S/flo-lv1.luks"
 "${HELP[@]}" lvm-put "$S/flo.json" Logical-Volume-2 "$S/flo-lv2.luks"
 "${HELP[@]}" lvm-put "$S/flo.json" Logical-Volume-3 "$S/flo-lv3.luks"
+
+# ---------------------------------------------------- lvm-rhel9-luks.img
+R9L_LUKS_UUID=9e9e9e9e-1111-4000-8000-000000000004
+R9L_KEY=rhel9-luks-key
+printf '%s' "$R9L_KEY" >"$S/out/volumes/lvm-rhel9-luks.key"
+img=$S/out/lvm-rhel9-luks.img
+cp --sparse=always "$S/out/lvm-rhel9.img" "$img"
+read -r off size < <(part_bytes "$img" 3)
+# The plain PV's bytes must not show through where the container has zeros.
+fallocate --punch-hole --offset "$off" --length "$size" "$img"
+cat >"$S/rhel9-luks.json" <<EOF
+{"vg": "rhel", "uuid": "R9vgAAAAAAAAAAAAAAAAAAAAAAAAAA02",
+ "pvs": [{"file": "$S/r9l-plain.img", "offset": 0, "size": $((size - 4 * 1024 * 1024)), "uuid": "R9pvAAAAAAAAAAAAAAAAAAAAAAAAAA02", "device": "/dev/mapper/luks-$R9L_LUKS_UUID"}],
+ "lvs": [{"name": "root", "uuid": "R9lvAAAAAAAAAAAAAAAAAAAAAAAAroot", "segments": [{"start": 0, "count": 24, "stripes": [[0, 0]]}]},
+         {"name": "swap", "uuid": "R9lvAAAAAAAAAAAAAAAAAAAAAAAAswap", "segments": [{"start": 0, "count": 2, "stripes": [[0, 24]]}]}]}
+EOF
+"${HELP[@]}" lvm-format "$S/rhel9-luks.json"
+"${HELP[@]}" lvm-put "$S/rhel9-luks.json" root "$S/r9-root.img"
+"${HELP[@]}" lvm-put "$S/rhel9-luks.json" swap "$S/r9-swap.img"
+luks_wrap "$S/r9l-plain.img" "$size" "$S/r9l.luks" "$R9L_LUKS_UUID" \
+  "$S/out/volumes/lvm-rhel9-luks.key" "${ARGON[@]}" --sector-size 512
+put "$S/r9l.luks" "$img" $((off / 512))
 
 mkdir -p "$OUT/volumes"
 mv "$S"/out/volumes/* "$OUT/volumes/"

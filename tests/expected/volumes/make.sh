@@ -67,7 +67,11 @@ cap ls-lvm-rhel9-etc virt-ls -a lvm-rhel9.img -m /dev/rhel/root -l /etc
 cap ls-lvm-rhel9-boot virt-ls -a lvm-rhel9.img -m /dev/mapper/rhel-root -m /dev/sda2:/boot -m /dev/sda1:/boot/efi -lR /boot
 cap cat-lvm-rhel9-os-release virt-cat -a lvm-rhel9.img /etc/os-release
 cap cat-lvm-rhel9-grub virt-cat -a lvm-rhel9.img /boot/grub2/grub.cfg
+cap fs-lvm-rhel9-luks virt-filesystems -a lvm-rhel9-luks.img --all --long --uuid
+cap cat-lvm-rhel9-luks-key virt-cat --key /dev/sda3:key:rhel9-luks-key -a lvm-rhel9-luks.img /etc/os-release
+cap ls-lvm-rhel9-luks-etc virt-ls --key /dev/sda3:key:rhel9-luks-key -a lvm-rhel9-luks.img -l /etc
 inspect lvm-rhel6.img
 inspect lvm-rhel9.img
 inspect libguestfs-coreos.img
 inspect lvm-on-luks.img --no-applications --key /dev/sda2:key:lvm-on-luks-key
+inspect lvm-rhel9-luks.img --key /dev/sda3:key:rhel9-luks-key
