@@ -2,10 +2,12 @@
 //! XFS guests: gx-fish runs the same calls with `GX_ENGINE=direct` and with
 //! `GX_ENGINE=appliance` (the appliance answers with the kernel's LVM,
 //! dm-crypt and XFS, and lvm/cryptsetup), and each call's output must be the
-//! same (one named exception: see `known_difference`). The scripts of tests/expected/calls (lvm-rhel6, lvm-rhel9, lvm-span,
-//! xfs: also compared with guestfish's output by calls.rs) are reused; the
-//! LUKS guests have their own calls below, whose passphrase gx-fish reads
-//! from stdin as `cryptsetup-open` asks for it.
+//! same (one named exception: see `known_difference`). The scripts of
+//! tests/expected/calls (lvm-rhel6, lvm-rhel9, lvm-span, xfs: also compared
+//! with guestfish's output by calls.rs) are reused; the LUKS guests
+//! (lvm-on-luks, lvm-on-luks1, luks-on-lvm, lvm-rhel9-luks) have their own
+//! calls below, whose passphrase gx-fish reads from stdin as
+//! `cryptsetup-open` asks for it.
 //!
 //! The calls go on the command line (separated by `:`), each preceded by an
 //! `echo ---- CALL` marker, so the output splits into one piece per call.
@@ -275,6 +277,37 @@ mount-ro /dev/vg-enc/plain /
 cat /plain.txt
 ";
 
+/// The RHEL 9 style guest with its PV inside LUKS2: XFS read through LVM
+/// through dm-crypt, and inspection once the container is open.
+const RHEL9_LUKS: &str = "
+run
+list-filesystems
+vfs-type /dev/sda3
+luks-uuid /dev/sda3
+cryptsetup-open /dev/sda3 luks-9e9e9e9e-1111-4000-8000-000000000004
+list-dm-devices
+vg-activate-all true
+lvs
+vgs
+pvs
+list-filesystems
+vfs-type /dev/rhel/root
+vfs-uuid /dev/mapper/rhel-root
+blockdev-getsize64 /dev/rhel/root
+blockdev-getsize64 /dev/mapper/luks-9e9e9e9e-1111-4000-8000-000000000004
+mount-ro /dev/rhel/root /
+mount-ro /dev/sda2 /boot
+cat /etc/os-release
+ls /etc
+checksum sha256 /var/lib/rpm/rpmdb.sqlite
+statvfs /
+ls /boot/loader/entries
+umount-all
+inspect-os
+inspect-get-product-name /dev/rhel/root
+inspect-get-mountpoints /dev/rhel/root
+";
+
 #[test]
 fn engines_agree_on_luks() {
     if let Some(why) = appliance_missing() {
@@ -302,6 +335,12 @@ fn engines_agree_on_luks() {
             "luks-on-lvm.img",
             LUKS_ON_LVM,
             key("luks-on-lvm.key"),
+        ),
+        (
+            "lvm-rhel9-luks",
+            "lvm-rhel9-luks.img",
+            RHEL9_LUKS,
+            key("lvm-rhel9-luks.key"),
         ),
     ];
     let mut diffs = Vec::new();
