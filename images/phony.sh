@@ -44,6 +44,23 @@
 #                    /etc/gentoo-release "Gentoo Base System release 2.14".
 # phony-debian.img   whole-disk ext4 (fstab UUID=): os-release Debian 12,
 #                    dpkg status: libguestfs's phony debian-packages.
+# libguestfs-coreos.img  libguestfs's phony CoreOS (guestfs-tools
+#                    test-data/phony-guests/make-coreos-img.sh), same layout:
+#                    512 MiB sparse GPT (disk GUID $CO_DISK, partition GUIDs
+#                    C0E05C0E-...-00000000000N, type 8300 as parted's mkpart
+#                    leaves them): sda1 4096-266239 "EFI_SYSTEM" (legacy BIOS
+#                    bootable) FAT16 without a label; sda2 266240-270335
+#                    "BIOS-BOOT" (zeros); sda3 270336-532479 "USR-A" ext4 label
+#                    USR-A UUID ...901 (/bin, /lib64/os-release "CoreOS
+#                    899.13.0", /lib -> lib64, /local, /share/coreos); sda4
+#                    532480-794623 "USR-B" (zeros); sda5 794624-1044480 "ROOT"
+#                    ext4 label ROOT UUID ...902 (/etc/coreos/update.conf,
+#                    /etc/hostname "coreos.invalid" without a newline,
+#                    /etc/os-release -> ../usr/lib/os-release, /bin ->
+#                    usr/bin, /lib64 -> usr/lib64, /lib -> lib64, empty /usr,
+#                    /root, /home). No fstab: inspection recognises the
+#                    layout. Expected: guestfs-tools'
+#                    inspector/expected-coreos.img.xml.
 # Icons (PNG files from helpers.py png, where libguestfs's inspect-get-icon
 # looks for each distribution): ubuntu 24x24 (gnome ubuntu-logo.png),
 # fedora 96x96, centos 64x64 behind a symlink (as RHEL 7), opensuse 24x24
@@ -283,5 +300,46 @@ cp "$PHONY/debian-packages" "$r/var/lib/dpkg/status"
 printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "${U}1" >"$r/etc/fstab"
 whole debian "${U}1" ""
 
-mv "$S"/out/phony-*.img "$OUT/"
+# ---- libguestfs's phony CoreOS (a root, a /usr, no fstab)
+CO_DISK=C0E05C0E-0000-4000-8000-000000000000
+CO_UUID=01234567-0123-0123-0123-01234567890
+co=$S/coreos; r=$co/root; u=$co/usr
+mkdir -p "$r"/{etc/coreos,usr,root,home} "$u"/{bin,lib64,local,share/coreos}
+printf 'GROUP=stable' >"$r/etc/coreos/update.conf"
+printf 'coreos.invalid' >"$r/etc/hostname"
+ln -s ../usr/lib/os-release "$r/etc/os-release"
+ln -s usr/bin "$r/bin"; ln -s usr/lib64 "$r/lib64"; ln -s lib64 "$r/lib"
+cat >"$u/lib64/os-release" <<'OSREL'
+NAME=CoreOS
+ID=coreos
+VERSION=899.13.0
+VERSION_ID=899.13.0
+BUILD_ID=2016-03-23-0120
+PRETTY_NAME="CoreOS 899.13.0"
+ANSI_COLOR="1;32"
+HOME_URL="https://coreos.com/"
+BUG_REPORT_URL="https://github.com/coreos/bugs/issues"
+OSREL
+ln -s lib64 "$u/lib"
+img=$S/out/libguestfs-coreos.img
+truncate -s 512M "$img"
+gpt=(-o -U "$CO_DISK")
+n=1
+for p in 4096:266239:EFI_SYSTEM 266240:270335:BIOS-BOOT 270336:532479:USR-A \
+  532480:794623:USR-B 794624:1044480:ROOT; do
+  IFS=: read -r first last name <<<"$p"
+  gpt+=(-n "$n:$first:$last" -t "$n:8300" -u "$n:C0E05C0E-0000-4000-8000-00000000000$n" -c "$n:$name")
+  n=$((n + 1))
+done
+sgdisk "${gpt[@]}" -A 1:set:2 "$img" >/dev/null
+truncate -s $((262144 * 512)) "$S/co-esp.img"
+mkfs.vfat --invariant -F 16 -i C0E05C01 -h 4096 "$S/co-esp.img" >/dev/null
+mkext "$S/co-usr.img" $((262144 * 512)) "$u" "${CO_UUID}1" USR-A
+mkext "$S/co-root.img" $((249857 * 512)) "$r" "${CO_UUID}2" ROOT
+for p in 4096:esp 270336:usr 794624:root; do
+  dd if="$S/co-${p#*:}.img" of="$img" bs=1M oflag=seek_bytes seek=$((${p%%:*} * 512)) \
+    conv=notrunc,sparse status=none
+done
+
+mv "$S"/out/phony-*.img "$S"/out/libguestfs-coreos.img "$OUT/"
 echo "$KEY" >"$STAMP"

@@ -29,6 +29,28 @@
 #                    Hat Enterprise Linux Server release 6.10 (Santiago)",
 #                    /etc/sysconfig/network HOSTNAME=rhel6.test, rpm 4.8's
 #                    Berkeley DB Packages with the phony Fedora headers.
+# lvm-rhel9.img      RHEL 9 style, XFS on LVM, 192 MiB GPT (disk GUID
+#                    $R9_DISK): sda1 (2048-34815) "EFI System Partition"
+#                    (EF00), FAT16 id $R9_ESP_ID, no label, EFI/redhat/{shimx64.efi,
+#                    grubx64.efi,grub.cfg}, EFI/BOOT/BOOTX64.EFI; sda2
+#                    (34816-133119) XFS v5 /boot, UUID $R9_BOOT_UUID
+#                    (grub2/grub.cfg, loader/entries/*.conf, a vmlinuz);
+#                    sda3 (133120-end, 8E00) a PV of VG "rhel" (4 MiB extents)
+#                    with LVs root (96 MiB, XFS v5, UUID $R9_ROOT_UUID, no
+#                    label) and swap (8 MiB, UUID $R9_SWAP_UUID). The root is a
+#                    usr-merged RHEL 9.3 tree: /etc/os-release (ID="rhel",
+#                    VERSION_ID="9.3"), /etc/redhat-release, /etc/hostname
+#                    rhel9.test, fstab with /dev/mapper/rhel-root, UUID= for
+#                    /boot and /boot/efi, /dev/mapper/rhel-swap; the phony
+#                    Fedora rpm database as rpmdb.sqlite; /usr/bin/ls (ELF
+#                    x86-64); a 96x96 system-logo-icon.png behind a symlink.
+#                    Every XFS passes xfs_repair -n.
+# lvm-rhel9-luks.img the same disk as an installer's "encrypt my data" makes
+#                    it: sda3 a LUKS2 container (UUID $R9L_LUKS_UUID,
+#                    aes-xts-plain64, 512-byte sectors, Argon2id key slot: 4
+#                    passes, 1 MiB, 1 thread; passphrase $R9L_KEY) holding
+#                    the PV of VG "rhel" (another VG UUID) with the same root
+#                    and swap LVs and filesystems.
 # lvm-span-a.img + lvm-span-b.img  one VG "data-vg" over two disks: a.img is
 #                    GPT (sda1 sectors 2048-end, type 8E00, a PV "pv0"), b.img
 #                    is an unpartitioned PV ("pv1"). LVs: "big-lv" (24 MiB,
@@ -81,7 +103,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 PHONY=${GX_PHONY_DATA:-$HERE/phony-data}
 
-KEY=$(cat "$HERE/volumes.sh" "$HERE/helpers.py" "$PHONY/debian-packages" \
+KEY=$(cat "$HERE/volumes.sh" "$HERE/xfs.sh" "$HERE/helpers.py" "$PHONY/debian-packages" \
   "$PHONY/fedora-db.sql.xz" | sha256sum | cut -d' ' -f1)
 STAMP=$OUT/.volumes-stamp
 stamp_ok() { [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ]; }
@@ -195,6 +217,103 @@ EOF
 "${HELP[@]}" lvm-format "$S/rhel6.json"
 "${HELP[@]}" lvm-put "$S/rhel6.json" lv_root "$S/root.img"
 "${HELP[@]}" lvm-put "$S/rhel6.json" lv_swap "$S/swap.img"
+
+# ------------------------------------------------------------ lvm-rhel9.img
+# xfs.sh's helpers (protofile, mkfs_xfs, xfs_check) want `faked`: libfaketime
+# freezes the clock mkfs.xfs stamps into inodes and the superblock.
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n1 || true)
+faked() {
+  if [ -n "$FAKETIME_LIB" ]; then
+    LD_PRELOAD=$FAKETIME_LIB FAKETIME="2024-01-02 03:04:05" FAKETIME_DONT_RESET=1 "$@"
+  else
+    "$@"
+  fi
+}
+# shellcheck source=images/xfs.sh
+. "$HERE/xfs.sh"
+R9_DISK=9E9E9E9E-0000-4000-8000-000000000000
+R9_ESP_ID=9E9E0001
+R9_BOOT_UUID=9e9e9e9e-0000-4000-8000-000000000001
+R9_ROOT_UUID=9e9e9e9e-0000-4000-8000-000000000002
+R9_SWAP_UUID=9e9e9e9e-0000-4000-8000-000000000003
+r=$S/rhel9/root; b=$S/rhel9/boot; e=$S/rhel9/esp
+mkdir -p "$r"/{etc/sysconfig,usr/bin,usr/sbin,usr/lib/rpm,usr/lib64,var/lib/rpm,boot,dev,proc,sys,tmp,root,home,run} \
+  "$b"/{efi,grub2,loader/entries} "$e"/EFI/{redhat,BOOT}
+ln -s usr/bin "$r/bin"; ln -s usr/sbin "$r/sbin"; ln -s usr/lib "$r/lib"; ln -s usr/lib64 "$r/lib64"
+"${HELP[@]}" elf "$r/usr/bin/ls" 500; chmod 0755 "$r/usr/bin/ls"
+cat >"$r/etc/os-release" <<'OSREL'
+NAME="Red Hat Enterprise Linux"
+VERSION="9.3 (Plow)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="9.3"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Red Hat Enterprise Linux 9.3 (Plow)"
+ANSI_COLOR="0;31"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:redhat:enterprise_linux:9::baseos"
+HOME_URL="https://www.redhat.com/"
+REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.3"
+OSREL
+echo 'Red Hat Enterprise Linux release 9.3 (Plow)' >"$r/etc/redhat-release"
+ln -s redhat-release "$r/etc/system-release"
+echo rhel9.test >"$r/etc/hostname"
+printf '127.0.0.1   localhost localhost.localdomain\n' >"$r/etc/hosts"
+cat >"$r/etc/fstab" <<EOF
+#
+# /etc/fstab
+# Created by anaconda
+#
+/dev/mapper/rhel-root   /                       xfs     defaults        0 0
+UUID=$R9_BOOT_UUID /boot                   xfs     defaults        0 0
+UUID=9E9E-0001          /boot/efi               vfat    umask=0077,shortname=winnt 0 2
+/dev/mapper/rhel-swap   none                    swap    defaults        0 0
+EOF
+xz -dc "$PHONY/fedora-db.sql.xz" | sqlite3 "$r/var/lib/rpm/rpmdb.sqlite"
+: >"$r/usr/lib/rpm/rpmrc"
+printf '%%_dbpath /var/lib/rpm\n%%_db_backend sqlite\n' >"$r/usr/lib/rpm/macros"
+mkdir -p "$r/usr/share/icons/hicolor/96x96/apps" "$r/usr/share/pixmaps"
+"${HELP[@]}" png "$r/usr/share/pixmaps/system-logo-white.png" 96 96 9
+ln -s ../../../../pixmaps/system-logo-white.png "$r/usr/share/icons/hicolor/96x96/apps/system-logo-icon.png"
+printf 'set default=0\n' >"$b/grub2/grub.cfg"
+printf 'title Red Hat Enterprise Linux (5.14.0-362.8.1.el9_3.x86_64) 9.3 (Plow)\nlinux /vmlinuz-5.14.0-362.8.1.el9_3.x86_64\n' \
+  >"$b/loader/entries/9e9e9e9e-5.14.0-362.8.1.el9_3.x86_64.conf"
+printf 'not a kernel\n' >"$b/vmlinuz-5.14.0-362.8.1.el9_3.x86_64"
+"${HELP[@]}" pe "$e/EFI/BOOT/BOOTX64.EFI"
+"${HELP[@]}" pe "$e/EFI/redhat/shimx64.efi"
+"${HELP[@]}" pe "$e/EFI/redhat/grubx64.efi"
+printf "search --no-floppy --fs-uuid --set=dev %s\nset prefix=(\$dev)/grub2\nconfigfile \$prefix/grub.cfg\n" \
+  "$R9_BOOT_UUID" >"$e/EFI/redhat/grub.cfg"
+for t in "$r" "$b" "$e"; do find "$t" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; done
+img=$S/out/lvm-rhel9.img
+truncate -s 192M "$img"
+sgdisk -o -U "$R9_DISK" \
+  -n 1:2048:34815 -t 1:EF00 -c 1:"EFI System Partition" -u 1:9E9E9E9E-0000-4000-8000-0000000000F1 \
+  -n 2:34816:133119 -t 2:8300 -u 2:9E9E9E9E-0000-4000-8000-0000000000F2 \
+  -n 3:133120:0 -t 3:8E00 -u 3:9E9E9E9E-0000-4000-8000-0000000000F3 "$img" >/dev/null
+truncate -s 16M "$S/r9-esp.img"
+mkfs.vfat --invariant -F 16 -i "$R9_ESP_ID" -h 2048 "$S/r9-esp.img" >/dev/null
+for f in "$e"/*; do MTOOLS_SKIP_CHECK=1 mcopy -s -m -Q -i "$S/r9-esp.img" "$f" ::/; done
+put "$S/r9-esp.img" "$img" 2048
+xfs_proto "$b" >"$S/r9-boot.proto"
+mkfs_xfs "$S/r9-boot.img" 48M "$S/r9-boot.proto" "$R9_BOOT_UUID" ""
+xfs_check "$S/r9-boot.img"
+put "$S/r9-boot.img" "$img" 34816
+xfs_proto "$r" >"$S/r9-root.proto"
+mkfs_xfs "$S/r9-root.img" 96M "$S/r9-root.proto" "$R9_ROOT_UUID" ""
+xfs_check "$S/r9-root.img"
+truncate -s 8M "$S/r9-swap.img"; mkswap -q -U "$R9_SWAP_UUID" "$S/r9-swap.img" >/dev/null
+read -r off size < <(part_bytes "$img" 3)
+cat >"$S/rhel9.json" <<EOF
+{"vg": "rhel", "uuid": "R9vgAAAAAAAAAAAAAAAAAAAAAAAAAA01",
+ "pvs": [{"file": "$img", "offset": $off, "size": $size, "uuid": "R9pvAAAAAAAAAAAAAAAAAAAAAAAAAA01", "device": "/dev/sda3"}],
+ "lvs": [{"name": "root", "uuid": "R9lvAAAAAAAAAAAAAAAAAAAAAAAAroot", "segments": [{"start": 0, "count": 24, "stripes": [[0, 0]]}]},
+         {"name": "swap", "uuid": "R9lvAAAAAAAAAAAAAAAAAAAAAAAAswap", "segments": [{"start": 0, "count": 2, "stripes": [[0, 24]]}]}]}
+EOF
+"${HELP[@]}" lvm-format "$S/rhel9.json"
+"${HELP[@]}" lvm-put "$S/rhel9.json" root "$S/r9-root.img"
+"${HELP[@]}" lvm-put "$S/rhel9.json" swap "$S/r9-swap.img"
 
 # ------------------------------------------------- lvm-span-{a,b}.img
 a=$S/out/lvm-span-a.img; bb=$S/out/lvm-span-b.img
@@ -437,6 +556,28 @@ luks_wrap "$S/flo-lv3.img" $((8 * 1024 * 1024)) "$S/flo-lv3.luks" "$FLO_UUID4" "
 "${HELP[@]}" lvm-put "$S/flo.json" Logical-Volume-1 "$S/flo-lv1.luks"
 "${HELP[@]}" lvm-put "$S/flo.json" Logical-Volume-2 "$S/flo-lv2.luks"
 "${HELP[@]}" lvm-put "$S/flo.json" Logical-Volume-3 "$S/flo-lv3.luks"
+
+# ---------------------------------------------------- lvm-rhel9-luks.img
+R9L_LUKS_UUID=9e9e9e9e-1111-4000-8000-000000000004
+R9L_KEY=rhel9-luks-key
+printf '%s' "$R9L_KEY" >"$S/out/volumes/lvm-rhel9-luks.key"
+img=$S/out/lvm-rhel9-luks.img
+cp --sparse=always "$S/out/lvm-rhel9.img" "$img"
+read -r off size < <(part_bytes "$img" 3)
+# The plain PV's bytes must not show through where the container has zeros.
+fallocate --punch-hole --offset "$off" --length "$size" "$img"
+cat >"$S/rhel9-luks.json" <<EOF
+{"vg": "rhel", "uuid": "R9vgAAAAAAAAAAAAAAAAAAAAAAAAAA02",
+ "pvs": [{"file": "$S/r9l-plain.img", "offset": 0, "size": $((size - 4 * 1024 * 1024)), "uuid": "R9pvAAAAAAAAAAAAAAAAAAAAAAAAAA02", "device": "/dev/mapper/luks-$R9L_LUKS_UUID"}],
+ "lvs": [{"name": "root", "uuid": "R9lvAAAAAAAAAAAAAAAAAAAAAAAAroot", "segments": [{"start": 0, "count": 24, "stripes": [[0, 0]]}]},
+         {"name": "swap", "uuid": "R9lvAAAAAAAAAAAAAAAAAAAAAAAAswap", "segments": [{"start": 0, "count": 2, "stripes": [[0, 24]]}]}]}
+EOF
+"${HELP[@]}" lvm-format "$S/rhel9-luks.json"
+"${HELP[@]}" lvm-put "$S/rhel9-luks.json" root "$S/r9-root.img"
+"${HELP[@]}" lvm-put "$S/rhel9-luks.json" swap "$S/r9-swap.img"
+luks_wrap "$S/r9l-plain.img" "$size" "$S/r9l.luks" "$R9L_LUKS_UUID" \
+  "$S/out/volumes/lvm-rhel9-luks.key" "${ARGON[@]}" --sector-size 512
+put "$S/r9l.luks" "$img" $((off / 512))
 
 mkdir -p "$OUT/volumes"
 mv "$S"/out/volumes/* "$OUT/volumes/"

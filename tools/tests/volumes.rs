@@ -3,8 +3,9 @@
 //!   libguestfs by tests/expected/volumes/make.sh) run as gx-*, stdout and
 //!   exit status byte for byte;
 //! - gx-inspector on libguestfs's own phony debian / fedora /
-//!   fedora-lvm-on-luks / fedora-luks-on-lvm layouts against guestfs-tools'
-//!   expected XML (tests/expected/libguestfs-phony/, see its README);
+//!   fedora-lvm-on-luks / fedora-luks-on-lvm / coreos layouts against
+//!   guestfs-tools' expected XML (tests/expected/libguestfs-phony/, see its
+//!   README);
 //! - the `--key` selector forms of libguestfs's tests/luks/*.sh.
 #![allow(clippy::unwrap_used)]
 
@@ -142,6 +143,20 @@ fn libguestfs_phony_fedora_lvm_on_luks() {
         without_applications(&got),
         without_applications(&expected("expected-fedora-lvm-on-luks.img.xml"))
     );
+}
+
+/// libguestfs's phony CoreOS: a root with /etc/coreos/update.conf and no
+/// fstab, the version on a separate /usr (USR-A) that only the layout ties to
+/// it.
+#[test]
+fn libguestfs_phony_coreos() {
+    let got = inspect("libguestfs-coreos.img", &[]);
+    let want: String = expected("expected-coreos.img.xml")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("<build_id>"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(got, want);
 }
 
 const ROOT_UUID: &str = "f0f0f0f0-1111-4000-8000-000000000011";

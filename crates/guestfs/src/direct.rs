@@ -79,6 +79,11 @@ pub(crate) struct Direct {
     lvs: Vec<(String, Device)>,
     /// Unlocked encrypted devices (`/dev/mapper/NAME`), in opening order.
     mapped: Vec<crate::volumes::Mapped>,
+    /// Device-mapper minor numbers as the appliance's kernel hands them out:
+    /// in creation order (the LVs found at launch, then each unlocked device
+    /// and the LVs that appear behind it), the lowest free one first, freed
+    /// on close. `st_dev` and XFS's `f_fsid` are made from them.
+    dm_minors: Vec<Option<String>>,
 }
 
 /// A guest path resolved to a mount and a path inside its filesystem.
@@ -139,6 +144,7 @@ impl Direct {
             lvm: Lvm::default(),
             lvs: Vec::new(),
             mapped: Vec::new(),
+            dm_minors: Vec::new(),
         };
         d.rescan_lvm()?;
         Ok(d)
@@ -170,8 +176,21 @@ impl Direct {
             }
         }
         lvs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, _) in &lvs {
+            self.dm_minor_alloc(name);
+        }
         self.lvs = lvs;
         Ok(())
+    }
+
+    fn dm_minor_alloc(&mut self, name: &str) {
+        if self.dm_minors.iter().flatten().any(|n| n == name) {
+            return;
+        }
+        match self.dm_minors.iter_mut().find(|m| m.is_none()) {
+            Some(free) => *free = Some(name.to_string()),
+            None => self.dm_minors.push(Some(name.to_string())),
+        }
     }
 
     pub(crate) fn lvm(&self) -> &Lvm {
@@ -229,6 +248,7 @@ impl Direct {
             )
         })?;
         let crypt = gx_disk::luks::CryptDevice::new(name.clone(), dev, &hdr, &master)?;
+        self.dm_minor_alloc(&name);
         self.mapped.push(crate::volumes::Mapped {
             name,
             source: canonical,
@@ -264,6 +284,11 @@ impl Direct {
             )));
         }
         self.mapped.remove(i);
+        for m in self.dm_minors.iter_mut() {
+            if m.as_deref() == Some(device) {
+                *m = None;
+            }
+        }
         self.rescan_lvm()
     }
 
@@ -489,11 +514,9 @@ impl Direct {
             Some((i, n)) => makedev(8, (i as u64) * 16 + u64::from(n.unwrap_or(0))),
             // Device-mapper devices (LVs, unlocked LUKS): major 253.
             None => self
-                .lvs
+                .dm_minors
                 .iter()
-                .map(|(n, _)| n.as_str())
-                .chain(self.mapped.iter().map(|m| m.name.as_str()))
-                .position(|n| n == canonical)
+                .position(|n| n.as_deref() == Some(canonical.as_str()))
                 .map_or(0, |i| makedev(253, i as u64)),
         };
         self.mounts.push(Mount {
@@ -1121,8 +1144,9 @@ impl DirectCalls for Direct {
 
     fn blockdev_getro(&self, device: &str) -> Result<bool> {
         // As the appliance's kernel answers: a drive added read-only is a
-        // writable device over a throw-away overlay there, so false.
-        self.lookup(&path::canonical_device_name(device))?;
+        // writable device over a throw-away overlay there, so false (and
+        // so are its LVs and opened LUKS devices).
+        self.device(&path::canonical_device_name(device))?;
         Ok(false)
     }
 

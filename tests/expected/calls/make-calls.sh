@@ -27,4 +27,7 @@ windows windows.img --format=raw
 multi multi.img --format=raw
 xfs xfs.img --format=raw
 ubuntu phony-ubuntu.img --format=raw
+lvm-rhel6 lvm-rhel6.img --format=raw
+lvm-rhel9 lvm-rhel9.img --format=raw
+lvm-span lvm-span-b.img --format=raw -a lvm-span-a.img
 LIST

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Records what libguestfs prints for the LVM and LUKS guests of
-# images/volumes.sh: tests/expected/volumes/NAME (stdout), NAME.err (stderr,
+# Records what libguestfs prints for the LVM, LUKS and XFS-on-LVM guests of
+# images/volumes.sh and libguestfs's phony CoreOS (images/phony.sh):
+# tests/expected/volumes/NAME (stdout), NAME.err (stderr,
 # when any) and COMMANDS (NAME<TAB>EXIT-CODE<TAB>COMMAND, run in images/out),
 # plus tests/expected/inspector/IMAGE.xml for virt-inspector. Run it again
 # after changing images/volumes.sh. ONLY='glob' limits what is re-made.
@@ -52,5 +53,25 @@ cap cat-lvm-on-luks-key virt-cat --key /dev/sda2:key:lvm-on-luks-key -a lvm-on-l
 cap cat-lvm-on-luks1-uuid virt-cat --key c0c0c0c0-1111-4000-8000-000000000005:key:lvm-on-luks-key -a lvm-on-luks1.img /etc/sysconfig/network
 cap cat-lvm-on-luks-wrong-key virt-cat --key /dev/sda2:key:wrong -a lvm-on-luks.img /secret.txt
 cap full-lvm-rhel6 guestfish --ro --format=raw -a lvm-rhel6.img run : pvs-full : vgs-full : lvs-full : lvs : vgs : pvs : lvuuid /dev/vg_rhel6/lv_root : vgpvuuids vg_rhel6 : vglvuuids vg_rhel6 : lvm-canonical-lv-name /dev/mapper/vg_rhel6-lv_swap
+cap fs-libguestfs-coreos virt-filesystems -a libguestfs-coreos.img --all --long --uuid
+cap fs-libguestfs-coreos-plain virt-filesystems -a libguestfs-coreos.img --all --long
+# virt-filesystems 1.48 has no --key: the LUKS guests are listed locked.
+cap fs-libguestfs-fedora-lvm-on-luks virt-filesystems -a libguestfs-fedora-lvm-on-luks.img --all --long --uuid
+cap fs-libguestfs-fedora-luks-on-lvm virt-filesystems -a libguestfs-fedora-luks-on-lvm.img --all --long --uuid
+cap fs-lvm-rhel9 virt-filesystems -a lvm-rhel9.img --all --long --uuid
+cap fs-lvm-rhel9-plain virt-filesystems -a lvm-rhel9.img --all --long
+cap fs-lvm-rhel9-extra virt-filesystems -a lvm-rhel9.img --filesystems --extra --long --csv
+cap df-lvm-rhel9 virt-df -a lvm-rhel9.img
+cap df-lvm-rhel9-h virt-df -a lvm-rhel9.img -h
+cap ls-lvm-rhel9-etc virt-ls -a lvm-rhel9.img -m /dev/rhel/root -l /etc
+cap ls-lvm-rhel9-boot virt-ls -a lvm-rhel9.img -m /dev/mapper/rhel-root -m /dev/sda2:/boot -m /dev/sda1:/boot/efi -lR /boot
+cap cat-lvm-rhel9-os-release virt-cat -a lvm-rhel9.img /etc/os-release
+cap cat-lvm-rhel9-grub virt-cat -a lvm-rhel9.img /boot/grub2/grub.cfg
+cap fs-lvm-rhel9-luks virt-filesystems -a lvm-rhel9-luks.img --all --long --uuid
+cap cat-lvm-rhel9-luks-key virt-cat --key /dev/sda3:key:rhel9-luks-key -a lvm-rhel9-luks.img /etc/os-release
+cap ls-lvm-rhel9-luks-etc virt-ls --key /dev/sda3:key:rhel9-luks-key -a lvm-rhel9-luks.img -l /etc
 inspect lvm-rhel6.img
+inspect lvm-rhel9.img
+inspect libguestfs-coreos.img
 inspect lvm-on-luks.img --no-applications --key /dev/sda2:key:lvm-on-luks-key
+inspect lvm-rhel9-luks.img --key /dev/sda3:key:rhel9-luks-key

@@ -2,11 +2,18 @@
 //! first byte's low bit set, a LUKS2 primary header is laid down first and
 //! its checksum fixed after patching, so mutations reach the JSON and the
 //! key slots. Unlocking runs with tiny KDF limits (to stay fast) and the
-//! payload is read through a decrypting device with a made-up key.
+//! payload is read through a decrypting device with a made-up key, at its
+//! start and at its end.
+//!
+//! The same bytes are then read as the start of a sparse 1 TiB device (zeros
+//! after the 4 MiB), so that key-slot areas, segment offsets and sizes may
+//! claim up to that much and still pass a check against the device's size:
+//! run with `-malloc_limit_mb=128` and an allocation sized by such a field
+//! is a crash.
 #![no_main]
 
 use gx_disk::luks::{CryptDevice, Limits, read_header, unlock_key};
-use gx_disk::{BlockDevice, Device, MemDevice};
+use gx_disk::{BlockDevice, Device, MemDevice, SparseDevice};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -41,7 +48,13 @@ fuzz_target!(|data: &[u8]| {
             .finalize();
         d[0x1c0..0x1e0].copy_from_slice(&sum);
     }
+    let sparse: Device = Arc::new(SparseDevice::new(d.clone(), 1 << 40, false, "fuzz-luks-1T"));
     let dev: Device = Arc::new(MemDevice::new(d, false, "fuzz-luks"));
+    exercise(dev);
+    exercise(sparse);
+});
+
+fn exercise(dev: Device) {
     let Ok(Some(hdr)) = read_header(dev.as_ref()) else {
         return;
     };
@@ -53,7 +66,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = unlock_key(dev.as_ref(), &hdr, b"fuzz", &limits);
     if let Ok(c) = CryptDevice::new("fuzz", dev, &hdr, &[0x5a; 64]) {
         let mut buf = [0u8; 4096];
-        let n = c.size().min(4096) as usize;
+        let size = c.size();
+        let n = size.min(4096) as usize;
         let _ = c.read_at(&mut buf[..n], 0);
+        let _ = c.read_at(&mut buf[..n], size - n as u64);
     }
-});
+}

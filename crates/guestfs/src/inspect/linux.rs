@@ -225,6 +225,33 @@ impl Handle {
         }
     }
 
+    /// A CoreOS root: only the hostname is here (the OS version lives on
+    /// the read-only /usr), and there is no fstab, so the filesystem is
+    /// associated with `/` directly (libguestfs's `check_coreos_root`).
+    pub(super) fn check_coreos_root(&self, device: &str, data: &mut Data) {
+        data.os_type = Some("linux");
+        data.distro = Some("coreos");
+        data.hostname = self.check_hostname_linux();
+        data.fstab = vec![(device.to_string(), "/".to_string())];
+    }
+
+    /// A CoreOS /usr (USR-A or USR-B): the version from its os-release
+    /// (or lsb-release), and `/usr` as its mountpoint (libguestfs's
+    /// `check_coreos_usr`).
+    pub(super) fn check_coreos_usr(&self, device: &str, data: &mut Data) {
+        data.os_type = Some("linux");
+        data.distro = Some("coreos");
+        if self.insp_is_file_follow("/lib/os-release") {
+            self.parse_os_release("/lib/os-release", data);
+        } else if self.insp_is_file_follow("/share/coreos/lsb-release") {
+            self.parse_lsb_release("/share/coreos/lsb-release", data);
+        }
+        if let Some(a) = self.check_architecture() {
+            data.arch = Some(a);
+        }
+        data.fstab = vec![(device.to_string(), "/usr".to_string())];
+    }
+
     fn parse_os_release(&self, file: &str, data: &mut Data) -> bool {
         let Some(lines) = self.read_small_lines(file) else {
             return false;

@@ -253,6 +253,7 @@ impl Handle {
                 fses.push(Fs { device, role });
             }
         }
+        let mut fses = collect_coreos(fses)?;
         collect_linux_usr(&mut fses);
         self.inspection = State { fses, done: true };
         self.inspect_get_roots()
@@ -287,7 +288,7 @@ impl Handle {
     }
 
     /// Decide what the filesystem mounted on `/` is (libguestfs's
-    /// `check_filesystem`; the BSD, Hurd, Minix and CoreOS branches are not
+    /// `check_filesystem`; the BSD, Hurd and Minix branches are not
     /// implemented: such filesystems are reported as not a root).
     fn check_filesystem(&self, device: &str, ids: &[DevIds]) -> Role {
         let mut data = Data::default();
@@ -308,6 +309,14 @@ impl Handle {
             self.check_linux_root(device, ids, &mut data);
             R::Root
         } else if self.insp_is_dir("/etc")
+            && self.insp_is_dir("/root")
+            && self.insp_is_dir("/home")
+            && self.insp_is_dir("/usr")
+            && self.insp_is_file("/etc/coreos/update.conf")
+        {
+            self.check_coreos_root(device, &mut data);
+            R::Root
+        } else if self.insp_is_dir("/etc")
             && self.insp_is_dir("/bin")
             && self.insp_is_dir("/share")
             && !self.insp_is_dir("/local")
@@ -321,6 +330,13 @@ impl Handle {
             && !self.insp_is_file("/etc/fstab")
         {
             self.check_linux_usr(&mut data);
+            R::Usr
+        } else if self.insp_is_dir("/bin")
+            && self.insp_is_dir("/share")
+            && self.insp_is_dir("/local")
+            && self.insp_is_dir("/share/coreos")
+        {
+            self.check_coreos_usr(device, &mut data);
             R::Usr
         } else if self.insp_is_dir("/log") && self.insp_is_dir("/run") && self.insp_is_dir("/spool")
         {
@@ -599,7 +615,72 @@ impl Handle {
     }
 }
 
-/// Merge a Linux `/usr` filesystem into the root whose fstab names it.
+/// CoreOS keeps its version on a /usr filesystem that no fstab names: merge
+/// the newest CoreOS /usr into the one CoreOS root (libguestfs's
+/// `collect_coreos_inspection_info`, whose list handling is kept: the root
+/// goes first, the CoreOS /usr filesystems are dropped, and the rest come
+/// after it in reverse order, which decides the order of `inspect_get_roots`
+/// when a disk set holds CoreOS and other systems).
+fn collect_coreos(fses: Vec<Fs>) -> Result<Vec<Fs>> {
+    let is_coreos = |d: &Data| d.distro == Some("coreos");
+    let roots = fses
+        .iter()
+        .filter(|f| matches!(&f.role, Role::Root(d) if is_coreos(d)))
+        .count();
+    let has_usr = fses
+        .iter()
+        .any(|f| matches!(&f.role, Role::Usr(d) if is_coreos(d)));
+    if roots == 0 {
+        return Ok(fses);
+    }
+    if roots > 1 {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "inspect_os: multiple CoreOS root filesystems found",
+        ));
+    }
+    if !has_usr {
+        return Ok(fses);
+    }
+    let mut root = None;
+    let mut usrs = Vec::new();
+    let mut others = Vec::new();
+    for f in fses {
+        match &f.role {
+            Role::Root(d) if is_coreos(d) => root = Some(f),
+            Role::Usr(d) if is_coreos(d) => usrs.push(f),
+            _ => others.push(f),
+        }
+    }
+    let Some(mut root) = root else {
+        return Ok(others);
+    };
+    // Both /usr slots (USR-A, USR-B) may hold a system: the newer version is
+    // taken as the active one; on a tie the one found last wins, as
+    // libguestfs's stable sort of its reversed list gives.
+    usrs.reverse();
+    let version = |f: &Fs| match &f.role {
+        Role::Usr(d) => d.version.unwrap_or((0, 0)),
+        _ => (0, 0),
+    };
+    usrs.sort_by_key(|f| std::cmp::Reverse(version(f)));
+    if let (
+        Role::Root(r),
+        Some(Fs {
+            role: Role::Usr(u), ..
+        }),
+    ) = (&mut root.role, usrs.first())
+    {
+        r.merge_from(u);
+    }
+    others.reverse();
+    let mut out = vec![root];
+    out.append(&mut others);
+    Ok(out)
+}
+
+/// Merge a Linux `/usr` filesystem into the root whose fstab names it
+/// (CoreOS roots got theirs in [`collect_coreos`]).
 fn collect_linux_usr(fses: &mut [Fs]) {
     let usrs: Vec<(String, Data)> = fses
         .iter()
@@ -610,6 +691,9 @@ fn collect_linux_usr(fses: &mut [Fs]) {
         .collect();
     for f in fses.iter_mut() {
         if let Role::Root(root) = &mut f.role {
+            if root.distro == Some("coreos") {
+                continue;
+            }
             if let Some((_, usr)) = usrs
                 .iter()
                 .find(|(dev, _)| root.fstab.iter().any(|(d, _)| d == dev))
