@@ -1,0 +1,428 @@
+//! A bounded block cache under the direct engine's parsers.
+//!
+//! Filesystem parsers read small pieces (an inode, a directory block, a FAT
+//! sector) over and over while walking a tree; each would otherwise be a
+//! `pread` (and for qcow2 an L2 lookup). [`CachedDevice`] sits on an image
+//! device and keeps aligned [`CHUNK`]-byte pieces of it in an LRU bounded by
+//! a byte budget:
+//! - a miss costs one `read_at` of the underlying device for the chunk, or
+//!   for a run of chunks when a stream of file-data-sized reads (at least
+//!   [`READAHEAD_MIN`] bytes, each starting where the last ended) misses
+//!   (read-ahead that doubles up to [`MAX_READAHEAD`]). Metadata reads (an
+//!   inode, a directory block) never read ahead: on a walk that would pull
+//!   the files' data in with the inode tables;
+//! - reads of at least [`BYPASS`] bytes (streaming file data) go straight to
+//!   the device: they would only evict the metadata and copy twice;
+//! - the chunks of one image file are shared by every `CachedDevice` in the
+//!   process opened on that file with the same format ([`CachedDevice::for_image`]),
+//!   so several Handles (gx-mount's worker threads) warm one cache;
+//! - a failed read is returned as the error it is and nothing is cached, so
+//!   the next read tries the device again;
+//! - the image file's size and mtime are checked at most every
+//!   [`REVALIDATE`]; when they change the cache is emptied, so a file
+//!   rewritten underneath is read afresh after at most that long. Only the
+//!   file named is watched: a qcow2's backing files are assumed not to
+//!   change while an overlay uses them (QEMU assumes the same).
+//!
+//! Live guests: an image that a running QEMU holds for writing (its lock on
+//! byte 101, see QEMU's `raw_apply_lock_bytes`) is not cached at all. Its
+//! blocks change while we read them, and a cache would pin an old version of
+//! a block next to newer ones for as long as it stays warm; reading the
+//! device every time gives the freshest view the parsers can have. A QEMU
+//! run with `file.locking=off` cannot be seen this way; the revalidation
+//! above is what bounds staleness then.
+//!
+//! It must not: return bytes other than the device's, hide an error, hold
+//! more than its budget (plus the chunks in flight), or write.
+
+use crate::{BlockDevice, Device, Result, check_range};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// Bytes per cached piece: larger chunks read bytes a walk never looks at
+/// (and copy them), smaller ones cost more syscalls (see scripts/bench-tools).
+pub const CHUNK: usize = 16 * 1024;
+/// Reads this large bypass the cache (streamed file data).
+pub const BYPASS: usize = 4 * CHUNK;
+/// The most chunks one sequential miss reads ahead (1 MiB).
+pub const MAX_READAHEAD: u64 = 16;
+/// Reads smaller than this are metadata and never read ahead.
+pub const READAHEAD_MIN: usize = 32 * 1024;
+/// The default budget of one image's cache, in bytes (`GX_CACHE_MB` sets
+/// another; 0 turns caching off).
+pub const DEFAULT_BUDGET: usize = 16 << 20;
+/// How often the image file's size and mtime are checked.
+pub const REVALIDATE: Duration = Duration::from_millis(100);
+
+/// Counters for `-v` output and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reads answered from memory.
+    pub hits: u64,
+    /// Chunks read from the device.
+    pub misses: u64,
+    /// `read_at` calls made on the device (misses, read-ahead runs, bypasses).
+    pub device_reads: u64,
+    /// Times the cache was emptied because the file changed.
+    pub invalidations: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    device_reads: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+/// What identifies the file's contents: a change in any means rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    len: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+fn version_of(f: &File) -> Option<Version> {
+    f.metadata().ok().map(|m| Version {
+        len: m.len(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec(),
+    })
+}
+
+struct Validator {
+    file: File,
+    seen: Option<Version>,
+    checked: Instant,
+}
+
+struct State {
+    chunks: HashMap<u64, (Chunk, u64)>,
+    /// Last-use tick -> chunk index: the front is the least recently used.
+    lru: BTreeMap<u64, u64>,
+    tick: u64,
+    bytes: usize,
+    /// Bumped when the cache is emptied, so a read that started before
+    /// does not insert old bytes after.
+    generation: u64,
+    /// Where the last data-sized read ended, and the read-ahead (in
+    /// chunks) the stream it belongs to has earned.
+    stream_end: u64,
+    readahead: u64,
+    validator: Option<Validator>,
+}
+
+/// The chunks of one device, shared by every [`CachedDevice`] on it.
+pub struct ChunkStore {
+    state: Mutex<State>,
+    budget: usize,
+    counters: Counters,
+}
+
+impl ChunkStore {
+    fn new(budget: usize, validator: Option<Validator>) -> Self {
+        ChunkStore {
+            state: Mutex::new(State {
+                chunks: HashMap::new(),
+                lru: BTreeMap::new(),
+                tick: 0,
+                bytes: 0,
+                generation: 0,
+                stream_end: u64::MAX,
+                readahead: 1,
+                validator,
+            }),
+            budget,
+            counters: Counters::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the map consistent (every
+        // update is a whole insert or remove), so a poisoned lock is usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.counters.hits.load(Ordering::Relaxed),
+            misses: self.counters.misses.load(Ordering::Relaxed),
+            device_reads: self.counters.device_reads.load(Ordering::Relaxed),
+            invalidations: self.counters.invalidations.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl State {
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.lru.clear();
+        self.bytes = 0;
+        self.generation += 1;
+        self.stream_end = u64::MAX;
+        self.readahead = 1;
+    }
+
+    /// Empty the cache if the file changed since the last check.
+    fn revalidate(&mut self, counters: &Counters) {
+        let Some(v) = &mut self.validator else {
+            return;
+        };
+        let now = Instant::now();
+        if now.duration_since(v.checked) < REVALIDATE {
+            return;
+        }
+        v.checked = now;
+        let cur = version_of(&v.file);
+        if cur != v.seen {
+            v.seen = cur;
+            counters.invalidations.fetch_add(1, Ordering::Relaxed);
+            self.clear();
+        }
+    }
+
+    fn get(&mut self, idx: u64) -> Option<Chunk> {
+        let (data, tick) = self.chunks.get_mut(&idx)?;
+        self.lru.remove(tick);
+        self.tick += 1;
+        *tick = self.tick;
+        self.lru.insert(self.tick, idx);
+        Some(data.clone())
+    }
+
+    fn insert(&mut self, idx: u64, data: Chunk, budget: usize) {
+        if let Some((old, tick)) = self.chunks.remove(&idx) {
+            self.lru.remove(&tick);
+            self.bytes -= old.len();
+        }
+        while self.bytes + data.len() > budget {
+            let Some((_, victim)) = self.lru.pop_first() else {
+                break;
+            };
+            if let Some((old, _)) = self.chunks.remove(&victim) {
+                self.bytes -= old.len();
+            }
+        }
+        if data.len() > budget {
+            return;
+        }
+        self.tick += 1;
+        self.bytes += data.len();
+        self.lru.insert(self.tick, idx);
+        self.chunks.insert(idx, (data, self.tick));
+    }
+}
+
+/// One cached piece of the device (shorter than [`CHUNK`] only at its end).
+type Chunk = Arc<Vec<u8>>;
+
+/// A device whose reads go through a [`ChunkStore`].
+pub struct CachedDevice {
+    inner: Device,
+    store: Arc<ChunkStore>,
+}
+
+type Registry = Mutex<HashMap<(u64, u64, String), Weak<ChunkStore>>>;
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The budget from `GX_CACHE_MB`, else [`DEFAULT_BUDGET`].
+pub fn budget_from_env() -> usize {
+    std::env::var("GX_CACHE_MB")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .map_or(DEFAULT_BUDGET, |mb| mb.saturating_mul(1 << 20))
+}
+
+/// QEMU's lock byte for "some process holds write permission" (100 + bit 1).
+const QEMU_PERM_WRITE_BYTE: i64 = 101;
+
+/// True when another open file description (a running QEMU) holds a lock
+/// on the image's write-permission byte.
+pub fn held_for_write(file: &File) -> bool {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let mut fl = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as i16,
+        l_whence: nix::libc::SEEK_SET as i16,
+        l_start: QEMU_PERM_WRITE_BYTE,
+        l_len: 1,
+        l_pid: 0,
+    };
+    match fcntl(file, FcntlArg::F_OFD_GETLK(&mut fl)) {
+        Ok(_) => i32::from(fl.l_type) != nix::libc::F_UNLCK,
+        Err(_) => false,
+    }
+}
+
+impl CachedDevice {
+    /// A cache over `inner` of `budget` bytes, private to this device and
+    /// never revalidated (for devices that are not files, and tests).
+    pub fn new(inner: Device, budget: usize) -> Self {
+        CachedDevice {
+            inner,
+            store: Arc::new(ChunkStore::new(budget, None)),
+        }
+    }
+
+    /// `dev`, opened from the image file `path` as `format`, behind the
+    /// process-wide cache of that file: every device opened on the same
+    /// file and format shares its chunks. Returns `dev` as it is when the
+    /// image is in use by a running VM (see the module comment), when the
+    /// file cannot be opened for checks, or when the budget is 0.
+    pub fn for_image(dev: Device, path: &Path, format: &str, budget: usize) -> Device {
+        if budget == 0 {
+            return dev;
+        }
+        let Ok(file) = File::open(path) else {
+            return dev;
+        };
+        if held_for_write(&file) {
+            return dev;
+        }
+        let Ok(meta) = file.metadata() else {
+            return dev;
+        };
+        let key = (meta.dev(), meta.ino(), format.to_string());
+        let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
+        reg.retain(|_, w| w.strong_count() > 0);
+        let store = match reg.get(&key).and_then(Weak::upgrade) {
+            Some(s) => s,
+            None => {
+                let v = Validator {
+                    seen: version_of(&file),
+                    file,
+                    checked: Instant::now(),
+                };
+                let s = Arc::new(ChunkStore::new(budget, Some(v)));
+                reg.insert(key, Arc::downgrade(&s));
+                s
+            }
+        };
+        Arc::new(CachedDevice { inner: dev, store })
+    }
+
+    /// The shared store (for counters).
+    pub fn store(&self) -> &Arc<ChunkStore> {
+        &self.store
+    }
+
+    fn chunk_len(&self, idx: u64) -> usize {
+        let start = idx * CHUNK as u64;
+        (self.inner.size() - start).min(CHUNK as u64) as usize
+    }
+
+    /// Chunk `idx`, from memory or read now; `ahead` allows read-ahead.
+    fn chunk(&self, idx: u64, ahead: bool) -> Result<Chunk> {
+        let c = &self.store.counters;
+        let (generation, run) = {
+            let mut st = self.store.lock();
+            st.revalidate(c);
+            if let Some(d) = st.get(idx) {
+                c.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(d);
+            }
+            let mut run = 1;
+            if ahead {
+                // Read ahead only over chunks not already here.
+                let last = (self.inner.size() - 1) / CHUNK as u64;
+                while run < st.readahead
+                    && idx + run <= last
+                    && !st.chunks.contains_key(&(idx + run))
+                {
+                    run += 1;
+                }
+                st.readahead = (st.readahead * 2).min(MAX_READAHEAD);
+            }
+            (st.generation, run)
+        };
+        let start = idx * CHUNK as u64;
+        c.device_reads.fetch_add(1, Ordering::Relaxed);
+        let pieces: Vec<Chunk> = if run == 1 {
+            let mut buf = vec![0u8; self.chunk_len(idx)];
+            self.inner.read_at(&mut buf, start)?;
+            vec![Arc::new(buf)]
+        } else {
+            let len: usize = (0..run).map(|i| self.chunk_len(idx + i)).sum();
+            let mut buf = vec![0u8; len];
+            self.inner.read_at(&mut buf, start)?;
+            let mut off = 0;
+            (0..run)
+                .map(|i| {
+                    let n = self.chunk_len(idx + i);
+                    let piece = Arc::new(buf[off..off + n].to_vec());
+                    off += n;
+                    piece
+                })
+                .collect()
+        };
+        c.misses.fetch_add(run, Ordering::Relaxed);
+        let first = pieces[0].clone();
+        let mut st = self.store.lock();
+        if st.generation == generation {
+            for (i, piece) in (0..run).zip(pieces) {
+                st.insert(idx + i, piece, self.store.budget);
+            }
+        }
+        Ok(first)
+    }
+}
+
+impl BlockDevice for CachedDevice {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        check_range(self, offset, buf.len())?;
+        if buf.len() >= BYPASS {
+            self.store
+                .counters
+                .device_reads
+                .fetch_add(1, Ordering::Relaxed);
+            return self.inner.read_at(buf, offset);
+        }
+        // A data-sized read that continues the last one is a stream: it
+        // may read ahead; anything else resets the stream.
+        let ahead = buf.len() >= READAHEAD_MIN && {
+            let mut st = self.store.lock();
+            let streaming = st.stream_end == offset;
+            if !streaming {
+                st.readahead = 1;
+            }
+            st.stream_end = offset + buf.len() as u64;
+            streaming
+        };
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let idx = pos / CHUNK as u64;
+            let within = (pos % CHUNK as u64) as usize;
+            let data = self.chunk(idx, ahead)?;
+            let n = (data.len() - within).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&data[within..within + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests;
