@@ -103,6 +103,16 @@ impl Direct {
                 readonly: true,
             };
             let dev = gx_disk::open_image(&drive.path, &opts)?;
+            // Every parser above reads through one block cache per image
+            // file, shared with other Handles on it (none for a live guest's
+            // image: see gx_disk::cache).
+            let format = drive.options.format.map_or("auto", |f| f.name());
+            let dev = gx_disk::CachedDevice::for_image(
+                dev,
+                &drive.path,
+                format,
+                gx_disk::cache::budget_from_env(),
+            );
             let name = partition::device_name(index);
             let table = partition::read_partitions(dev.as_ref()).map_err(|e| {
                 let shown = drive.path.display().to_string();
