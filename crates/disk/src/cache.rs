@@ -37,8 +37,9 @@
 //! more than its budget (plus the chunks in flight), or write.
 
 use crate::{BlockDevice, Device, Result, check_range};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,11 +107,39 @@ struct Validator {
     checked: Instant,
 }
 
+/// A cached chunk and its CLOCK bit: set on every hit, cleared when the
+/// hand passes it; a chunk is evicted when the hand finds it clear.
+struct Slot {
+    data: Chunk,
+    referenced: bool,
+}
+
+/// Chunk indices are small integers already well spread by a multiply:
+/// SipHash would cost more than the rest of a hit.
+#[derive(Default)]
+struct IndexHasher(u64);
+
+impl Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The chunks in memory, evicted in CLOCK (second-chance) order: an LRU
+/// approximation whose hit is one bit set, not a reordering, which matters
+/// when a walk makes a lookup per 512-byte inode.
 struct State {
-    chunks: HashMap<u64, (Chunk, u64)>,
-    /// Last-use tick -> chunk index: the front is the least recently used.
-    lru: BTreeMap<u64, u64>,
-    tick: u64,
+    chunks: HashMap<u64, Slot, BuildHasherDefault<IndexHasher>>,
+    /// Every cached index once, in insertion order; the front is the hand.
+    ring: VecDeque<u64>,
     bytes: usize,
     /// Bumped when the cache is emptied, so a read that started before
     /// does not insert old bytes after.
@@ -133,9 +162,8 @@ impl ChunkStore {
     fn new(budget: usize, validator: Option<Validator>) -> Self {
         ChunkStore {
             state: Mutex::new(State {
-                chunks: HashMap::new(),
-                lru: BTreeMap::new(),
-                tick: 0,
+                chunks: HashMap::default(),
+                ring: VecDeque::new(),
                 bytes: 0,
                 generation: 0,
                 stream_end: u64::MAX,
@@ -167,7 +195,7 @@ impl ChunkStore {
 impl State {
     fn clear(&mut self) {
         self.chunks.clear();
-        self.lru.clear();
+        self.ring.clear();
         self.bytes = 0;
         self.generation += 1;
         self.stream_end = u64::MAX;
@@ -192,40 +220,57 @@ impl State {
         }
     }
 
-    fn get(&mut self, idx: u64) -> Option<Chunk> {
-        let (data, tick) = self.chunks.get_mut(&idx)?;
-        self.lru.remove(tick);
-        self.tick += 1;
-        *tick = self.tick;
-        self.lru.insert(self.tick, idx);
-        Some(data.clone())
-    }
-
     fn insert(&mut self, idx: u64, data: Chunk, budget: usize) {
-        if let Some((old, tick)) = self.chunks.remove(&idx) {
-            self.lru.remove(&tick);
-            self.bytes -= old.len();
-        }
-        while self.bytes + data.len() > budget {
-            let Some((_, victim)) = self.lru.pop_first() else {
-                break;
-            };
-            if let Some((old, _)) = self.chunks.remove(&victim) {
-                self.bytes -= old.len();
-            }
-        }
         if data.len() > budget {
             return;
         }
-        self.tick += 1;
-        self.bytes += data.len();
-        self.lru.insert(self.tick, idx);
-        self.chunks.insert(idx, (data, self.tick));
+        if let Some(slot) = self.chunks.get_mut(&idx) {
+            // Another reader read it meanwhile: same bytes, keep its place.
+            self.bytes = self.bytes - slot.data.len() + data.len();
+            slot.data = data;
+        } else {
+            self.bytes += data.len();
+            self.chunks.insert(
+                idx,
+                Slot {
+                    data,
+                    referenced: false,
+                },
+            );
+            self.ring.push_back(idx);
+        }
+        // Each chunk passed once has its bit cleared, so two turns of the
+        // hand evict at least one: the loop ends.
+        while self.bytes > budget {
+            let Some(victim) = self.ring.pop_front() else {
+                break;
+            };
+            if victim == idx {
+                // Never the chunk just inserted (the caller returns it).
+                self.ring.push_back(victim);
+                if self.ring.len() == 1 {
+                    break;
+                }
+                continue;
+            }
+            match self.chunks.get_mut(&victim) {
+                Some(slot) if slot.referenced => {
+                    slot.referenced = false;
+                    self.ring.push_back(victim);
+                }
+                Some(_) => {
+                    if let Some(old) = self.chunks.remove(&victim) {
+                        self.bytes -= old.data.len();
+                    }
+                }
+                None => {}
+            }
+        }
     }
 }
 
 /// One cached piece of the device (shorter than [`CHUNK`] only at its end).
-type Chunk = Arc<Vec<u8>>;
+type Chunk = Vec<u8>;
 
 /// A device whose reads go through a [`ChunkStore`].
 pub struct CachedDevice {
@@ -325,60 +370,45 @@ impl CachedDevice {
         (self.inner.size() - start).min(CHUNK as u64) as usize
     }
 
-    /// Chunk `idx`, from memory or read now together with the missing
-    /// chunks after it, up to `need` chunks (what the caller's read still
-    /// covers) or, when `ahead` allows read-ahead, the stream's run.
-    fn chunk(&self, idx: u64, need: u64, ahead: bool) -> Result<Chunk> {
+    /// Copy into `buf[done..]` (the device's bytes from `offset`) every
+    /// chunk in memory, one after another, under one lock; stop at the
+    /// first missing one and return what to read for it: its index, the
+    /// run of missing chunks to read, and the cache's generation.
+    fn copy_cached(
+        &self,
+        buf: &mut [u8],
+        offset: u64,
+        done: &mut usize,
+        ahead: bool,
+    ) -> Option<(u64, u64, u64)> {
         let c = &self.store.counters;
-        let (generation, run) = {
-            let mut st = self.store.lock();
-            st.revalidate(c);
-            if let Some(d) = st.get(idx) {
-                c.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(d);
-            }
-            let mut want = need.max(1);
-            if ahead {
-                want = want.max(st.readahead);
-                st.readahead = (st.readahead * 2).min(MAX_READAHEAD);
-            }
-            // Only over chunks not already here: one read per missing run.
-            let last = (self.inner.size() - 1) / CHUNK as u64;
-            let mut run = 1;
-            while run < want && idx + run <= last && !st.chunks.contains_key(&(idx + run)) {
-                run += 1;
-            }
-            (st.generation, run)
-        };
-        let start = idx * CHUNK as u64;
-        c.device_reads.fetch_add(1, Ordering::Relaxed);
-        let pieces: Vec<Chunk> = if run == 1 {
-            let mut buf = vec![0u8; self.chunk_len(idx)];
-            self.inner.read_at(&mut buf, start)?;
-            vec![Arc::new(buf)]
-        } else {
-            let len: usize = (0..run).map(|i| self.chunk_len(idx + i)).sum();
-            let mut buf = vec![0u8; len];
-            self.inner.read_at(&mut buf, start)?;
-            let mut off = 0;
-            (0..run)
-                .map(|i| {
-                    let n = self.chunk_len(idx + i);
-                    let piece = Arc::new(buf[off..off + n].to_vec());
-                    off += n;
-                    piece
-                })
-                .collect()
-        };
-        c.misses.fetch_add(run, Ordering::Relaxed);
-        let first = pieces[0].clone();
+        let last = (offset + buf.len() as u64 - 1) / CHUNK as u64;
         let mut st = self.store.lock();
-        if st.generation == generation {
-            for (i, piece) in (0..run).zip(pieces) {
-                st.insert(idx + i, piece, self.store.budget);
-            }
+        while *done < buf.len() {
+            let pos = offset + *done as u64;
+            let idx = pos / CHUNK as u64;
+            let within = (pos % CHUNK as u64) as usize;
+            let Some(slot) = st.chunks.get_mut(&idx) else {
+                let mut want = last - idx + 1;
+                if ahead {
+                    want = want.max(st.readahead);
+                    st.readahead = (st.readahead * 2).min(MAX_READAHEAD);
+                }
+                // Only over chunks not already here: one read per missing run.
+                let end = (self.inner.size() - 1) / CHUNK as u64;
+                let mut run = 1;
+                while run < want && idx + run <= end && !st.chunks.contains_key(&(idx + run)) {
+                    run += 1;
+                }
+                return Some((idx, run, st.generation));
+            };
+            slot.referenced = true;
+            let n = (slot.data.len() - within).min(buf.len() - *done);
+            buf[*done..*done + n].copy_from_slice(&slot.data[within..within + n]);
+            *done += n;
+            c.hits.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(first)
+        None
     }
 }
 
@@ -389,35 +419,56 @@ impl BlockDevice for CachedDevice {
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
         check_range(self, offset, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let c = &self.store.counters;
         if buf.len() >= BYPASS {
-            self.store
-                .counters
-                .device_reads
-                .fetch_add(1, Ordering::Relaxed);
+            c.device_reads.fetch_add(1, Ordering::Relaxed);
             return self.inner.read_at(buf, offset);
         }
         // A data-sized read that continues the last one is a stream: it
         // may read ahead; anything else resets the stream.
-        let ahead = buf.len() >= READAHEAD_MIN && {
+        let ahead = {
             let mut st = self.store.lock();
-            let streaming = st.stream_end == offset;
-            if !streaming {
-                st.readahead = 1;
+            st.revalidate(c);
+            buf.len() >= READAHEAD_MIN && {
+                let streaming = st.stream_end == offset;
+                if !streaming {
+                    st.readahead = 1;
+                }
+                st.stream_end = offset + buf.len() as u64;
+                streaming
             }
-            st.stream_end = offset + buf.len() as u64;
-            streaming
         };
-        let last = (offset + buf.len() as u64).saturating_sub(1) / CHUNK as u64;
         let mut done = 0usize;
-        while done < buf.len() {
-            let pos = offset + done as u64;
-            let idx = pos / CHUNK as u64;
-            let within = (pos % CHUNK as u64) as usize;
-            let need = last - idx + 1;
-            let data = self.chunk(idx, need, ahead)?;
-            let n = (data.len() - within).min(buf.len() - done);
+        while let Some((idx, run, generation)) = self.copy_cached(buf, offset, &mut done, ahead) {
+            // The lock is not held while the device reads: other readers
+            // go on; a chunk two of them miss at once is read twice.
+            let start = idx * CHUNK as u64;
+            let len: usize = (0..run).map(|i| self.chunk_len(idx + i)).sum();
+            let mut data = vec![0u8; len];
+            c.device_reads.fetch_add(1, Ordering::Relaxed);
+            self.inner.read_at(&mut data, start)?;
+            c.misses.fetch_add(run, Ordering::Relaxed);
+            let within = (offset + done as u64 - start) as usize;
+            let n = (len - within).min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&data[within..within + n]);
             done += n;
+            let mut st = self.store.lock();
+            if st.generation == generation {
+                let mut off = 0;
+                for i in 0..run {
+                    let k = self.chunk_len(idx + i);
+                    let piece = if run == 1 {
+                        std::mem::take(&mut data)
+                    } else {
+                        data[off..off + k].to_vec()
+                    };
+                    st.insert(idx + i, piece, self.store.budget);
+                    off += k;
+                }
+            }
         }
         Ok(())
     }

@@ -63,9 +63,9 @@ fn same_bytes_as_uncached_on_memory_with_eviction() {
     assert!(st.bytes <= 5 * CHUNK, "{} bytes held", st.bytes);
     assert_eq!(
         st.bytes,
-        st.chunks.values().map(|(d, _)| d.len()).sum::<usize>()
+        st.chunks.values().map(|s| s.data.len()).sum::<usize>()
     );
-    assert_eq!(st.lru.len(), st.chunks.len());
+    assert_eq!(st.ring.len(), st.chunks.len());
 }
 
 #[test]
@@ -312,4 +312,24 @@ fn a_read_over_missing_chunks_is_one_device_read() {
     c.read_at(&mut b, 10).unwrap();
     assert_eq!(b[..], pattern(16 * CHUNK, 2)[10..6 * CHUNK - 10]);
     assert_eq!(mem.reads.load(Ordering::Relaxed) - before, 2);
+}
+
+#[test]
+fn a_chunk_in_use_outlives_chunks_read_once() {
+    let mem = counting(64 * CHUNK);
+    let c = CachedDevice::new(mem.clone(), 4 * CHUNK);
+    let mut b = vec![0u8; 64];
+    // A superblock-like chunk read between every other chunk: FIFO would
+    // evict it every fourth read, an LRU (or CLOCK) never.
+    c.read_at(&mut b, 0).unwrap();
+    for i in 1..64u64 {
+        c.read_at(&mut b, i * CHUNK as u64).unwrap();
+        c.read_at(&mut b, 0).unwrap();
+    }
+    assert_eq!(
+        c.store.stats().misses,
+        64,
+        "chunk 0 was evicted and read again"
+    );
+    assert!(c.store.lock().bytes <= 4 * CHUNK);
 }
