@@ -3,9 +3,13 @@
 //! Filesystem parsers read small pieces (an inode, a directory block, a FAT
 //! sector) over and over while walking a tree; each would otherwise be a
 //! `pread` (and for qcow2 an L2 lookup). [`CachedDevice`] sits on an image
-//! device and keeps aligned [`CHUNK`]-byte pieces of it in an LRU bounded by
-//! a byte budget:
-//! - a miss costs one `read_at` of the underlying device for the run of
+//! device and keeps aligned [`CHUNK`]-byte pieces of it in memory bounded by
+//! a byte budget, evicted in CLOCK order (an LRU approximation):
+//! - a chunk is kept from its second touch on: the first is read straight
+//!   into the caller's buffer, as without a cache. Most bytes a walk reads
+//!   are read once (directory blocks, an NTFS MFT); keeping them would cost
+//!   an allocation, page faults and a copy each for nothing;
+//! - a miss of a chunk touched before costs one `read_at` of the device for the run of
 //!   missing chunks the read covers, longer when a stream of
 //!   file-data-sized reads (at least [`READAHEAD_MIN`] bytes, each starting
 //!   where the last ended) misses (read-ahead that doubles up to
@@ -37,7 +41,7 @@
 //! more than its budget (plus the chunks in flight), or write.
 
 use crate::{BlockDevice, Device, Result, check_range};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::fs::MetadataExt;
@@ -148,6 +152,8 @@ struct State {
     /// chunks) the stream it belongs to has earned.
     stream_end: u64,
     readahead: u64,
+    /// Chunks read once without being kept (see `copy_cached`).
+    seen: HashSet<u64, BuildHasherDefault<IndexHasher>>,
     validator: Option<Validator>,
 }
 
@@ -168,6 +174,7 @@ impl ChunkStore {
                 generation: 0,
                 stream_end: u64::MAX,
                 readahead: 1,
+                seen: HashSet::default(),
                 validator,
             }),
             budget,
@@ -196,6 +203,7 @@ impl State {
     fn clear(&mut self) {
         self.chunks.clear();
         self.ring.clear();
+        self.seen.clear();
         self.bytes = 0;
         self.generation += 1;
         self.stream_end = u64::MAX;
@@ -372,15 +380,8 @@ impl CachedDevice {
 
     /// Copy into `buf[done..]` (the device's bytes from `offset`) every
     /// chunk in memory, one after another, under one lock; stop at the
-    /// first missing one and return what to read for it: its index, the
-    /// run of missing chunks to read, and the cache's generation.
-    fn copy_cached(
-        &self,
-        buf: &mut [u8],
-        offset: u64,
-        done: &mut usize,
-        ahead: bool,
-    ) -> Option<(u64, u64, u64)> {
+    /// first missing one and say how to read it.
+    fn copy_cached(&self, buf: &mut [u8], offset: u64, done: &mut usize, ahead: bool) -> Next {
         let c = &self.store.counters;
         let last = (offset + buf.len() as u64 - 1) / CHUNK as u64;
         let mut st = self.store.lock();
@@ -389,6 +390,17 @@ impl CachedDevice {
             let idx = pos / CHUNK as u64;
             let within = (pos % CHUNK as u64) as usize;
             let Some(slot) = st.chunks.get_mut(&idx) else {
+                // Admission on the second touch: a chunk read once (most of
+                // a walk's directory blocks, an NTFS MFT scan) would cost an
+                // allocation, page faults and a copy for nothing; a chunk
+                // read again (an inode table's, a superblock's) is kept.
+                if !ahead && !st.seen.contains(&idx) {
+                    if st.seen.len() >= SEEN_MAX {
+                        st.seen.clear();
+                    }
+                    st.seen.extend(idx..=last);
+                    return Next::Direct;
+                }
                 let mut want = last - idx + 1;
                 if ahead {
                     want = want.max(st.readahead);
@@ -400,7 +412,11 @@ impl CachedDevice {
                 while run < want && idx + run <= end && !st.chunks.contains_key(&(idx + run)) {
                     run += 1;
                 }
-                return Some((idx, run, st.generation));
+                return Next::Read {
+                    idx,
+                    run,
+                    generation: st.generation,
+                };
             };
             slot.referenced = true;
             let n = (slot.data.len() - within).min(buf.len() - *done);
@@ -408,9 +424,24 @@ impl CachedDevice {
             *done += n;
             c.hits.fetch_add(1, Ordering::Relaxed);
         }
-        None
+        Next::Done
     }
 }
+
+/// What [`CachedDevice::copy_cached`] left to do.
+enum Next {
+    /// The whole read was answered from memory.
+    Done,
+    /// Read the rest straight into the caller's buffer, keeping nothing.
+    Direct,
+    /// Read `run` chunks from chunk `idx` and keep them (unless the cache
+    /// was emptied since `generation`).
+    Read { idx: u64, run: u64, generation: u64 },
+}
+
+/// Chunk indices remembered as read once; past this the memory is dropped
+/// (a chunk then needs two more touches to be kept).
+const SEEN_MAX: usize = 1 << 16;
 
 impl BlockDevice for CachedDevice {
     fn size(&self) -> u64 {
@@ -442,7 +473,23 @@ impl BlockDevice for CachedDevice {
             }
         };
         let mut done = 0usize;
-        while let Some((idx, run, generation)) = self.copy_cached(buf, offset, &mut done, ahead) {
+        loop {
+            let (idx, run, generation) = match self.copy_cached(buf, offset, &mut done, ahead) {
+                Next::Done => return Ok(()),
+                Next::Direct => {
+                    c.device_reads.fetch_add(1, Ordering::Relaxed);
+                    let pos = offset + done as u64;
+                    let first = pos / CHUNK as u64;
+                    let last = (offset + buf.len() as u64 - 1) / CHUNK as u64;
+                    c.misses.fetch_add(last - first + 1, Ordering::Relaxed);
+                    return self.inner.read_at(&mut buf[done..], pos);
+                }
+                Next::Read {
+                    idx,
+                    run,
+                    generation,
+                } => (idx, run, generation),
+            };
             // The lock is not held while the device reads: other readers
             // go on; a chunk two of them miss at once is read twice.
             let start = idx * CHUNK as u64;
@@ -470,7 +517,6 @@ impl BlockDevice for CachedDevice {
                 }
             }
         }
-        Ok(())
     }
 
     fn is_read_only(&self) -> bool {
