@@ -1059,6 +1059,7 @@ fn walk_past_the_lookup_caches_matches_the_source_tree() {
     let n = compare_tree(&fs, &src, "/");
     assert!(n > 70 * 62, "{n} paths checked");
     assert_eq!(compare_tree(&fs, &src, "/"), n);
+    assert_eq!(compare_lstat_dir(&fs, &src, "/"), n);
     for i in (0..70 * 62).rev().step_by(13) {
         let (a, b) = (i / 62, i % 62);
         let path = format!("/a{a:02}/b{b:02}");
@@ -1099,4 +1100,57 @@ fn symlinks_with_an_xattr_block_read_their_targets() {
     let fs = open(&img).unwrap();
     assert_eq!(fs.readlink("/fast").unwrap(), "fast-target");
     assert_eq!(fs.readlink("/slow").unwrap(), long);
+}
+
+/// Readdir-plus (`lstat_dir`) against the source tree, directory by
+/// directory: the same names as the host lists, and each stat what the host
+/// reports for that path (mode, owner, size, times, links).
+fn compare_lstat_dir(fs: &dyn Filesystem, src: &Path, dir: &str) -> usize {
+    let plus = fs.lstat_dir(dir).unwrap();
+    let mut names: Vec<&str> = plus.iter().map(|(e, _)| e.name.as_str()).collect();
+    names.sort();
+    let mut want: Vec<String> = std::fs::read_dir(src.join(dir.trim_start_matches('/')))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    if dir == "/" {
+        want.push("lost+found".into());
+    }
+    want.sort();
+    assert_eq!(names, want, "entries of {dir}");
+    let mut n = 0;
+    for (e, st) in &plus {
+        let path = join(dir, &e.name);
+        if path == "/lost+found" {
+            continue;
+        }
+        let host = std::fs::symlink_metadata(src.join(path.trim_start_matches('/'))).unwrap();
+        assert_eq!(st.ino, e.ino, "{path}: inode");
+        assert_eq!(st.file_type(), e.file_type, "{path}: type");
+        assert_eq!(st.mode, host.mode(), "{path}: mode");
+        assert_eq!((st.uid, st.gid), (host.uid(), host.gid()), "{path}: owner");
+        assert_eq!(st.mtime.sec, host.mtime(), "{path}: mtime");
+        assert_eq!(st.nlink, host.nlink(), "{path}: nlink");
+        if st.file_type() != FileType::Directory {
+            assert_eq!(st.size, host.size(), "{path}: size");
+        }
+        n += 1;
+        if st.file_type() == FileType::Directory {
+            n += compare_lstat_dir(fs, src, &path);
+        }
+    }
+    n
+}
+
+#[test]
+fn lstat_dir_matches_the_source_tree() {
+    let fx = fixture("ext4", &[]);
+    let fs = open(&fx.img).unwrap();
+    assert!(compare_lstat_dir(&fs, &fx.src, "/") > 10);
+    let e = fs.lstat_dir("/hello.txt").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert_eq!(
+        fs.lstat_dir("/nope").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }

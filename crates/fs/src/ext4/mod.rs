@@ -500,6 +500,39 @@ impl Filesystem for Ext4Fs {
         self.stat_of(&inode)
     }
 
+    /// Each entry's inode read by the number in the entry, as a lookup of
+    /// its name would find it: the first entry of a name wins, so a later
+    /// duplicate (a corrupt directory) gets the first one's stat, as
+    /// `lstat` of the path would give.
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        let dir = self.resolve(path)?;
+        if dir.file_type() != FileType::Directory {
+            return Err(Error::invalid(format!("{path}: not a directory")));
+        }
+        let data = self.dir_data(&dir).map_err(|e| e.context(path))?;
+        let base = path.trim_end_matches('/');
+        data.entries
+            .iter()
+            .filter(|e| e.name != b"." && e.name != b"..")
+            .map(|e| {
+                let name = String::from_utf8_lossy(&e.name).into_owned();
+                let ino = data.index.get(&e.name).copied().unwrap_or(e.ino);
+                let st = self
+                    .read_inode(ino)
+                    .and_then(|i| self.stat_of(&i))
+                    .map_err(|err| err.context(format!("{base}/{name}")))?;
+                Ok((
+                    DirEntry {
+                        name,
+                        ino: u64::from(e.ino),
+                        file_type: file_type_of_dirent(e.file_type),
+                    },
+                    st,
+                ))
+            })
+            .collect()
+    }
+
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let dir = self.resolve(path)?;
         if dir.file_type() != FileType::Directory {
