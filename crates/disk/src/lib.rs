@@ -9,6 +9,7 @@
 //! - a copy-on-write [`Overlay`] that makes a read-only image writable, the
 //!   writes kept in a sparse temporary file up to a limit;
 //! - [`Slice`], a window onto part of a device (a partition);
+//! - [`cache`]: a bounded, shared block cache the direct engine reads through;
 //! - [`partition`] tables (GPT with CRCs and backup header, MBR with logical
 //!   partitions), parsed by our own code, and libguestfs device names;
 //! - filesystem probing (type, label, UUID) from superblocks;
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bytes;
+pub mod cache;
 mod error;
 mod io;
 pub mod luks;
@@ -32,6 +34,7 @@ pub mod probe;
 pub mod qcow2;
 pub mod raw;
 
+pub use cache::CachedDevice;
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use io::DeviceIo;
 pub use open::{Format, OpenOptions, detect_format, open_image};

@@ -190,6 +190,19 @@ pub trait Filesystem {
         Ok(v)
     }
 
+    /// Readdir-plus: the entries of a directory as [`Filesystem::read_dir`]
+    /// gives them, each with what [`Filesystem::lstat`] of its path gives,
+    /// in one pass (each entry's inode read by its number, no name looked
+    /// up). Filesystems without such a pass say `Unsupported` and callers
+    /// stat each name instead (doing it here would read the directory a
+    /// second time).
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        Err(Error::unsupported(format!(
+            "{path}: no readdir-plus on {}",
+            self.fs_type()
+        )))
+    }
+
     /// The target of a symlink.
     fn readlink(&self, path: &str) -> Result<String>;
 
@@ -274,6 +287,9 @@ impl Filesystem for Guarded {
     }
     fn read_dir_all(&self, path: &str) -> Result<Vec<DirEntry>> {
         guard(&self.what, || self.inner.read_dir_all(path))
+    }
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        guard(&self.what, || self.inner.lstat_dir(path))
     }
     fn readlink(&self, path: &str) -> Result<String> {
         guard(&self.what, || self.inner.readlink(path))

@@ -1034,3 +1034,123 @@ fn huge_symlink_size_is_an_error() {
     assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
     assert!(e.to_string().contains("i_size 321277696"), "{e}");
 }
+
+/// A walk over more directories than the dentry cache holds (4,096) and
+/// more entries than the parsed-directory cache keeps, twice (the second
+/// time through caches that were emptied and refilled), and paths looked
+/// up again in a scattered order: every answer still the source tree's.
+#[test]
+fn walk_past_the_lookup_caches_matches_the_source_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    for a in 0..70 {
+        for b in 0..62 {
+            let d = src.join(format!("a{a:02}/b{b:02}"));
+            std::fs::create_dir_all(&d).unwrap();
+            if b % 7 == 0 {
+                std::fs::write(d.join("f"), format!("{a}/{b}")).unwrap();
+                symlink(format!("../b{:02}", (b + 1) % 62), d.join("up")).unwrap();
+            }
+        }
+    }
+    let img = tmp.path().join("w.img");
+    mkfs("ext4", Some(&src), &img, 64, &["-N", "8000"]);
+    let fs = open(&img).unwrap();
+    let n = compare_tree(&fs, &src, "/");
+    assert!(n > 70 * 62, "{n} paths checked");
+    assert_eq!(compare_tree(&fs, &src, "/"), n);
+    assert_eq!(compare_lstat_dir(&fs, &src, "/"), n);
+    for i in (0..70 * 62).rev().step_by(13) {
+        let (a, b) = (i / 62, i % 62);
+        let path = format!("/a{a:02}/b{b:02}");
+        let host = std::fs::symlink_metadata(src.join(&path[1..])).unwrap();
+        assert_eq!(fs.lstat(&path).unwrap().mode, host.mode(), "{path}");
+        let e = fs.lstat(&format!("{path}/nope")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    }
+}
+
+/// Symlinks whose inode also has an extended attribute block: i_blocks
+/// counts that block, and the kernel (ext4_inode_is_fast_symlink) still
+/// reads a short target from i_block. Small inodes leave no room for the
+/// attribute inside the inode.
+#[test]
+fn symlinks_with_an_xattr_block_read_their_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let long = "a-target-longer-than-sixty-bytes/".repeat(3);
+    symlink("fast-target", src.join("fast")).unwrap();
+    symlink(&long, src.join("slow")).unwrap();
+    let img = tmp.path().join("x.img");
+    mkfs("ext4", Some(&src), &img, 8, &["-I", "128"]);
+    debugfs_w(&img, "ea_set -f /dev/null /fast user.k");
+    debugfs_w(&img, "ea_set /fast user.label some-value");
+    debugfs_w(&img, "ea_set /slow user.label some-value");
+    // The oracle that the attribute went to a block: debugfs's File ACL.
+    for p in ["/fast", "/slow"] {
+        let st = debugfs(&img, &format!("stat {p}"));
+        let acl = st
+            .split("File ACL: ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap();
+        assert_ne!(acl, "0", "{p}: no xattr block\n{st}");
+    }
+    let fs = open(&img).unwrap();
+    assert_eq!(fs.readlink("/fast").unwrap(), "fast-target");
+    assert_eq!(fs.readlink("/slow").unwrap(), long);
+}
+
+/// Readdir-plus (`lstat_dir`) against the source tree, directory by
+/// directory: the same names as the host lists, and each stat what the host
+/// reports for that path (mode, owner, size, times, links).
+fn compare_lstat_dir(fs: &dyn Filesystem, src: &Path, dir: &str) -> usize {
+    let plus = fs.lstat_dir(dir).unwrap();
+    let mut names: Vec<&str> = plus.iter().map(|(e, _)| e.name.as_str()).collect();
+    names.sort();
+    let mut want: Vec<String> = std::fs::read_dir(src.join(dir.trim_start_matches('/')))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    if dir == "/" {
+        want.push("lost+found".into());
+    }
+    want.sort();
+    assert_eq!(names, want, "entries of {dir}");
+    let mut n = 0;
+    for (e, st) in &plus {
+        let path = join(dir, &e.name);
+        if path == "/lost+found" {
+            continue;
+        }
+        let host = std::fs::symlink_metadata(src.join(path.trim_start_matches('/'))).unwrap();
+        assert_eq!(st.ino, e.ino, "{path}: inode");
+        assert_eq!(st.file_type(), e.file_type, "{path}: type");
+        assert_eq!(st.mode, host.mode(), "{path}: mode");
+        assert_eq!((st.uid, st.gid), (host.uid(), host.gid()), "{path}: owner");
+        assert_eq!(st.mtime.sec, host.mtime(), "{path}: mtime");
+        assert_eq!(st.nlink, host.nlink(), "{path}: nlink");
+        if st.file_type() != FileType::Directory {
+            assert_eq!(st.size, host.size(), "{path}: size");
+        }
+        n += 1;
+        if st.file_type() == FileType::Directory {
+            n += compare_lstat_dir(fs, src, &path);
+        }
+    }
+    n
+}
+
+#[test]
+fn lstat_dir_matches_the_source_tree() {
+    let fx = fixture("ext4", &[]);
+    let fs = open(&fx.img).unwrap();
+    assert!(compare_lstat_dir(&fs, &fx.src, "/") > 10);
+    let e = fs.lstat_dir("/hello.txt").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert_eq!(
+        fs.lstat_dir("/nope").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}

@@ -14,7 +14,7 @@ use gx_disk::partition::{self, PartitionKind, PartitionTable, TableKind};
 use gx_disk::probe::{self, Probe};
 use gx_disk::{Device, OpenOptions};
 use gx_fs::{DirEntry, Filesystem, Stat};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 /// Where a device name points, for tools that describe devices.
@@ -69,6 +69,10 @@ use crate::path::MAX_DEPTH;
 const CHUNK: usize = 1 << 20;
 /// The most one `pread`/`pread_device` returns (libguestfs's protocol limit).
 const PREAD_MAX: usize = 2 * 1024 * 1024;
+/// From this many names, `lstat_list` reads the whole directory with its
+/// stats at once (readdir-plus); a few names of a large directory are
+/// cheaper looked up one by one.
+const LSTAT_DIR_MIN: usize = 8;
 
 pub(crate) struct Direct {
     disks: Vec<Disk>,
@@ -108,6 +112,16 @@ impl Direct {
                 readonly: true,
             };
             let dev = gx_disk::open_image(&drive.path, &opts)?;
+            // Every parser above reads through one block cache per image
+            // file, shared with other Handles on it (none for a live guest's
+            // image: see gx_disk::cache).
+            let format = drive.options.format.map_or("auto", |f| f.name());
+            let dev = gx_disk::CachedDevice::for_image(
+                dev,
+                &drive.path,
+                format,
+                gx_disk::cache::budget_from_env(),
+            );
             let name = partition::device_name(index);
             let table = partition::read_partitions(dev.as_ref()).map_err(|e| {
                 let shown = drive.path.display().to_string();
@@ -611,6 +625,25 @@ impl Direct {
 
     pub(crate) fn lstat_list(&self, dir: &str, names: &[String]) -> Result<Vec<Stat>> {
         let d = self.resolve(dir, true)?;
+        // Many names of one directory (`ll`, `ls -lR`): stat them all in one
+        // pass over the directory (readdir-plus, where the filesystem has
+        // one) instead of a lookup each.
+        // Names it does not answer (a mountpoint, a path, a name it lacks)
+        // take the lookup below, which also gives their errors.
+        let plus: HashMap<String, Stat> = if names.len() >= LSTAT_DIR_MIN {
+            match self.fs(&d).lstat_dir(&d.rel) {
+                Ok(v) => {
+                    let mut map = HashMap::with_capacity(v.len());
+                    for (e, st) in v {
+                        map.entry(e.name).or_insert(st);
+                    }
+                    map
+                }
+                Err(_) => HashMap::new(),
+            }
+        } else {
+            HashMap::new()
+        };
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             if name.contains('/') || name == ".." || name == "." {
@@ -621,6 +654,12 @@ impl Direct {
             parts.push(name.clone());
             // A child may be a mountpoint of another filesystem.
             let (m, rel) = self.locate(&parts)?;
+            if let Some(st) = plus.get(name.as_str()).filter(|_| m == d.mount) {
+                let mut st = st.clone();
+                st.dev = self.mounts[m].dev_no;
+                out.push(st);
+                continue;
+            }
             let r = Resolved {
                 mount: m,
                 rel,

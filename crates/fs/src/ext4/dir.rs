@@ -1,4 +1,6 @@
-//! Directories: parsing directory blocks (linear scan; htree or not, every entry is in a leaf), lookup through a small cache, and path resolution.
+//! Directories: parsing directory blocks (linear scan; htree or not, every
+//! entry is in a leaf), a bounded cache of parsed directories, path
+//! resolution through a bounded dentry cache.
 
 use super::*;
 
@@ -9,9 +11,6 @@ pub(super) struct RawEntry {
     pub(super) ino: u32,
     pub(super) file_type: u8,
 }
-
-/// A directory's names and the inodes they name.
-pub(super) type DirMap = HashMap<Vec<u8>, u32>;
 
 pub(super) fn file_type_of_dirent(t: u8) -> FileType {
     match t {
@@ -140,34 +139,88 @@ impl Ext4Fs {
         Ok(())
     }
 
-    /// The inode that `name` names in directory `dir`.
-    pub(super) fn lookup(&self, dir: &Inode, name: &[u8]) -> Result<Option<u32>> {
-        if let Some((_, map)) = self.dir_cache.borrow().iter().find(|(i, _)| *i == dir.ino) {
-            return Ok(map.get(name).copied());
+    /// A directory's entries and name index, parsed once and then kept in
+    /// a bounded cache: a walk lists a directory and then looks up every
+    /// name in it, and resolving a path looks up each ancestor again.
+    pub(super) fn dir_data(&self, dir: &Inode) -> Result<Rc<DirData>> {
+        if let Some(d) = self.dirs.borrow().map.get(&dir.ino) {
+            return Ok(d.clone());
         }
         let entries = self.dir_entries(dir)?;
-        let found = entries.iter().find(|e| e.name == name).map(|e| e.ino);
-        if entries.len() <= DIR_CACHE_MAX_ENTRIES {
-            let map: DirMap = entries.into_iter().map(|e| (e.name, e.ino)).collect();
-            let mut cache = self.dir_cache.borrow_mut();
-            if cache.len() >= DIR_CACHE_DIRS {
-                cache.remove(0);
-            }
-            cache.push((dir.ino, map));
+        let mut index = HashMap::with_capacity(entries.len());
+        for e in &entries {
+            // The first of duplicate names wins, as a linear scan finds it.
+            index.entry(e.name.clone()).or_insert(e.ino);
         }
-        Ok(found)
+        let data = Rc::new(DirData { entries, index });
+        let n = data.entries.len();
+        if n <= DIR_CACHE_MAX_ENTRIES {
+            let mut cache = self.dirs.borrow_mut();
+            if cache.entries + n > DIR_CACHE_MAX_ENTRIES || cache.map.len() >= DIR_CACHE_DIRS {
+                cache.map.clear();
+                cache.entries = 0;
+            }
+            cache.entries += n;
+            cache.map.insert(dir.ino, data.clone());
+        }
+        Ok(data)
+    }
+
+    /// The inode that `name` names in directory `dir`: from the parsed
+    /// directory when cached; else through its hash index for the first few
+    /// lookups (a path resolved once reads a leaf or two, not the whole
+    /// directory); after that, or without an index, the directory is parsed
+    /// once and cached, so a walk never parses a block twice.
+    pub(super) fn lookup(&self, dir: &Inode, name: &[u8]) -> Result<Option<u32>> {
+        if let Some(d) = self.dirs.borrow().map.get(&dir.ino) {
+            return Ok(d.index.get(name).copied());
+        }
+        if dir.flags & INODE_FLAG_INDEX != 0 {
+            let uses = {
+                let mut h = self.htree_uses.borrow_mut();
+                if h.len() >= DENTRY_CACHE {
+                    h.clear();
+                }
+                let n = h.entry(dir.ino).or_insert(0);
+                *n += 1;
+                *n
+            };
+            if uses <= HTREE_LOOKUPS {
+                if let Some(found) = self.htree_lookup(dir, name)? {
+                    return Ok(found);
+                }
+            }
+        }
+        Ok(self.dir_data(dir)?.index.get(name).copied())
     }
 
     /// Resolve an absolute path (no symlinks in it are followed).
+    ///
+    /// Directories met on the way are remembered by path (a bounded dentry
+    /// cache), so resolving the entries of one directory one after another
+    /// costs one lookup each, not one per component.
     pub(super) fn resolve(&self, path: &str) -> Result<Inode> {
         if !path.starts_with('/') {
             return Err(Error::invalid(format!("{path}: path is not absolute")));
         }
-        let mut inode = self.read_inode(ROOT_INO)?;
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let mut start = 0;
+        let mut inode = None;
+        if comps.len() > 1 {
+            let parent = comps[..comps.len() - 1].join("/");
+            if let Some(i) = self.dentries.borrow().map.get(&parent) {
+                inode = Some(i.clone());
+                start = comps.len() - 1;
+            }
+        }
+        let mut inode = match inode {
+            Some(i) => i,
+            None => self.read_inode(ROOT_INO)?,
+        };
         // One directory read per component, so the work is bounded by the
         // path's length whatever the directories contain.
-        for comp in path.split('/').filter(|c| !c.is_empty()) {
-            if comp == "." || comp == ".." {
+        for (i, comp) in comps.iter().enumerate().skip(start) {
+            if *comp == "." || *comp == ".." {
                 return Err(Error::invalid(format!(
                     "{path}: path has a {comp} component"
                 )));
@@ -182,7 +235,33 @@ impl Ext4Fs {
                 .map_err(|e| e.context(path))?
                 .ok_or_else(|| Error::not_found(format!("{path}: no such file or directory")))?;
             inode = self.read_inode(ino).map_err(|e| e.context(path))?;
+            if inode.file_type() == FileType::Directory {
+                let mut d = self.dentries.borrow_mut();
+                if d.map.len() >= DENTRY_CACHE {
+                    d.map.clear();
+                }
+                d.map.insert(comps[..=i].join("/"), inode.clone());
+            }
         }
         Ok(inode)
     }
+}
+
+/// A parsed directory: its entries in on-disk order and a name index.
+pub(super) struct DirData {
+    pub(super) entries: Vec<RawEntry>,
+    pub(super) index: HashMap<Vec<u8>, u32>,
+}
+
+/// Parsed directories by inode number, bounded by their total entries.
+#[derive(Default)]
+pub(super) struct DirCache {
+    pub(super) map: HashMap<u32, Rc<DirData>>,
+    pub(super) entries: usize,
+}
+
+/// Directory inodes by path (components joined with `/`, no leading one).
+#[derive(Default)]
+pub(super) struct Dentries {
+    pub(super) map: HashMap<String, Inode>,
 }

@@ -14,6 +14,8 @@ pub(super) struct Inode {
     /// Allocated space in 512-byte units.
     pub(super) blocks: u64,
     pub(super) flags: u32,
+    /// The extended attribute block (`i_file_acl`), 0 for none.
+    pub(super) file_acl: u64,
     pub(super) i_block: [u8; 60],
     pub(super) atime: Timespec,
     pub(super) mtime: Timespec,
@@ -171,6 +173,12 @@ impl Ext4Fs {
         };
         let mut i_block = [0u8; 60];
         i_block.copy_from_slice(&b[0x28..0x28 + 60]);
+        let acl_hi = if self.sb.feature_incompat & INCOMPAT_64BIT != 0 {
+            u64::from(le16(b, 0x76)?)
+        } else {
+            0
+        };
+        let file_acl = (acl_hi << 32) | u64::from(le32(b, 0x68)?);
         Ok(Inode {
             ino,
             mode,
@@ -180,6 +188,7 @@ impl Ext4Fs {
             links: le16(b, 0x1a)?,
             blocks,
             flags,
+            file_acl,
             i_block,
             atime: time(0x8, 0x8c)?,
             ctime: time(0xc, 0x84)?,

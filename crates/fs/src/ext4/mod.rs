@@ -25,10 +25,11 @@ use std::rc::Rc;
 mod blockmap;
 mod dir;
 mod hash;
+mod htree;
 mod inode;
 mod superblock;
 mod xattr;
-use self::dir::{DirMap, file_type_of_dirent};
+use self::dir::{Dentries, DirCache, file_type_of_dirent};
 use self::inode::Inode;
 use self::superblock::{Group, Superblock, read_groups};
 
@@ -92,6 +93,8 @@ const INODE_FLAG_INDEX: u32 = 0x1000;
 const INODE_FLAG_HUGE_FILE: u32 = 0x40000;
 const INODE_FLAG_EXTENTS: u32 = 0x80000;
 const INODE_FLAG_INLINE_DATA: u32 = 0x1000_0000;
+/// Names in the directory hash casefolded (`EXT4_CASEFOLD_FL`).
+const INODE_FLAG_CASEFOLD: u32 = 0x4000_0000;
 
 const EXTENT_MAGIC: u16 = 0xf30a;
 /// The kernel's limit on extent tree depth (EXT4_MAX_EXTENT_DEPTH).
@@ -99,11 +102,17 @@ const EXTENT_MAX_DEPTH: u16 = 5;
 
 const JBD2_MAGIC: u32 = 0xc03b_3998;
 
-/// Directories cached for lookups, and the largest one worth caching:
-/// `ll` of a directory looks up every entry in it, which without a cache reads
+/// Parsed directories kept for lookups and listings, and the most entries
+/// they may hold together (a larger directory is parsed on every use): `ll`
+/// of a directory looks up every entry in it, which without a cache reads
 /// the whole directory once per entry.
-const DIR_CACHE_DIRS: usize = 8;
-const DIR_CACHE_MAX_ENTRIES: usize = 200_000;
+const DIR_CACHE_DIRS: usize = 256;
+const DIR_CACHE_MAX_ENTRIES: usize = 100_000;
+/// Directory paths remembered by the dentry cache.
+const DENTRY_CACHE: usize = 4096;
+/// Lookups in one directory answered through its hash index before the
+/// whole directory is parsed and cached instead.
+const HTREE_LOOKUPS: u32 = 4;
 /// Metadata blocks (extent nodes, indirect blocks) kept for block mapping.
 const META_CACHE_BLOCKS: usize = 16;
 /// The most block groups read (2^20: 128 TiB with 4 KiB blocks). Each costs
@@ -154,8 +163,12 @@ pub struct Ext4Fs {
     /// The file last read by `read_at`, so streaming a file in chunks does
     /// not resolve its path every call.
     open_file: RefCell<Option<(String, Inode)>>,
-    /// Recently looked-up directories: (inode, name -> inode).
-    dir_cache: RefCell<Vec<(u32, DirMap)>>,
+    /// Parsed directories (see `dir_data`).
+    dirs: RefCell<DirCache>,
+    /// Directories by path (see `resolve`).
+    dentries: RefCell<Dentries>,
+    /// Hash-index lookups so far, per directory inode (see `lookup`).
+    htree_uses: RefCell<HashMap<u32, u32>>,
     meta_cache: RefCell<Vec<(u64, Rc<Vec<u8>>)>>,
 }
 
@@ -230,7 +243,9 @@ impl Ext4Fs {
             groups,
             view: None,
             open_file: RefCell::new(None),
-            dir_cache: RefCell::new(Vec::new()),
+            dirs: RefCell::new(DirCache::default()),
+            dentries: RefCell::new(Dentries::default()),
+            htree_uses: RefCell::new(HashMap::new()),
             meta_cache: RefCell::new(Vec::new()),
         };
         if !replayed {
@@ -328,6 +343,53 @@ impl Ext4Fs {
             &|b| self.read_block(b),
             &format!("{}: {}", self.name, self.sb.fs_type()),
         )
+    }
+
+    /// A symlink's target, as the kernel reads it: in `i_block` for a fast
+    /// symlink (no data blocks beyond an xattr block), else the file's data.
+    /// Read here rather than through ext4-view, whose `read_link` resolves
+    /// the path again from the root.
+    fn symlink_target(&self, inode: &Inode) -> Result<String> {
+        let len = usize::try_from(inode.size).unwrap_or(usize::MAX);
+        if len == 0 {
+            return Err(self.corrupt(format!("symlink inode {} has an empty target", inode.ino)));
+        }
+        let ea_blocks = if inode.file_acl != 0 {
+            u64::from(self.sb.block_size) * self.sb.cluster_ratio / 512
+        } else {
+            0
+        };
+        let bytes = if inode.blocks.saturating_sub(ea_blocks) == 0 {
+            inode
+                .i_block
+                .get(..len)
+                .ok_or_else(|| {
+                    self.corrupt(format!(
+                        "fast symlink inode {} claims a {len}-byte target",
+                        inode.ino
+                    ))
+                })?
+                .to_vec()
+        } else {
+            let mut buf = vec![0u8; len];
+            let mut done = 0;
+            while done < len {
+                let n = self.read_data(inode, done as u64, &mut buf[done..])?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+            }
+            buf.truncate(done);
+            buf
+        };
+        if bytes.contains(&0) {
+            return Err(self.corrupt(format!(
+                "symlink inode {} has a NUL byte in its target",
+                inode.ino
+            )));
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn corrupt(&self, why: impl std::fmt::Display) -> Error {
@@ -438,14 +500,48 @@ impl Filesystem for Ext4Fs {
         self.stat_of(&inode)
     }
 
+    /// Each entry's inode read by the number in the entry, as a lookup of
+    /// its name would find it: the first entry of a name wins, so a later
+    /// duplicate (a corrupt directory) gets the first one's stat, as
+    /// `lstat` of the path would give.
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        let dir = self.resolve(path)?;
+        if dir.file_type() != FileType::Directory {
+            return Err(Error::invalid(format!("{path}: not a directory")));
+        }
+        let data = self.dir_data(&dir).map_err(|e| e.context(path))?;
+        let base = path.trim_end_matches('/');
+        data.entries
+            .iter()
+            .filter(|e| e.name != b"." && e.name != b"..")
+            .map(|e| {
+                let name = String::from_utf8_lossy(&e.name).into_owned();
+                let ino = data.index.get(&e.name).copied().unwrap_or(e.ino);
+                let st = self
+                    .read_inode(ino)
+                    .and_then(|i| self.stat_of(&i))
+                    .map_err(|err| err.context(format!("{base}/{name}")))?;
+                Ok((
+                    DirEntry {
+                        name,
+                        ino: u64::from(e.ino),
+                        file_type: file_type_of_dirent(e.file_type),
+                    },
+                    st,
+                ))
+            })
+            .collect()
+    }
+
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let dir = self.resolve(path)?;
         if dir.file_type() != FileType::Directory {
             return Err(Error::invalid(format!("{path}: not a directory")));
         }
-        let entries = self.dir_entries(&dir).map_err(|e| e.context(path))?;
-        Ok(entries
-            .into_iter()
+        let data = self.dir_data(&dir).map_err(|e| e.context(path))?;
+        Ok(data
+            .entries
+            .iter()
             .filter(|e| e.name != b"." && e.name != b"..")
             .map(|e| DirEntry {
                 name: String::from_utf8_lossy(&e.name).into_owned(),
@@ -464,18 +560,19 @@ impl Filesystem for Ext4Fs {
         if dir.file_type() != FileType::Directory {
             return Err(Error::invalid(format!("{path}: not a directory")));
         }
-        let entries = self.dir_entries(&dir).map_err(|e| e.context(path))?;
+        let data = self.dir_data(&dir).map_err(|e| e.context(path))?;
+        let entries = &data.entries;
         let bs = u64::from(self.sb.block_size);
         let indexed = dir.flags & INODE_FLAG_INDEX != 0;
         let hashed =
             self.sb.feature_compat & COMPAT_DIR_INDEX != 0 && (indexed || dir.size / bs == 1);
-        let to_entry = |e: dir::RawEntry| DirEntry {
+        let to_entry = |e: &dir::RawEntry| DirEntry {
             name: String::from_utf8_lossy(&e.name).into_owned(),
             ino: u64::from(e.ino),
             file_type: file_type_of_dirent(e.file_type),
         };
         if !hashed {
-            return Ok(entries.into_iter().map(to_entry).collect());
+            return Ok(entries.iter().map(to_entry).collect());
         }
         let mut version = self.sb.def_hash_version;
         if indexed {
@@ -490,8 +587,8 @@ impl Filesystem for Ext4Fs {
         if version <= hash::DX_HASH_TEA && self.sb.flags & FLAGS_UNSIGNED_HASH != 0 {
             version += hash::DX_HASH_UNSIGNED_DELTA;
         }
-        let mut keyed: Vec<((u32, u32), dir::RawEntry)> = entries
-            .into_iter()
+        let mut keyed: Vec<((u32, u32), &dir::RawEntry)> = entries
+            .iter()
             .map(|e| {
                 let key = match (indexed, e.name.as_slice()) {
                     (true, b".") => (0, 0),
@@ -518,23 +615,15 @@ impl Filesystem for Ext4Fs {
         if inode.flags & INODE_FLAG_ENCRYPT != 0 {
             return Err(Error::unsupported(format!("{path}: symlink is encrypted")));
         }
-        // ext4-view reads the whole target into memory by i_size; the kernel
-        // never writes a target longer than a block (or than PATH_MAX).
+        // The target is read into memory by i_size; the kernel never writes
+        // one longer than a block (or than PATH_MAX).
         if inode.size >= 4096 || inode.size > u64::from(self.sb.block_size) {
             return Err(self.corrupt(format!(
                 "{path}: symlink inode {} has i_size {}, more than a symlink holds",
                 inode.ino, inode.size
             )));
         }
-        let view = self
-            .view
-            .as_ref()
-            .ok_or_else(|| self.corrupt("not fully opened"))?;
-        let target = view
-            .read_link(path)
-            .map_err(|e| view_error(e, &format!("{}: {path}", self.name)))?;
-        let bytes: &[u8] = target.as_ref();
-        Ok(String::from_utf8_lossy(bytes).into_owned())
+        self.symlink_target(&inode).map_err(|e| e.context(path))
     }
 
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
