@@ -299,11 +299,12 @@ fn add_image(
     format: Option<String>,
     blocksize: Option<i32>,
 ) -> Result<(), Exit> {
-    let (file, protocol) = match path.split_once("://") {
-        Some(("file", rest)) => (rest.to_string(), None),
-        Some((proto, _)) if !proto.contains('/') => (path.to_string(), Some(proto.to_string())),
-        _ => (path.to_string(), None),
-    };
+    let uri = gx_cli::uri::parse(path).map_err(|m| {
+        eprintln!("{PROG}: {m}");
+        Exit(1)
+    })?;
+    let file = uri.path;
+    let protocol = (uri.protocol != "file").then_some(uri.protocol);
     if protocol.is_none() {
         if let Err(e) = std::fs::File::open(&file) {
             eprintln!("{PROG}: access: {file}: {}", context::os_error(&e));
@@ -326,6 +327,9 @@ fn add_image(
             format,
             blocksize,
             protocol,
+            server: uri.server.map(|s| vec![s]),
+            username: uri.username,
+            secret: uri.password,
             ..AddDriveOpts::default()
         },
     )

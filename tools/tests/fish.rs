@@ -79,6 +79,32 @@ fn trace_shows_add_drive_options() {
         e.contains("add_drive \"t.img\"") && !e.contains("format"),
         "{e}"
     );
+    // libguestfs's fish/test-add-uri.sh: URIs split into add_drive's
+    // options; a network drive is accepted when added, refused at launch.
+    for (uri, want) in [
+        (
+            "nbd:///export?socket=/sk",
+            "add_drive \"export\" \"protocol:nbd\" \"server:unix:/sk\"",
+        ),
+        (
+            "ssh://user@example.com:2000/disk.img",
+            "add_drive \"/disk.img\" \"protocol:ssh\" \"server:tcp:example.com:2000\" \"username:user\"",
+        ),
+        (
+            "iscsi://user:password@example.com/iqn.2015-12.com.libguestfs:test2/0",
+            "add_drive \"iqn.2015-12.com.libguestfs:test2/0\" \"protocol:iscsi\" \"server:tcp:example.com\" \"username:user\" \"secret:password\"",
+        ),
+    ] {
+        let o = fish_in(d, &["-x", "-a", uri], "", &[]);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && e.contains(want), "{uri}: {e}");
+    }
+    let o = fish_in(d, &["-a", "nbd://localhost/x", "run"], "", &[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("protocol \"nbd\" is not supported"),
+        "{e}"
+    );
     let e = err(&["-x", "-a", "t.img", "--format=raw", "-a", "/dev/null"]);
     assert!(
         !e.contains("t.img\" \"format") && e.contains("\"/dev/null\" \"format:raw\""),

@@ -23,6 +23,7 @@ pub mod json;
 pub mod keys;
 pub mod lock;
 pub mod output;
+pub mod uri;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Arg, ArgAction, ArgMatches, Command};

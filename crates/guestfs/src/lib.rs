@@ -68,6 +68,9 @@ pub struct Drive {
     pub options: DriveOptions,
     /// A scratch drive: a temporary file the handle deletes when it closes.
     pub(crate) scratch: bool,
+    /// A network protocol (`nbd`, `ssh`, ...): `path` is the export name;
+    /// accepted by `add_drive` as libguestfs does, refused by `launch`.
+    pub(crate) protocol: Option<String>,
 }
 
 /// Which engine answers a handle's calls.
@@ -274,6 +277,11 @@ impl Handle {
                 None => String::new(),
             }
         ));
+        self.push_drive(path, options)
+    }
+
+    /// Adds a local drive (traced by the caller).
+    pub(crate) fn push_drive(&mut self, path: &Path, options: DriveOptions) -> Result<()> {
         if self.launched {
             return Err(Error::invalid(
                 "add_drive: drives cannot be added after launch",
@@ -283,6 +291,7 @@ impl Handle {
             path: path.to_path_buf(),
             options,
             scratch: false,
+            protocol: None,
         });
         Ok(())
     }

@@ -1150,8 +1150,8 @@ impl std::fmt::Display for AddDriveOpts {
         if let Some(v) = &self.username {
             write!(f, " \"username:{}\"", v)?;
         }
-        if self.secret.is_some() {
-            f.write_str(" \"secret:***\"")?;
+        if let Some(v) = &self.secret {
+            write!(f, " \"secret:{}\"", v)?;
         }
         if let Some(v) = &self.cachemode {
             write!(f, " \"cachemode:{}\"", v)?;

@@ -347,26 +347,19 @@ pub(crate) fn client() -> String {
 
 /// `Display` for an optional-argument struct: the `-x` trace's form, as
 /// libguestfs prints it (` "name:value"` for each argument given, in table
-/// order; secrets hidden).
+/// order; as there, a drive's `secret` too: tracing is asked for by hand).
 fn trace_impl(o: &mut String, t: &str, optargs: &[crate::OptArg]) {
     o.push_str(&format!("impl std::fmt::Display for {t} {{\n"));
     o.push_str("    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {\n");
     for oa in optargs {
         let (n, name) = (ident(oa.name), oa.name);
-        let line = if name == "secret" {
-            format!(
-                "        if self.{n}.is_some() {{\n            f.write_str(\" \\\"{name}:***\\\"\")?;\n        }}\n"
-            )
-        } else {
-            let v = match oa.kind {
-                crate::OptKind::StrList => "v.join(\" \")",
-                _ => "v",
-            };
-            format!(
-                "        if let Some(v) = &self.{n} {{\n            write!(f, \" \\\"{name}:{{}}\\\"\", {v})?;\n        }}\n"
-            )
+        let v = match oa.kind {
+            crate::OptKind::StrList => "v.join(\" \")",
+            _ => "v",
         };
-        o.push_str(&line);
+        o.push_str(&format!(
+            "        if let Some(v) = &self.{n} {{\n            write!(f, \" \\\"{name}:{{}}\\\"\", {v})?;\n        }}\n"
+        ));
     }
     o.push_str("        Ok(())\n    }\n}\n\n");
 }

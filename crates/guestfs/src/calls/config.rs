@@ -37,15 +37,26 @@ fn have_program(p: &str) -> bool {
 impl Handle {
     /// `add_drive`: add a disk image (see the table for the options).
     pub fn add_drive(&mut self, filename: &str, opts: AddDriveOpts) -> Result<()> {
-        if let Some(p) = opts.protocol.as_deref() {
-            if p != "file" {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "add_drive: {filename}: protocol \"{p}\" is not supported (local files only)"
-                    ),
+        // libguestfs traces the call as given, remote protocols included.
+        self.trace_call(format_args!("add_drive \"{filename}\"{opts}"));
+        // A network drive (nbd, ssh, iscsi, ...) is accepted here, as by
+        // libguestfs, which leaves it to the backend; `launch` refuses it.
+        if let Some(p) = opts.protocol.as_deref().filter(|p| *p != "file") {
+            if self.launched {
+                return Err(Error::invalid(
+                    "add_drive: drives cannot be added after launch",
                 ));
             }
+            self.drives.push(Drive {
+                path: filename.into(),
+                options: DriveOptions {
+                    format: None,
+                    readonly: opts.readonly.unwrap_or(false),
+                },
+                scratch: false,
+                protocol: Some(p.to_string()),
+            });
+            return Ok(());
         }
         if let Some(bs) = opts.blocksize {
             if bs != 512 {
@@ -65,8 +76,8 @@ impl Handle {
                 ))
             })?),
         };
-        self.add_drive_opts(
-            filename,
+        self.push_drive(
+            filename.as_ref(),
             DriveOptions {
                 format,
                 readonly: opts.readonly.unwrap_or(false),
@@ -113,6 +124,7 @@ impl Handle {
                 readonly: false,
             },
             scratch: true,
+            protocol: None,
         });
         Ok(())
     }
@@ -220,6 +232,16 @@ impl Handle {
             return Err(Error::invalid("launch: the handle is already launched"));
         }
         *self.appliance_failed.get_mut() = None;
+        if let Some(d) = self.drives.iter().find(|d| d.protocol.is_some()) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "launch: {}: protocol \"{}\" is not supported: guestx opens local files and block devices only",
+                    d.path.display(),
+                    d.protocol.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         match self.mode {
             Engine::Direct => self.engine = Some(direct::Direct::open(&self.drives)?),
             Engine::Auto => match direct::Direct::open(&self.drives) {
