@@ -292,8 +292,9 @@ fn pipes_and_pipe_errors() {
     // A pipe that stops reading is no error unless --pipe-error.
     let script = "find / | head -n 2\necho after\n";
     let o = fish_in(tmp.path(), &args, script, &[]);
-    // libguestfs 1.48 prints find's names with a leading slash.
-    assert_eq!(ok(&o), "/d000\n/d000/f000\nafter\n");
+    // Under `/` libguestfs's find prints names without a leading slash
+    // (the daemon cuts "/sysroot/" off; tests/expected/fish/img-find.out).
+    assert_eq!(ok(&o), "d000\nd000/f000\nafter\n");
     let mut with_flag = vec!["--pipe-error"];
     with_flag.extend_from_slice(&args);
     let o = fish_in(tmp.path(), &with_flag, script, &[]);
