@@ -408,6 +408,9 @@ fedora_root() {
   printf 'abcdefg' >"$r/bin/test1"; printf 'zxcvbnm' >"$r/bin/test2"
   printf '1234567' >"$r/bin/test3"; : >"$r/bin/test4"
   ln -s /bin/test1 "$r/bin/test5"
+  # make-fedora-img.pl's FIFO and character device (mke2fs -d copies them).
+  rm -f "$r/bin/test6" "$r/bin/test7"
+  mkfifo -m 0777 "$r/bin/test6"; mknod -m 0777 "$r/bin/test7" c 10 10
 }
 fedora_boot() { mkdir -p "$1/grub"; : >"$1/grub/grub.conf"; }
 r=$S/fedora/root; fedora_root "$r"; fedora_boot "$S/fedora/boot"

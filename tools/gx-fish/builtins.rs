@@ -27,6 +27,9 @@ pub(crate) fn run(f: &mut Fish, name: &str, cmd: &str, args: &[Vec<u8>]) -> R {
     let s: Vec<String> = args.iter().map(|a| lossy(a)).collect();
     match name {
         "add-domain" => add_domain(f, &s),
+        "delete-event" => delete_event(f, &s),
+        "event" => event(f, &s),
+        "list-events" => list_events(f),
         "alloc" => alloc(f, &s, false),
         "sparse" => alloc(f, &s, true),
         "copy-in" => copy_in(f, &s),
@@ -76,11 +79,7 @@ fn add_domain(f: &mut Fish, a: &[String]) -> R {
     };
     let (mut uri, mut readonly, mut live, mut mode) = (None, false, false, "error".to_string());
     for o in optargs {
-        let bool_of = |v: &str| match v {
-            "true" | "yes" | "on" | "1" => Ok(true),
-            "false" | "no" | "off" | "0" => Ok(false),
-            _ => Err(msg(format!("{o}: expecting a boolean"))),
-        };
+        let bool_of = |v: &str| opt_bool(o, v);
         match o.split_once(':') {
             Some(("libvirturi", v)) => uri = Some(v.to_string()),
             Some(("readonly", v)) => readonly = bool_of(v)?,
@@ -149,6 +148,152 @@ fn add_domain(f: &mut Fish, a: &[String]) -> R {
     }
     writeln!(f.out(), "{n}")?;
     Ok(())
+}
+
+/// libguestfs's events, in bit order (`GUESTFS_EVENT_*`).
+const EVENTS: &[&str] = &[
+    "close",
+    "subprocess_quit",
+    "launch_done",
+    "progress",
+    "appliance",
+    "library",
+    "trace",
+    "enter",
+    "libvirt_auth",
+    "warning",
+];
+const ALL_EVENTS: u64 = (1 << EVENTS.len()) - 1;
+
+/// An event set as guestfish parses it: `*`, or comma-separated names where
+/// each word selects the first event whose name starts with it (so `launch`
+/// is `launch_done`).
+fn event_set(arg: &str) -> Result<u64, FishError> {
+    if arg == "*" {
+        return Ok(ALL_EVENTS);
+    }
+    let mut mask = 0;
+    for word in arg.split(',').filter(|w| !w.is_empty()) {
+        match EVENTS.iter().position(|e| e.starts_with(word)) {
+            Some(i) => mask |= 1 << i,
+            None => {
+                eprintln!("unknown event name: {word}");
+                return Err(msg_printed());
+            }
+        }
+    }
+    Ok(mask)
+}
+
+/// `*` for every event, else the names, comma-separated.
+fn event_set_string(mask: u64) -> String {
+    if mask == ALL_EVENTS {
+        return "*".into();
+    }
+    EVENTS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, e)| *e)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `event NAME EVENTSET SCRIPT`: run SCRIPT with `/bin/sh -c` (or `$SHELL`)
+/// when one of the events happens, `$EVENT` naming it.
+fn event(f: &mut Fish, a: &[String]) -> R {
+    let [name, set, script] = a else {
+        eprintln!("use 'event <name> <eventset> <script>' to register an event handler");
+        return Err(msg_printed());
+    };
+    let mask = event_set(set)?;
+    let handle = f.next_event;
+    f.next_event += 1;
+    f.events.push(crate::context::EventHandler {
+        name: name.clone(),
+        mask,
+        script: script.clone(),
+        handle,
+    });
+    Ok(())
+}
+
+/// `delete-event NAME`: every handler registered under NAME.
+fn delete_event(f: &mut Fish, a: &[String]) -> R {
+    let [name] = a else {
+        eprintln!("use 'delete-event <name>' to delete an event handler");
+        return Err(msg_printed());
+    };
+    let before = f.events.len();
+    f.events.retain(|e| &e.name != name);
+    if f.events.len() == before {
+        eprintln!("delete-event: {name}: no such event handler");
+        return Err(msg_printed());
+    }
+    Ok(())
+}
+
+/// `list-events`: `"NAME" (HANDLE): EVENTS: SCRIPT`, a line per handler.
+fn list_events(f: &mut Fish) -> R {
+    let lines: Vec<String> = f
+        .events
+        .iter()
+        .map(|e| {
+            format!(
+                "\"{}\" ({}): {}: {}",
+                e.name,
+                e.handle,
+                event_set_string(e.mask),
+                e.script
+            )
+        })
+        .collect();
+    for l in lines {
+        writeln!(f.out(), "{l}")?;
+    }
+    Ok(())
+}
+
+/// Runs the handlers registered for `event` (a name of [`EVENTS`]), each
+/// with `$EVENT` set and `args` as `$1...`, waiting for each, as guestfish
+/// does. Their output goes to our standard output (a `--remote` client's).
+pub(crate) fn fire_event(f: &mut Fish, event: &str, args: &[&str]) {
+    let Some(bit) = EVENTS.iter().position(|e| *e == event) else {
+        return;
+    };
+    let scripts: Vec<String> = f
+        .events
+        .iter()
+        .filter(|e| e.mask & (1 << bit) != 0)
+        .map(|e| e.script.clone())
+        .collect();
+    if scripts.is_empty() {
+        return;
+    }
+    let _ = f.out().flush();
+    let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
+    for script in scripts {
+        let r = std::process::Command::new(&shell)
+            .arg("-c")
+            .arg(&script)
+            .arg("")
+            .args(args)
+            .env("EVENT", event)
+            .status();
+        if let Err(e) = r {
+            eprintln!("event handler: {shell}: {e}");
+        }
+    }
+}
+
+/// The value of a boolean `name:value` optional argument `o` of a fish-only
+/// command, as guestfish spells booleans.
+fn opt_bool(o: &str, v: &str) -> Result<bool, FishError> {
+    match v {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(msg(format!("{o}: expecting a boolean"))),
+    }
 }
 
 /// An error whose message was already printed.
@@ -506,7 +651,10 @@ fn reopen(f: &mut Fish, a: &[String]) -> R {
     g2.set_autosync(f.g.get_autosync().unwrap_or(true))?;
     g2.set_engine(f.settings.engine)?;
     g2.set_backend_kind(f.settings.backend);
-    // The old handle closes here.
+    // The old handle closes here, and its event handlers with it.
+    fire_event(f, "close", &[]);
+    f.events.clear();
+    f.next_event = 0;
     f.g = g2;
     Ok(())
 }
@@ -537,11 +685,7 @@ fn mount_local(f: &mut Fish, a: &[String]) -> R {
     let mut ttl = 60.0f64;
     let mut kernel = Vec::new();
     for o in optargs {
-        let bool_of = |v: &str| match v {
-            "true" | "yes" | "on" | "1" => Ok(true),
-            "false" | "no" | "off" | "0" => Ok(false),
-            _ => Err(msg(format!("{o}: expecting a boolean"))),
-        };
+        let bool_of = |v: &str| opt_bool(o, v);
         match o.split_once(':') {
             Some(("readonly", v)) => readonly = bool_of(v)?,
             Some(("debugcalls", v)) => trace = bool_of(v)?,

@@ -76,6 +76,10 @@ pub(crate) struct Fish {
     pub read_only: bool,
     /// `-c URI`: the libvirt connection for `-d` and `add-domain`.
     pub connect: Option<String>,
+    /// `event` handlers of this handle, in registration order, and the
+    /// number the next one gets (libguestfs's event handle).
+    pub events: Vec<EventHandler>,
+    pub next_event: usize,
     /// What `reopen` gives a new handle: the engine and launcher chosen.
     pub settings: Settings,
     /// The root `-i` mounted, for the interactive banner.
@@ -84,6 +88,15 @@ pub(crate) struct Fish {
     /// holds the handle meanwhile.
     pub local: Option<LocalMount>,
     write_error: Rc<Cell<bool>>,
+}
+
+/// One `event` handler.
+pub(crate) struct EventHandler {
+    pub name: String,
+    /// Bit i: `builtins::EVENTS[i]`.
+    pub mask: u64,
+    pub script: String,
+    pub handle: usize,
 }
 
 /// A FUSE mount made by `mount-local`, served by `mount-local-run`.
@@ -122,6 +135,8 @@ impl Fish {
             remote: None,
             read_only: false,
             connect: None,
+            events: Vec::new(),
+            next_event: 0,
             local: None,
             settings: Settings::default(),
             root: None,

@@ -101,7 +101,10 @@ fn real_main() -> i32 {
     if let Err(Exit(code)) = r {
         return code;
     }
-    match f.g.shutdown() {
+    let r = f.g.shutdown();
+    // The handle closes: `close` event handlers run last.
+    builtins::fire_event(&mut f, "close", &[]);
+    match r {
         Ok(()) => 0,
         Err(e) => {
             shell::report(&f, "", FishError::Api(e));

@@ -212,8 +212,11 @@ fn serve_loop(f: &mut Fish, listener: &UnixListener, pid: u32) -> Result<(), Exi
             }
             let ok = issue_command(f, &cmd, &args, None, false);
             if f.quit {
-                // The client's `exit` returns once the appliance is down.
+                // The client's `exit` returns once the appliance is down
+                // and the close handlers ran (their output is the client's).
                 let _ = f.g.shutdown();
+                crate::builtins::fire_event(f, "close", &[]);
+                f.events.clear();
             }
             let _ = s.write_all(&(if ok { 0i32 } else { -1 }).to_be_bytes());
             if exit_on_error && !ok {

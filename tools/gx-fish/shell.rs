@@ -121,7 +121,11 @@ pub(crate) fn run_action(f: &mut Fish, cmd: &str, args: &[Vec<u8>]) -> bool {
         builtins::run(f, fc.name, cmd, args)
     } else if let Some(a) = gx_api::lookup(cmd) {
         let argv: Vec<String> = args.iter().map(|a| lossy(a)).collect();
-        generated::run_action(f, a.name, cmd, &argv)
+        let r = generated::run_action(f, a.name, cmd, &argv);
+        if r.is_ok() && a.name == "launch" {
+            builtins::fire_event(f, "launch_done", &[]);
+        }
+        r
     } else {
         Err(FishError::Unknown)
     };

@@ -16,30 +16,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 const FISH: &str = env!("CARGO_BIN_EXE_gx-fish");
 const MARK: &str = "==== ";
 
 fn appliance_missing() -> Option<String> {
-    if !Path::new("/boot").exists() && std::env::var_os("GX_KERNEL").is_none() {
-        return Some("no kernel (run scripts/setup)".into());
-    }
-    let agent_next_to_tools = Path::new(FISH)
-        .parent()
-        .is_some_and(|d| d.join("gx-agent").is_file());
-    if !agent_next_to_tools && std::env::var_os("GX_AGENT").is_none() {
-        return Some("gx-agent is not built next to the tools (`cargo build -p gx-agent`)".into());
-    }
-    let qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !qemu && std::env::var_os("GX_QEMU").is_none() {
-        return Some("no qemu-system-x86_64 (run scripts/setup)".into());
-    }
-    None
+    gx_testdata::appliance_missing(FISH)
 }
 
 /// The calls of a gx-fish script: one word list per line, without comments,

@@ -55,6 +55,44 @@ fn image(name: &str) -> String {
 // ---------------------------------------------------------------------
 // No appliance needed.
 
+/// libguestfs's fish/test-events.sh and test-remote-events.sh (the parts
+/// that do not replay libguestfs's internal calls): handlers listed as
+/// guestfish lists them, a word selecting the first event it begins,
+/// `close` handlers run when the handle closes, `reopen` drops them.
+#[test]
+fn event_handlers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = "event ev1 close,subprocess_quit \"echo $EVENT $@\"\n\
+                  event ev2 * \"echo two\"\n\
+                  event ev3 launch \"echo three\"\n\
+                  list-events\n\
+                  -delete-event ev4\n\
+                  delete-event ev2\n\
+                  list-events\n";
+    let o = fish_in(tmp.path(), &["-a", "/dev/null"], script, &[]);
+    assert_eq!(
+        ok(&o),
+        "\"ev1\" (0): close,subprocess_quit: echo $EVENT $@\n\
+         \"ev2\" (1): *: echo two\n\
+         \"ev3\" (2): launch_done: echo three\n\
+         \"ev1\" (0): close,subprocess_quit: echo $EVENT $@\n\
+         \"ev3\" (2): launch_done: echo three\n\
+         close\n"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("delete-event: ev4: no such event handler"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = fish_in(
+        tmp.path(),
+        &[],
+        "event e close \"echo closed\"\nreopen\nlist-events\n",
+        &[],
+    );
+    assert_eq!(ok(&o), "closed\n");
+}
+
 /// libguestfs's fish/test-a.sh: `-x` traces `add_drive` with the optional
 /// arguments given, as `"name:value"` words (readonly before format).
 #[test]

@@ -59,6 +59,13 @@ wildcards.",
         ..F
     },
     FishCommand {
+        name: "delete-event",
+        usage: "name",
+        shortdesc: "delete a previously registered event handler",
+        longdesc: "Delete every event handler registered under `name` with `event`.",
+        ..F
+    },
+    FishCommand {
         name: "display",
         usage: "filename",
         shortdesc: "display an image",
@@ -80,6 +87,19 @@ the program in `$GUESTFISH_DISPLAY_IMAGE`).",
         shortdesc: "edit a file",
         longdesc: "Download the guest file `filename`, edit it with `$EDITOR` (`vi` and \
 `emacs` choose those editors), and upload it back if it changed.",
+        ..F
+    },
+    FishCommand {
+        name: "event",
+        usage: "name eventset \"shell script ...\"",
+        shortdesc: "register a handler for an event or events",
+        longdesc: "Run the shell script (with `$SHELL -c`, else `/bin/sh -c`) whenever one of \
+the events in `eventset` happens; `$EVENT` names the event and `$@` holds its arguments. \
+`eventset` is `*` or a comma-separated list of `close`, `subprocess_quit`, `launch_done`, \
+`progress`, `appliance`, `library`, `trace`, `enter`, `libvirt_auth`, `warning` (a word \
+selects the first name it begins). Handlers belong to the handle: `reopen` drops them. \
+guestx raises `close` (when the handle closes: at the end, on `reopen`, on `--remote exit`) \
+and `launch_done`; the others are accepted and never raised.",
         ..F
     },
     FishCommand {
@@ -122,6 +142,13 @@ device, edit it with `hexedit` (or `$HEXEDITOR`), and write it back. Sizes take 
         shortdesc: "change working directory",
         longdesc: "Change gx-fish's own (local) current directory. `!cd` would only change \
 that of a subshell.",
+        ..F
+    },
+    FishCommand {
+        name: "list-events",
+        usage: "",
+        shortdesc: "list event handlers",
+        longdesc: "One line per registered handler: `\"NAME\" (N): EVENTS: SCRIPT`.",
         ..F
     },
     FishCommand {
