@@ -28,8 +28,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
     FileAttr, FileType, Filesystem, KernelConfig, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, TimeOrNow,
 };
 use gx_guestfs::{Handle, StatExt, StatNs};
 
@@ -490,6 +490,32 @@ impl Filesystem for GuestFs {
             None => job,
         };
         job(&self.g);
+    }
+
+    /// SEEK_DATA / SEEK_HOLE (the kernel answers the other whences itself):
+    /// `cp --sparse`, `tar -S` and backup tools find a guest file's holes.
+    fn lseek(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        let hole = match whence {
+            libc::SEEK_DATA => false,
+            libc::SEEK_HOLE => true,
+            _ => return reply.error(libc::EINVAL),
+        };
+        let Ok(offset) = u64::try_from(offset) else {
+            return reply.error(libc::ENXIO);
+        };
+        let p = path_or!(self, ino, reply);
+        match try_reply!(self.g.seek_data(&p, offset, hole), reply) {
+            Some(at) => reply.offset(i64::try_from(at).unwrap_or(i64::MAX)),
+            None => reply.error(libc::ENXIO),
+        }
     }
 
     fn opendir(&mut self, _req: &Request<'_>, ino: u64, _flags: i32, reply: ReplyOpen) {

@@ -202,6 +202,76 @@ fn debugfs(fsimg: &Path, req: &str) -> String {
     .into_owned()
 }
 
+/// SEEK_DATA and SEEK_HOLE on a sparse file through a read-only mount
+/// find the extents e2fsprogs finds (`debugfs ex`; linux.img's
+/// /var/tmp/sparse.bin has data at 0 and at 4 MiB in 8 MiB).
+#[test]
+fn sparse_file_holes_match_debugfs_extents() {
+    use nix::unistd::{Whence, lseek};
+    need!("sparse_file_holes_match_debugfs_extents", fuse_missing());
+    let img = gx_testdata::image("linux.img");
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let _m = Mounted::new(
+        &mp,
+        &["--ro", "-a", img.to_str().unwrap(), "-m", "/dev/sda2"],
+    );
+    let fsimg = tmp.path().join("root.ext4");
+    root_partition(&img, &fsimg);
+    let bs: u64 = debugfs(&fsimg, "stats")
+        .lines()
+        .find_map(|l| l.strip_prefix("Block size:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Logical block ranges of the leaf extents ("A - B" first on each line).
+    let extents: Vec<(u64, u64)> = debugfs(&fsimg, "ex /var/tmp/sparse.bin")
+        .lines()
+        .filter_map(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            let i = t.iter().position(|w| *w == "-")?;
+            Some((t.get(i - 1)?.parse().ok()?, t.get(i + 1)?.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(extents.len(), 2, "{extents:?}");
+    let file = std::fs::File::open(mp.join("var/tmp/sparse.bin")).unwrap();
+    let size = file.metadata().unwrap().len();
+    let in_data = |o: u64| extents.iter().any(|&(a, b)| o / bs >= a && o / bs <= b);
+    for o in [
+        0,
+        1,
+        bs - 1,
+        bs,
+        4 << 20,
+        (4 << 20) + 7,
+        (4 << 20) + bs,
+        size - 1,
+        size,
+    ] {
+        // The expectation from the extents alone.
+        let mut d = o;
+        while d < size && !in_data(d) {
+            d = (d / bs + 1) * bs;
+        }
+        let want_d = (d < size).then_some(d);
+        let mut h = o;
+        while h < size && in_data(h) {
+            h = (h / bs + 1) * bs;
+        }
+        let want_h = (o < size).then_some(h.min(size));
+        let got_d = lseek(&file, o as i64, Whence::SeekData)
+            .ok()
+            .map(|x| x as u64);
+        let got_h = lseek(&file, o as i64, Whence::SeekHole)
+            .ok()
+            .map(|x| x as u64);
+        assert_eq!(got_d, want_d, "SEEK_DATA from {o}");
+        assert_eq!(got_h, want_h, "SEEK_HOLE from {o}");
+    }
+}
+
 #[test]
 fn read_only_mount_holds_what_debugfs_finds() {
     need!("read_only_mount_holds_what_debugfs_finds", fuse_missing());

@@ -211,6 +211,17 @@ pub trait Filesystem {
     /// streamed in constant memory.
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize>;
 
+    /// `lseek(SEEK_DATA)` (`hole == false`) or `lseek(SEEK_HOLE)` on a
+    /// regular file: the first offset at or after `offset` inside data, or
+    /// inside a hole (the end of the file counts as one). `None` where the
+    /// kernel says ENXIO: `offset` at or past the end, or no data after it.
+    /// By default the whole file is data, which is always a right answer
+    /// (a hole may be reported as data, never the reverse).
+    fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        let size = self.lstat(path)?.size;
+        Ok((offset < size).then_some(if hole { size } else { offset }))
+    }
+
     /// Space and inode counts.
     fn statvfs(&self) -> Result<StatVfs>;
 
@@ -296,6 +307,9 @@ impl Filesystem for Guarded {
     }
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         guard(&self.what, || self.inner.read_at(path, offset, buf))
+    }
+    fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        guard(&self.what, || self.inner.seek_data(path, offset, hole))
     }
     fn statvfs(&self) -> Result<StatVfs> {
         guard(&self.what, || self.inner.statvfs())

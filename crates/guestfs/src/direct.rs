@@ -675,6 +675,14 @@ impl Direct {
         self.fs(&r).read_dir(&r.rel).map_err(|e| with_path(e, dir))
     }
 
+    /// SEEK_DATA / SEEK_HOLE on the file `p` names (symlinks followed).
+    pub(crate) fn seek_data(&self, p: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        let r = self.resolve(p, true)?;
+        self.fs(&r)
+            .seek_data(&r.rel, offset, hole)
+            .map_err(|e| with_path(e, p))
+    }
+
     pub(crate) fn readlink(&self, p: &str) -> Result<String> {
         let r = self.resolve(p, false)?;
         self.fs(&r).readlink(&r.rel).map_err(|e| with_path(e, p))

@@ -490,6 +490,9 @@ struct JournalSb {
     inode_blocks: u64,
 }
 
+/// How many block-map runs one SEEK_DATA/SEEK_HOLE may walk.
+const MAX_SEEK_RUNS: usize = 1 << 20;
+
 impl Filesystem for Ext4Fs {
     fn fs_type(&self) -> &'static str {
         self.sb.fs_type()
@@ -654,6 +657,46 @@ impl Filesystem for Ext4Fs {
         };
         self.read_data(&inode, offset, buf)
             .map_err(|e| e.context(format!("{path}: offset {offset}")))
+    }
+
+    /// Walks the block map run by run from `offset`'s block: an extent or a
+    /// hole is one step. Unwritten extents read as zeros and count as holes,
+    /// as the kernel reports them for data not in its page cache. Past
+    /// [`MAX_SEEK_RUNS`] steps (an ext2/3 indirect map of a huge sparse file
+    /// moves one block per step) the answer is the safe one: data here, or
+    /// the hole at the end of the file.
+    fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        let inode = self.resolve(path)?;
+        if inode.file_type() != FileType::Regular {
+            return Err(Error::invalid(format!("{path}: not a regular file")));
+        }
+        let size = inode.size;
+        if offset >= size {
+            return Ok(None);
+        }
+        if inode.flags & INODE_FLAG_INLINE_DATA != 0 {
+            return Ok(Some(if hole { size } else { offset }));
+        }
+        let bs = u64::from(self.sb.block_size);
+        let mut lblk = offset / bs;
+        for _ in 0..MAX_SEEK_RUNS {
+            let at = lblk.saturating_mul(bs).max(offset);
+            if at >= size {
+                return Ok(if hole { Some(size) } else { None });
+            }
+            let (phys, run) = self
+                .map_run(&inode, lblk)
+                .map_err(|e| e.context(format!("{path}: offset {at}")))?;
+            if phys.is_some() != hole {
+                return Ok(Some(at));
+            }
+            lblk = lblk.saturating_add(run.max(1));
+        }
+        Ok(Some(if hole {
+            size
+        } else {
+            lblk.saturating_mul(bs).max(offset).min(size - 1)
+        }))
     }
 
     fn statvfs(&self) -> Result<StatVfs> {

@@ -436,6 +436,24 @@ impl Handle {
         Ok(())
     }
 
+    /// `lseek(SEEK_DATA)` (`hole == false`) or `lseek(SEEK_HOLE)` on a guest
+    /// file, for gx-mount (not a libguestfs call): the first offset at or
+    /// after `offset` in data, or in a hole (end of file included); `None`
+    /// for the kernel's ENXIO. The direct engine reads the file's block map
+    /// where its filesystem can; elsewhere (the appliance) the whole file
+    /// counts as data, which is always a right answer.
+    pub fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        self.check_launched("seek_data")?;
+        if !self.on_appliance() {
+            match self.engine()?.seek_data(path, offset, hole) {
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                r => return r,
+            }
+        }
+        let size = u64::try_from(self.statns(path)?.st_size).unwrap_or(0);
+        Ok((offset < size).then_some(if hole { size } else { offset }))
+    }
+
     /// `find0`: `find`'s names, NUL-terminated, into a local file.
     pub fn find0(&self, directory: &str, files: &mut dyn Write) -> Result<()> {
         self.trace_call(format_args!("find0 \"{directory}\" <stream>"));
