@@ -272,6 +272,82 @@ fn sparse_file_holes_match_debugfs_extents() {
     }
 }
 
+/// The same on XFS: /frag/frag.bin's 39 one-block extents with holes
+/// between them, every fifth unwritten (a hole to SEEK_DATA, as the kernel
+/// reports one whose data is not cached), against `xfs_db bmap`.
+#[test]
+fn xfs_sparse_file_holes_match_xfs_db_bmap() {
+    use nix::unistd::{Whence, lseek};
+    need!("xfs_sparse_file_holes_match_xfs_db_bmap", fuse_missing());
+    let img = gx_testdata::image("xfs.img");
+    let tmp = tempfile::tempdir().unwrap();
+    let mp = tmp.path().join("mp");
+    std::fs::create_dir(&mp).unwrap();
+    let _m = Mounted::new(
+        &mp,
+        &[
+            "--ro",
+            "--format=raw",
+            "-a",
+            img.to_str().unwrap(),
+            "-m",
+            "/dev/sda",
+        ],
+    );
+    let xfs_db = |cmds: &[&str]| {
+        let mut c = Command::new("xfs_db");
+        c.arg("-r");
+        for x in cmds {
+            c.arg("-c").arg(x);
+        }
+        String::from_utf8_lossy(&run(c.arg(&img)).stdout).into_owned()
+    };
+    let bs: u64 = xfs_db(&["sb 0", "print blocksize"])
+        .trim()
+        .strip_prefix("blocksize = ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // "data offset O startblock S (a/b) count C flag F": written extents.
+    let written: Vec<(u64, u64)> = xfs_db(&["path /frag/frag.bin", "bmap"])
+        .lines()
+        .filter_map(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            let at = |k: &str| t.iter().position(|w| *w == k).and_then(|i| t.get(i + 1));
+            let (o, c, f) = (at("offset")?, at("count")?, at("flag")?);
+            (*f == "0").then(|| (o.parse().unwrap(), c.parse().unwrap()))
+        })
+        .collect();
+    assert!(written.len() > 20, "{written:?}");
+    let file = std::fs::File::open(mp.join("frag/frag.bin")).unwrap();
+    let size = file.metadata().unwrap().len();
+    let in_data = |o: u64| written.iter().any(|&(a, c)| o / bs >= a && o / bs < a + c);
+    let mut offsets = vec![0, 1, size - 1, size];
+    offsets.extend((0..size / bs).flat_map(|b| [b * bs, b * bs + 100]));
+    for o in offsets {
+        let mut d = o;
+        while d < size && !in_data(d) {
+            d = (d / bs + 1) * bs;
+        }
+        let mut h = o;
+        while h < size && in_data(h) {
+            h = (h / bs + 1) * bs;
+        }
+        let got_d = lseek(&file, o as i64, Whence::SeekData)
+            .ok()
+            .map(|x| x as u64);
+        let got_h = lseek(&file, o as i64, Whence::SeekHole)
+            .ok()
+            .map(|x| x as u64);
+        assert_eq!(got_d, (d < size).then_some(d), "SEEK_DATA from {o}");
+        assert_eq!(
+            got_h,
+            (o < size).then_some(h.min(size)),
+            "SEEK_HOLE from {o}"
+        );
+    }
+}
+
 #[test]
 fn read_only_mount_holds_what_debugfs_finds() {
     need!("read_only_mount_holds_what_debugfs_finds", fuse_missing());

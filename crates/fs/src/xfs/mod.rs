@@ -434,6 +434,49 @@ impl Filesystem for XfsFs {
         Ok(n)
     }
 
+    /// From the data fork's extent list: unwritten extents are holes, as
+    /// the kernel reports them for data not in its page cache.
+    fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        let inode = self.resolve(path)?;
+        if inode.file_type() != FileType::Regular {
+            return Err(Error::invalid(format!("{path}: not a regular file")));
+        }
+        let size = inode.size;
+        if offset >= size {
+            return Ok(None);
+        }
+        if inode.is_realtime() {
+            return Ok(Some(if hole { size } else { offset }));
+        }
+        let bs = u64::from(self.sb.blocksize);
+        let ext = self
+            .extents(&inode, Fork::Data)
+            .map_err(|e| e.context(path))?;
+        let spans = ext.iter().filter(|e| !e.unwritten).map(|e| {
+            (
+                e.off.saturating_mul(bs),
+                e.off.saturating_add(e.count).saturating_mul(bs),
+            )
+        });
+        if !hole {
+            return Ok(spans
+                .filter(|&(_, end)| end > offset)
+                .map(|(start, _)| start.max(offset))
+                .find(|&at| at < size));
+        }
+        let mut pos = offset;
+        for (start, end) in spans {
+            if end <= pos {
+                continue;
+            }
+            if start > pos {
+                break;
+            }
+            pos = end;
+        }
+        Ok(Some(pos.min(size)))
+    }
+
     fn statvfs(&self) -> Result<StatVfs> {
         let sb = &self.sb;
         let (fdblocks, icount, ifree, allocbt) = self.summary_counts()?;
