@@ -42,26 +42,6 @@ const FISH: &str = env!("CARGO_BIN_EXE_gx-fish");
 /// linux.img's root partition starts at sector 34816.
 const ROOT_OFFSET: u64 = 34816 * 512;
 
-fn appliance_missing() -> Option<String> {
-    gx_testdata::appliance_missing(EDIT)
-}
-
-/// Skips, saying why, where the appliance cannot run; under CI a missing
-/// kernel or QEMU (which scripts/setup installs) fails instead.
-macro_rules! need_appliance {
-    ($name:literal) => {
-        if let Some(why) = appliance_missing() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true") || why.contains("gx-agent"),
-                "{}: {why}",
-                $name
-            );
-            gx_testdata::skip!("SKIP {}: {why}", $name);
-            return;
-        }
-    };
-}
-
 /// A scratch directory with a copy of a test image and a private TMPDIR
 /// (to see that gx-edit leaves nothing there).
 struct Scratch {
@@ -197,7 +177,7 @@ fn stat_fields(stat: &str) -> (String, u32, u32, u64) {
 
 #[test]
 fn guestfs_tools_test_virt_edit_with_names_substituted() {
-    need_appliance!("guestfs_tools_test_virt_edit_with_names_substituted");
+    gx_testdata::need_appliance!("guestfs_tools_test_virt_edit_with_names_substituted", EDIT);
     // libguestfs's phony Fedora guest (root on LVM), written through a
     // qcow2 overlay as the original test does.
     let dir = tempfile::tempdir().unwrap();
@@ -277,7 +257,10 @@ fn guestfs_tools_test_virt_edit_with_names_substituted() {
 
 #[test]
 fn edit_keeps_owner_mode_and_xattrs_as_debugfs_sees_them() {
-    need_appliance!("edit_keeps_owner_mode_and_xattrs_as_debugfs_sees_them");
+    gx_testdata::need_appliance!(
+        "edit_keeps_owner_mode_and_xattrs_as_debugfs_sees_them",
+        EDIT
+    );
     let s = Scratch::new("linux.img");
     // The test-virt-edit.sh file (0600, 10:11) with an SELinux label and a
     // user attribute, set by e2fsprogs.
@@ -333,7 +316,7 @@ fn edit_keeps_owner_mode_and_xattrs_as_debugfs_sees_them() {
 
 #[test]
 fn setuid_symlink_and_backup() {
-    need_appliance!("setuid_symlink_and_backup");
+    gx_testdata::need_appliance!("setuid_symlink_and_backup", EDIT);
     let s = Scratch::new("linux.img");
     let out = s.edit(
         &[
@@ -380,7 +363,7 @@ fn setuid_symlink_and_backup() {
 
 #[test]
 fn editor_gets_the_file_and_unchanged_files_stay() {
-    need_appliance!("editor_gets_the_file_and_unchanged_files_stay");
+    gx_testdata::need_appliance!("editor_gets_the_file_and_unchanged_files_stay", EDIT);
     let s = Scratch::new("linux.img");
     let digest = gx_testdata::file_digest(&s.img);
     // An editor that saves nothing: virt-edit's message, no write, no VM.
@@ -493,7 +476,7 @@ fn errors_leave_the_image_alone() {
 
 #[test]
 fn read_only_mount_is_refused() {
-    need_appliance!("read_only_mount_is_refused");
+    gx_testdata::need_appliance!("read_only_mount_is_refused", EDIT);
     let s = Scratch::new("linux.img");
     let digest = gx_testdata::file_digest(&s.img);
     let out = s.edit(
@@ -524,7 +507,7 @@ fn read_only_mount_is_refused() {
 
 #[test]
 fn windows_paths() {
-    need_appliance!("windows_paths");
+    gx_testdata::need_appliance!("windows_paths", EDIT);
     let s = Scratch::new("windows.img");
     let out = s.edit(&["-a", s.s(), r"c:\AUTOEXEC.BAT", "-e", "s/^/REM /"], None);
     ok(&out, "gx-edit c:\\AUTOEXEC.BAT");

@@ -685,23 +685,6 @@ fn listen_csh_and_errors() {
 // ---------------------------------------------------------------------
 // The appliance.
 
-fn appliance_missing() -> Option<String> {
-    gx_testdata::appliance_missing(FISH)
-}
-
-/// Skips (or, under CI, fails) a test that needs the appliance.
-macro_rules! need_appliance {
-    ($name:expr) => {
-        if let Some(why) = appliance_missing() {
-            if std::env::var_os("CI").is_some() {
-                panic!("{}: the appliance cannot run: {why}", $name);
-            }
-            gx_testdata::skip!("SKIP {}: {why}", $name);
-            return;
-        }
-    };
-}
-
 fn host_tool(name: &str) -> bool {
     Command::new("sh")
         .arg("-c")
@@ -788,7 +771,7 @@ fn same_tree(a: &Path, b: &Path) {
 
 #[test]
 fn guest_built_from_scratch_reads_back_everywhere() {
-    need_appliance!("guest_built_from_scratch_reads_back_everywhere");
+    gx_testdata::need_appliance!("guest_built_from_scratch_reads_back_everywhere", FISH);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write_tree(&dir.join("tree"));
@@ -1006,7 +989,7 @@ part-get-name /dev/sda 1
 
 #[test]
 fn edit_keeps_attributes_and_symlinks() {
-    need_appliance!("edit_keeps_attributes_and_symlinks");
+    gx_testdata::need_appliance!("edit_keeps_attributes_and_symlinks", FISH);
     let tmp = tempfile::tempdir().unwrap();
     let script = "\
 write /file.txt \"this is a test\\n\"
@@ -1085,7 +1068,7 @@ fn layout(img: &Path) -> (String, Vec<(u64, u64, String)>) {
 
 #[test]
 fn prepared_disks() {
-    need_appliance!("prepared_disks");
+    gx_testdata::need_appliance!("prepared_disks", FISH);
     if !host_tool("sfdisk") || !host_tool("blkid") {
         assert!(
             std::env::var_os("CI").is_none(),

@@ -207,7 +207,6 @@ fn debugfs(fsimg: &Path, req: &str) -> String {
 /// /var/tmp/sparse.bin has data at 0 and at 4 MiB in 8 MiB).
 #[test]
 fn sparse_file_holes_match_debugfs_extents() {
-    use nix::unistd::{Whence, lseek};
     need!("sparse_file_holes_match_debugfs_extents", fuse_missing());
     let img = gx_testdata::image("linux.img");
     let tmp = tempfile::tempdir().unwrap();
@@ -239,7 +238,7 @@ fn sparse_file_holes_match_debugfs_extents() {
     let file = std::fs::File::open(mp.join("var/tmp/sparse.bin")).unwrap();
     let size = file.metadata().unwrap().len();
     let in_data = |o: u64| extents.iter().any(|&(a, b)| o / bs >= a && o / bs <= b);
-    for o in [
+    let offsets = [
         0,
         1,
         bs - 1,
@@ -249,26 +248,37 @@ fn sparse_file_holes_match_debugfs_extents() {
         (4 << 20) + bs,
         size - 1,
         size,
-    ] {
-        // The expectation from the extents alone.
+    ];
+    check_seeks(&file, bs, &offsets, in_data);
+}
+
+/// SEEK_DATA and SEEK_HOLE on `file` from each offset, against what the
+/// block map says (`in_data`: the block holding this offset is written
+/// data; blocks are `bs` bytes; the end of the file is a hole).
+fn check_seeks(file: &std::fs::File, bs: u64, offsets: &[u64], in_data: impl Fn(u64) -> bool) {
+    use nix::unistd::{Whence, lseek};
+    let size = file.metadata().unwrap().len();
+    for &o in offsets {
         let mut d = o;
         while d < size && !in_data(d) {
             d = (d / bs + 1) * bs;
         }
-        let want_d = (d < size).then_some(d);
         let mut h = o;
         while h < size && in_data(h) {
             h = (h / bs + 1) * bs;
         }
-        let want_h = (o < size).then_some(h.min(size));
-        let got_d = lseek(&file, o as i64, Whence::SeekData)
+        let got_d = lseek(file, o as i64, Whence::SeekData)
             .ok()
             .map(|x| x as u64);
-        let got_h = lseek(&file, o as i64, Whence::SeekHole)
+        let got_h = lseek(file, o as i64, Whence::SeekHole)
             .ok()
             .map(|x| x as u64);
-        assert_eq!(got_d, want_d, "SEEK_DATA from {o}");
-        assert_eq!(got_h, want_h, "SEEK_HOLE from {o}");
+        assert_eq!(got_d, (d < size).then_some(d), "SEEK_DATA from {o}");
+        assert_eq!(
+            got_h,
+            (o < size).then_some(h.min(size)),
+            "SEEK_HOLE from {o}"
+        );
     }
 }
 
@@ -277,7 +287,6 @@ fn sparse_file_holes_match_debugfs_extents() {
 /// reports one whose data is not cached), against `xfs_db bmap`.
 #[test]
 fn xfs_sparse_file_holes_match_xfs_db_bmap() {
-    use nix::unistd::{Whence, lseek};
     need!("xfs_sparse_file_holes_match_xfs_db_bmap", fuse_missing());
     let img = gx_testdata::image("xfs.img");
     let tmp = tempfile::tempdir().unwrap();
@@ -324,28 +333,7 @@ fn xfs_sparse_file_holes_match_xfs_db_bmap() {
     let in_data = |o: u64| written.iter().any(|&(a, c)| o / bs >= a && o / bs < a + c);
     let mut offsets = vec![0, 1, size - 1, size];
     offsets.extend((0..size / bs).flat_map(|b| [b * bs, b * bs + 100]));
-    for o in offsets {
-        let mut d = o;
-        while d < size && !in_data(d) {
-            d = (d / bs + 1) * bs;
-        }
-        let mut h = o;
-        while h < size && in_data(h) {
-            h = (h / bs + 1) * bs;
-        }
-        let got_d = lseek(&file, o as i64, Whence::SeekData)
-            .ok()
-            .map(|x| x as u64);
-        let got_h = lseek(&file, o as i64, Whence::SeekHole)
-            .ok()
-            .map(|x| x as u64);
-        assert_eq!(got_d, (d < size).then_some(d), "SEEK_DATA from {o}");
-        assert_eq!(
-            got_h,
-            (o < size).then_some(h.min(size)),
-            "SEEK_HOLE from {o}"
-        );
-    }
+    check_seeks(&file, bs, &offsets, in_data);
 }
 
 #[test]

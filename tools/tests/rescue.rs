@@ -43,26 +43,6 @@ use std::time::{Duration, Instant};
 const RESCUE: &str = env!("CARGO_BIN_EXE_gx-rescue");
 const ROOT_OFFSET: u64 = 34816 * 512;
 
-fn appliance_missing() -> Option<String> {
-    gx_testdata::appliance_missing(RESCUE)
-}
-
-/// Skips, saying why, where the appliance cannot run; under CI a missing
-/// kernel or QEMU (which scripts/setup installs) fails instead.
-macro_rules! need_appliance {
-    ($name:literal) => {
-        if let Some(why) = appliance_missing() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true") || why.contains("gx-agent"),
-                "{}: {why}",
-                $name
-            );
-            gx_testdata::skip!("SKIP {}: {why}", $name);
-            return;
-        }
-    };
-}
-
 /// gx-rescue on the slave side of a pty of ours.
 struct Session {
     master: File,
@@ -220,7 +200,7 @@ fn debugfs(img: &Path, req: &str) -> String {
 
 #[test]
 fn rescue_shell_through_a_pty() {
-    need_appliance!("rescue_shell_through_a_pty");
+    gx_testdata::need_appliance!("rescue_shell_through_a_pty", RESCUE);
     let dir = tempfile::tempdir().unwrap();
     let img = copy_image(dir.path(), "linux.img");
     let mut s = Session::start(&["-a", img.to_str().unwrap(), "-i"], None);
@@ -312,7 +292,7 @@ fn rescue_shell_through_a_pty() {
 
 #[test]
 fn read_only_session_and_shell_exit() {
-    need_appliance!("read_only_session_and_shell_exit");
+    gx_testdata::need_appliance!("read_only_session_and_shell_exit", RESCUE);
     let dir = tempfile::tempdir().unwrap();
     let img = copy_image(dir.path(), "linux.img");
     let digest = gx_testdata::file_digest(&img);
@@ -340,7 +320,7 @@ fn read_only_session_and_shell_exit() {
 
 #[test]
 fn other_escape_keys_and_suspend() {
-    need_appliance!("other_escape_keys_and_suspend");
+    gx_testdata::need_appliance!("other_escape_keys_and_suspend", RESCUE);
     let dir = tempfile::tempdir().unwrap();
     let img = copy_image(dir.path(), "linux.img");
     // -e none: ^] is an ordinary key.
@@ -397,7 +377,7 @@ fn other_escape_keys_and_suspend() {
 
 #[test]
 fn scratch_disks_vm_options_and_sigterm() {
-    need_appliance!("scratch_disks_vm_options_and_sigterm");
+    gx_testdata::need_appliance!("scratch_disks_vm_options_and_sigterm", RESCUE);
     let dir = tempfile::tempdir().unwrap();
     let img = copy_image(dir.path(), "linux.img");
     let tmp = dir.path().join("tmp");
@@ -545,7 +525,7 @@ fn usage_errors() {
 /// when the first command runs (libguestfs's phony Fedora, root on LVM).
 #[test]
 fn piped_input_and_lvm() {
-    need_appliance!("piped_input_and_lvm");
+    gx_testdata::need_appliance!("piped_input_and_lvm", RESCUE);
     let img = gx_testdata::image("libguestfs-fedora.img");
     let digest = gx_testdata::file_digest(&img);
     let mut child = Command::new(RESCUE)

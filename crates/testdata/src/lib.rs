@@ -117,6 +117,23 @@ macro_rules! skip_or_fail {
     }};
 }
 
+/// Returns from the test, saying why, when the appliance cannot run beside
+/// `tool` ([`appliance_missing`]): a skip on a developer's machine, a
+/// failure under CI ([`skip_or_fail!`]).
+///
+/// ```ignore
+/// gx_testdata::need_appliance!("rescue_shell_through_a_pty", RESCUE);
+/// ```
+#[macro_export]
+macro_rules! need_appliance {
+    ($name:expr, $tool:expr) => {
+        if let Some(why) = $crate::appliance_missing($tool) {
+            $crate::skip_or_fail!("{}: {why}", $name);
+            return;
+        }
+    };
+}
+
 /// A cpio "newc" archive holding one executable, `/init`.
 pub fn cpio_with_init(init: &[u8]) -> Vec<u8> {
     fn entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
