@@ -218,8 +218,7 @@ pub trait Filesystem {
     /// By default the whole file is data, which is always a right answer
     /// (a hole may be reported as data, never the reverse).
     fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
-        let size = self.lstat(path)?.size;
-        Ok((offset < size).then_some(if hole { size } else { offset }))
+        Ok(seek_all_data(self.lstat(path)?.size, offset, hole))
     }
 
     /// Space and inode counts.
@@ -278,6 +277,13 @@ fn guard<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
             )))
         }
     }
+}
+
+/// [`Filesystem::seek_data`] for a file of `size` bytes read as all data:
+/// SEEK_DATA stays at `offset`, SEEK_HOLE goes to the end; ENXIO (`None`)
+/// from the end on.
+pub fn seek_all_data(size: u64, offset: u64, hole: bool) -> Option<u64> {
+    (offset < size).then_some(if hole { size } else { offset })
 }
 
 /// Every call of a filesystem behind [`guard`].

@@ -263,20 +263,13 @@ impl Handle {
     /// optional arguments into). It is opened when the handle is launched.
     pub fn add_drive_opts(&mut self, path: impl AsRef<Path>, options: DriveOptions) -> Result<()> {
         let path = path.as_ref();
-        // As libguestfs traces add_drive: the optional arguments given.
-        self.trace_call(format_args!(
-            "add_drive \"{}\"{}{}",
-            path.display(),
-            if options.readonly {
-                " \"readonly:true\""
-            } else {
-                ""
-            },
-            match options.format {
-                Some(f) => format!(" \"format:{f}\""),
-                None => String::new(),
-            }
-        ));
+        // Traced as the add_drive call these options stand for.
+        let given = AddDriveOpts {
+            readonly: options.readonly.then_some(true),
+            format: options.format.map(|f| f.to_string()),
+            ..AddDriveOpts::default()
+        };
+        self.trace_call(format_args!("add_drive \"{}\"{given}", path.display()));
         self.push_drive(path, options)
     }
 

@@ -671,11 +671,8 @@ impl Filesystem for Ext4Fs {
             return Err(Error::invalid(format!("{path}: not a regular file")));
         }
         let size = inode.size;
-        if offset >= size {
-            return Ok(None);
-        }
-        if inode.flags & INODE_FLAG_INLINE_DATA != 0 {
-            return Ok(Some(if hole { size } else { offset }));
+        if offset >= size || inode.flags & INODE_FLAG_INLINE_DATA != 0 {
+            return Ok(crate::seek_all_data(size, offset, hole));
         }
         let bs = u64::from(self.sb.block_size);
         let mut lblk = offset / bs;

@@ -442,11 +442,8 @@ impl Filesystem for XfsFs {
             return Err(Error::invalid(format!("{path}: not a regular file")));
         }
         let size = inode.size;
-        if offset >= size {
-            return Ok(None);
-        }
-        if inode.is_realtime() {
-            return Ok(Some(if hole { size } else { offset }));
+        if offset >= size || inode.is_realtime() {
+            return Ok(crate::seek_all_data(size, offset, hole));
         }
         let bs = u64::from(self.sb.blocksize);
         let ext = self

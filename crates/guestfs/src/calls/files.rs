@@ -451,7 +451,7 @@ impl Handle {
             }
         }
         let size = u64::try_from(self.statns(path)?.st_size).unwrap_or(0);
-        Ok((offset < size).then_some(if hole { size } else { offset }))
+        Ok(gx_fs::seek_all_data(size, offset, hole))
     }
 
     /// `find0`: `find`'s names, NUL-terminated, into a local file.
