@@ -270,11 +270,17 @@ impl Handle {
             ..AddDriveOpts::default()
         };
         self.trace_call(format_args!("add_drive \"{}\"{given}", path.display()));
-        self.push_drive(path, options)
+        self.push_drive(path, options, None)
     }
 
-    /// Adds a local drive (traced by the caller).
-    pub(crate) fn push_drive(&mut self, path: &Path, options: DriveOptions) -> Result<()> {
+    /// Adds a drive (traced by the caller): a local file, or with
+    /// `protocol` a network drive that `launch` will refuse.
+    pub(crate) fn push_drive(
+        &mut self,
+        path: &Path,
+        options: DriveOptions,
+        protocol: Option<String>,
+    ) -> Result<()> {
         if self.launched {
             return Err(Error::invalid(
                 "add_drive: drives cannot be added after launch",
@@ -284,7 +290,7 @@ impl Handle {
             path: path.to_path_buf(),
             options,
             scratch: false,
-            protocol: None,
+            protocol,
         });
         Ok(())
     }

@@ -42,21 +42,14 @@ impl Handle {
         // A network drive (nbd, ssh, iscsi, ...) is accepted here, as by
         // libguestfs, which leaves it to the backend; `launch` refuses it.
         if let Some(p) = opts.protocol.as_deref().filter(|p| *p != "file") {
-            if self.launched {
-                return Err(Error::invalid(
-                    "add_drive: drives cannot be added after launch",
-                ));
-            }
-            self.drives.push(Drive {
-                path: filename.into(),
-                options: DriveOptions {
+            return self.push_drive(
+                filename.as_ref(),
+                DriveOptions {
                     format: None,
                     readonly: opts.readonly.unwrap_or(false),
                 },
-                scratch: false,
-                protocol: Some(p.to_string()),
-            });
-            return Ok(());
+                Some(p.to_string()),
+            );
         }
         if let Some(bs) = opts.blocksize {
             if bs != 512 {
@@ -82,6 +75,7 @@ impl Handle {
                 format,
                 readonly: opts.readonly.unwrap_or(false),
             },
+            None,
         )
     }
 
