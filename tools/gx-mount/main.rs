@@ -214,10 +214,15 @@ fn real_main() -> Result<i32> {
 }
 
 /// A FUSE mount whose server died (killed) leaves the directory answering
-/// ENOTCONN: detach it, so that a new mount can take its place.
+/// ENOTCONN (or ECONNABORTED, on kernels that saw the connection aborted):
+/// detach it, so that a new mount can take its place.
 fn clear_stale_mount(mountpoint: &str) {
-    let stale =
-        std::fs::metadata(mountpoint).is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN));
+    let stale = std::fs::metadata(mountpoint).is_err_and(|e| {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::ENOTCONN) | Some(libc::ECONNABORTED)
+        )
+    });
     if stale {
         for bin in ["fusermount3", "fusermount"] {
             let done = std::process::Command::new(bin)

@@ -824,8 +824,14 @@ fn a_killed_mount_does_not_block_the_next() {
         std::thread::sleep(Duration::from_millis(20));
     }
     m.pid = 0;
+    // The kernel answers a dead FUSE connection with ENOTCONN, or with
+    // ECONNABORTED where it saw the abort (kernels differ); either is the
+    // "transport endpoint" error guestmount users know.
     let e = std::fs::metadata(&mp).unwrap_err();
-    assert_eq!(e.raw_os_error(), Some(107), "ENOTCONN expected: {e}");
+    assert!(
+        matches!(e.raw_os_error(), Some(107) | Some(103)),
+        "ENOTCONN or ECONNABORTED expected: {e}"
+    );
     let mut again = Mounted::new(&mp, &args);
     assert!(mp.join("etc/fstab").is_file());
     again.unmount(10);
