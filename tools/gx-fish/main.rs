@@ -353,71 +353,26 @@ fn drive_name(mut i: usize) -> String {
     String::from_utf8_lossy(&s).into_owned()
 }
 
-const NO_OS: &str = "no operating system was found on this disk
-
-If using guestfish ‘-i’ option, remove this option and instead
-use the commands ‘run’ followed by ‘list-filesystems’.
-You can then mount filesystems you want by hand using the
-‘mount’ or ‘mount-ro’ command.
-
-If using guestmount ‘-i’, remove this option and choose the
-filesystem(s) you want to see by manually adding ‘-m’ option(s).
-Use ‘virt-filesystems’ to see what filesystems are available.
-
-If using other virt tools, this disk image won’t work
-with these tools.  Use the guestfish equivalent commands
-(see the virt tool manual page).";
-
-const MULTI_OS: &str = "multi-boot operating systems are not supported
-
-If using guestfish ‘-i’ option, remove this option and instead
-use the commands ‘run’ followed by ‘list-filesystems’.
-You can then mount filesystems you want by hand using the
-‘mount’ or ‘mount-ro’ command.
-
-If using guestmount ‘-i’, remove this option and choose the
-filesystem(s) you want to see by manually adding ‘-m’ option(s).
-Use ‘virt-filesystems’ to see what filesystems are available.
-
-If using other virt tools, multi-boot operating systems won’t work
-with these tools.  Use the guestfish equivalent commands
-(see the virt tool manual page).";
-
 /// `-i`: the one operating system's filesystems, mounted as it mounts
 /// them (read-only with `--ro`), shortest mountpoint first.
 fn inspect_mount(f: &mut Fish) -> Result<(), Exit> {
     let roots = f.g.inspect_os().map_err(lib_error)?;
     let root = match roots.as_slice() {
         [] => {
-            eprintln!("{PROG}: {NO_OS}");
+            eprintln!("{PROG}: {}", gx_cli::inspect::NO_OS);
             return Err(Exit(1));
         }
         [r] => r.clone(),
         _ => {
-            eprintln!("{PROG}: {MULTI_OS}");
+            eprintln!("{PROG}: {}", gx_cli::inspect::MULTI_OS);
             return Err(Exit(1));
         }
     };
-    let mut mps = f.g.inspect_get_mountpoints(&root).map_err(lib_error)?;
-    mps.sort_by_key(|(mp, _)| mp.len());
-    let mut errors = 0;
-    for (mp, dev) in &mps {
-        let r = if f.read_only {
-            f.g.mount_ro(dev, mp)
-        } else {
-            f.g.mount(dev, mp)
-        };
-        if let Err(e) = r {
-            eprintln!("libguestfs: error: {e}");
-            if mp == "/" {
-                return Err(Exit(1));
-            }
-            errors += 1;
-        }
-    }
-    if errors > 0 {
-        eprintln!("{PROG}: some filesystems could not be mounted (ignored)");
-    }
+    let ro = f.read_only;
+    gx_cli::inspect::mount_root_reporting(&mut f.g, &root, PROG, ro, |_, _, e| {
+        eprintln!("libguestfs: error: {e}")
+    })
+    .map_err(|_| Exit(1))?;
     f.root = Some(root);
     Ok(())
 }

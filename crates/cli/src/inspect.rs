@@ -67,6 +67,24 @@ pub fn mount_root(g: &mut Handle, root: &str, prog: &str) -> Result<()> {
 
 /// [`mount_root`], read-write when `readonly` is false (gx-mount --rw).
 pub fn mount_root_mode(g: &mut Handle, root: &str, prog: &str, readonly: bool) -> Result<()> {
+    let verbose = g.verbose();
+    mount_root_reporting(g, root, prog, readonly, |dev, mp, e| {
+        if verbose && mp != "/" {
+            eprintln!("{prog}: {dev} on {mp}: {e}");
+        }
+    })
+}
+
+/// [`mount_root_mode`], telling `report` of each failed mount (device,
+/// mountpoint, error) as it happens: gx-fish prints every one as
+/// guestfish's error handler does, the other tools only with `-v`.
+pub fn mount_root_reporting(
+    g: &mut Handle,
+    root: &str,
+    prog: &str,
+    readonly: bool,
+    mut report: impl FnMut(&str, &str, &gx_guestfs::Error),
+) -> Result<()> {
     let mut mps = g.inspect_get_mountpoints(root)?;
     mps.sort_by(|a, b| {
         a.0.len()
@@ -81,11 +99,9 @@ pub fn mount_root_mode(g: &mut Handle, root: &str, prog: &str, readonly: bool) -
             g.mount(dev, mp)
         };
         if let Err(e) = r {
+            report(dev, mp, &e);
             if mp == "/" {
                 return Err(anyhow!(e).context(format!("mounting the guest's root {dev} on /")));
-            }
-            if g.verbose() {
-                eprintln!("{prog}: {dev} on {mp}: {e}");
             }
             errors += 1;
         }

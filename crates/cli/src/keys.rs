@@ -99,34 +99,11 @@ fn redact(selector: &str) -> String {
 /// `/dev/mapper/VG-LV` (each `-` of a name doubled) to `/dev/VG/LV`;
 /// anything else unchanged.
 pub fn unescape_device_mapper_lvm(id: &str) -> String {
-    let Some(rest) = id.strip_prefix("/dev/mapper/") else {
-        return id.to_string();
-    };
-    if rest.contains('/') {
-        return id.to_string();
-    }
-    let b = rest.as_bytes();
-    let mut sep = None;
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'-' {
-            if b.get(i + 1) == Some(&b'-') {
-                i += 2;
-                continue;
-            }
-            if sep.is_some() || i == 0 || i + 1 == b.len() {
-                return id.to_string();
-            }
-            sep = Some(i);
-        }
-        i += 1;
-    }
-    match sep {
-        Some(s) => format!(
-            "/dev/{}/{}",
-            rest[..s].replace("--", "-"),
-            rest[s + 1..].replace("--", "-")
-        ),
+    match id
+        .strip_prefix("/dev/mapper/")
+        .and_then(gx_guestfs::split_dm_name)
+    {
+        Some((vg, lv)) => format!("/dev/{vg}/{lv}"),
         None => id.to_string(),
     }
 }

@@ -43,7 +43,7 @@ pub use generated::*;
 pub use gx_appliance::Backend;
 pub use gx_disk::{Error, ErrorKind, Result};
 pub use gx_fs::{FileType, Timespec};
-pub use volumes::dm_name;
+pub use volumes::{dm_name, split_dm_name};
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;

@@ -27,7 +27,7 @@ pub(crate) struct Mapped {
 /// Split a device-mapper LV name `VG-LV` (a literal `-` doubled) into its
 /// VG and LV names, as libguestfs's key selectors and lvm2's dm names do.
 /// `None` unless there is exactly one single hyphen, neither first nor last.
-pub(crate) fn split_dm_name(s: &str) -> Option<(String, String)> {
+pub fn split_dm_name(s: &str) -> Option<(String, String)> {
     if s.contains('/') {
         return None;
     }
