@@ -104,18 +104,35 @@ fn add_domain(f: &mut Fish, a: &[String]) -> R {
             "live: the live appliance is not supported",
         ));
     }
-    let dom = gx_cli::domain::load(name, uri.as_deref().or(f.connect.as_deref()))
-        .map_err(|e| call_error(CALL, format!("{e:#}")))?;
+    let uri = uri.or_else(|| f.connect.clone());
+    let n = add_domain_disks(f, name, uri.as_deref(), readonly, &mode)?;
+    writeln!(f.out(), "{n}")?;
+    Ok(())
+}
+
+/// libguestfs's `add_domain` after its optional arguments are read: the
+/// domain's disks, all or none (each is checked before the first is added),
+/// by `readonlydisk` MODE; how many were added. `-d` comes here too, as
+/// guestfish's does, with `readonlydisk:read`.
+pub(crate) fn add_domain_disks(
+    f: &mut Fish,
+    name: &str,
+    uri: Option<&str>,
+    readonly: bool,
+    mode: &str,
+) -> Result<usize, FishError> {
+    const CALL: &str = "add_domain";
+    let dom = gx_cli::domain::load(name, uri).map_err(|e| call_error(CALL, format!("{e:#}")))?;
     if dom.running && !readonly {
-        return Err(call_error(
-            CALL,
+        // A library-side error: libguestfs prints it without the call name.
+        return Err(FishError::Api(gx_guestfs::Error::invalid(
             "error: domain is a live virtual machine.\nWriting to the disks of a running virtual machine can cause disk corruption.\nUse read-only access (readonly:true).",
-        ));
+        )));
     }
     // All or nothing: every disk is checked before the first is added.
     let mut add = Vec::new();
     for d in &dom.disks {
-        let ro = match (d.readonly, mode.as_str()) {
+        let ro = match (d.readonly, mode) {
             (true, "ignore") => continue,
             (true, "error") if !readonly => {
                 return Err(call_error(
@@ -146,8 +163,7 @@ fn add_domain(f: &mut Fish, a: &[String]) -> R {
         )
         .map_err(|e| call_error(CALL, e))?;
     }
-    writeln!(f.out(), "{n}")?;
-    Ok(())
+    Ok(n)
 }
 
 /// libguestfs's events, in bit order (`GUESTFS_EVENT_*`).

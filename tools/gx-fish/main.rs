@@ -204,30 +204,21 @@ fn setup(opts: &Opts) -> Result<Fish, Exit> {
                 index += 1;
             }
             DriveOpt::Domain(name) => {
-                let dom = gx_cli::domain::load(name, opts.connect.as_deref()).map_err(|e| {
-                    eprintln!("{PROG}: {e:#}");
-                    Exit(1)
-                })?;
-                for disk in &dom.disks {
-                    let ro = opts.read_only || disk.readonly;
-                    if !ro && dom.running {
-                        eprintln!(
-                            "{PROG}: {}: the domain ‘{name}’ is running: writing to its disks could corrupt them; use read-only access (--ro)",
-                            disk.path.display()
-                        );
-                        return Err(Exit(1));
+                let uri = opts.connect.clone();
+                index += builtins::add_domain_disks(
+                    &mut f,
+                    name,
+                    uri.as_deref(),
+                    opts.read_only,
+                    "read",
+                )
+                .map_err(|e| match e {
+                    FishError::Api(e) => lib_error(e),
+                    e => {
+                        shell::report(&f, "add-domain", e);
+                        Exit(1)
                     }
-                    f.g.add_drive(
-                        &disk.path.to_string_lossy(),
-                        AddDriveOpts {
-                            readonly: ro.then_some(true),
-                            format: disk.format.clone(),
-                            ..AddDriveOpts::default()
-                        },
-                    )
-                    .map_err(lib_error)?;
-                    index += 1;
-                }
+                })?;
             }
             DriveOpt::New { filename, spec } => {
                 let p = prep::Prep::parse(spec).map_err(|m| {

@@ -176,8 +176,13 @@ fn libvirt_test_driver_domains_and_debug_drives() {
     <devices><disk type="file"><source file="/nonexistent.img"/></disk></devices>
   </domain>
   <domain type="test">
+    <name>live</name>
+    <devices><disk type="file"><source file="{}"/></disk></devices>
+  </domain>
+  <domain type="test">
     <name>guest</name>
     <memory>524288</memory>
+    <test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate>
     <devices>
       <disk type="file"><source file="{}"/><target dev="hda"/></disk>
       <disk type="file"><driver name="qemu" type="raw"/><source file="{}"/><target dev="hdb"/></disk>
@@ -187,6 +192,7 @@ fn libvirt_test_driver_domains_and_debug_drives() {
   </domain>
 </node>
 "#,
+            img(1),
             img(1),
             img(2),
             img(3),
@@ -209,6 +215,35 @@ fn libvirt_test_driver_domains_and_debug_drives() {
         &[],
     ));
     assert_eq!(out, all_ro);
+    // Without --ro, -d is add_domain with readonlydisk:read (libguestfs's
+    // add_libvirt_drives): only the disk marked <readonly/> is read-only.
+    let out = ok(&fish_in(
+        d,
+        &["-c", &uri, "-d", "guest", "debug-drives"],
+        "",
+        &[],
+    ));
+    assert_eq!(
+        out,
+        format!(
+            "{} protocol=file\n{} format=raw protocol=file\n{} format=qcow2 protocol=file\n{} readonly format=raw protocol=file\n",
+            img(1),
+            img(2),
+            img(3),
+            img(4)
+        )
+    );
+    // A running domain (the test driver's default) is refused read-write,
+    // with libguestfs's words.
+    let o = fish_in(d, &["-c", &uri, "-d", "live", "debug-drives"], "", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with(
+            "libguestfs: error: error: domain is a live virtual machine.\nWriting to the disks"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = ok(&fish_in(
         d,
         &[],

@@ -66,7 +66,8 @@ fn nix_is_not_root() -> bool {
 pub fn load(name: &str, uri: Option<&str>) -> Result<Domain> {
     // libvirt's test driver (`test:///path/node.xml`): the domains are those
     // of that file, read here without libvirt, as libguestfs's own tests use
-    // it. Its domains count as running, as the test driver starts them.
+    // it. Its domains count as running, as the test driver starts them,
+    // unless the file gives another `<test:runstate>` (5: shut off).
     if let Some(file) = uri.and_then(|u| u.strip_prefix("test://")) {
         if file.starts_with('/') {
             let xml = std::fs::read_to_string(file)
@@ -74,7 +75,7 @@ pub fn load(name: &str, uri: Option<&str>) -> Result<Domain> {
             for one in node_domains(&xml)? {
                 let mut dom = parse(one)?;
                 if dom.name == name {
-                    dom.running = true;
+                    dom.running = test_runstate(one)? != Some(VIR_DOMAIN_SHUTOFF);
                     return Ok(dom);
                 }
             }
@@ -151,6 +152,35 @@ fn node_domains(xml: &str) -> Result<Vec<&str>> {
         }
     }
     Ok(out)
+}
+
+/// libvirt's `VIR_DOMAIN_SHUTOFF`: the one test-driver run state in which a
+/// domain is not active.
+const VIR_DOMAIN_SHUTOFF: u32 = 5;
+
+/// The test driver's `<test:runstate>N</test:runstate>` of one domain, if
+/// the file gives it.
+fn test_runstate(domain_xml: &str) -> Result<Option<u32>> {
+    let mut reader = quick_xml::Reader::from_str(domain_xml);
+    let mut inside = false;
+    loop {
+        match reader
+            .read_event()
+            .context("parsing libvirt test driver XML")?
+        {
+            Event::Start(e) => inside = AsRef::<str>::as_ref(&e.local_name()) == "runstate",
+            Event::Text(t) if inside => {
+                let v = AsRef::<str>::as_ref(&t).trim().to_string();
+                let n = v
+                    .parse()
+                    .with_context(|| format!("libvirt test driver XML: runstate ‘{v}’"))?;
+                return Ok(Some(n));
+            }
+            Event::End(_) => inside = false,
+            Event::Eof => return Ok(None),
+            _ => {}
+        }
+    }
 }
 
 /// Parse domain XML: the name, UUID and every `<disk type="file|block">`'s
