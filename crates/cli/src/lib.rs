@@ -287,10 +287,23 @@ impl Common {
         for (_, ev) in events {
             match ev {
                 Ev::Fmt(f) => format = parse_format(&f)?,
-                Ev::Add(p) => drives.push(DriveArg {
-                    source: Source::File(PathBuf::from(p)),
-                    format,
-                }),
+                Ev::Add(a) => {
+                    // `-a URI` as libguestfs's tools take it: `file:///path`
+                    // is a local image; network drives are refused here, in
+                    // the Handle's words, before anything is opened.
+                    let u = uri::parse(&a).map_err(|m| anyhow!("{m}"))?;
+                    if u.protocol != "file" {
+                        bail!(
+                            "{}: protocol \"{}\" is not supported: guestx opens local files and block devices only",
+                            u.path,
+                            u.protocol
+                        );
+                    }
+                    drives.push(DriveArg {
+                        source: Source::File(PathBuf::from(u.path)),
+                        format,
+                    })
+                }
                 Ev::Dom(d) => drives.push(DriveArg {
                     source: Source::Domain(d),
                     format,
@@ -607,6 +620,27 @@ mod tests {
         let fmts: Vec<_> = c.drives.iter().map(|d| d.format).collect();
         assert_eq!(fmts, vec![None, Some(Format::Raw), None]);
         assert_eq!(c.display_name(), "x++");
+    }
+
+    #[test]
+    fn drive_uris() {
+        let c = parse_args(&["t", "-a", "file:///tmp/a%20b.img", "-a", "plain:x"]);
+        let paths: Vec<_> = c
+            .drives
+            .iter()
+            .map(|d| match &d.source {
+                Source::File(p) => p.display().to_string(),
+                Source::Domain(d) => d.clone(),
+            })
+            .collect();
+        assert_eq!(paths, ["/tmp/a b.img", "plain:x"]);
+        let cmd = command("t", "test", Features::default());
+        let m = cmd
+            .try_get_matches_from(["t", "-a", "ssh://u:secret@host/disk.img"])
+            .unwrap();
+        let e = Common::from_matches(&m).unwrap_err().to_string();
+        assert!(e.contains("protocol \"ssh\" is not supported"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
     }
 
     #[test]
