@@ -177,6 +177,10 @@ pub struct Action {
     /// Changes a guest: never sent to an image opened read-only except into
     /// the appliance's throw-away overlay.
     pub writes: bool,
+    /// The Handle's method takes `&mut self` (calls written by hand that
+    /// change the handle itself: drives, settings, launch, the mount
+    /// table). Generated calls take `&mut self` when they write.
+    pub handle_mut: bool,
     pub visibility: Visibility,
     /// Other gx-fish names (`run` for `launch`).
     pub aliases: &'static [&'static str],
@@ -202,6 +206,7 @@ impl Action {
         engine: Engine::Handle,
         proc_nr: None,
         writes: false,
+        handle_mut: false,
         visibility: Visibility::Public,
         aliases: &[],
         fish_output: FishOutput::Decimal,
