@@ -8,9 +8,11 @@
 //!   structs, the wire messages ([`Call`-enum]), the agent's `Handler` trait
 //!   and `dispatch`;
 //! - `appliance/host/src/generated.rs`: the host client's typed methods;
-//! - `crates/guestfs/src/generated.rs`: the Handle's methods (engine dispatch
-//!   and the `auto` fallback in one place) and the `DirectCalls` trait the
-//!   direct engine implements;
+//! - `crates/guestfs/src/generated.rs`: the Handle's public method of every
+//!   call (its `enter` event and trace lines, then the engine dispatch and
+//!   the `auto` fallback, or the hand-written `impl_NAME`), how the trace
+//!   prints each struct, and the `DirectCalls` trait the direct engine
+//!   implements;
 //! - `tools/gx-fish/generated.rs`: gx-fish's command table (arguments parsed
 //!   by kind, results printed exactly as guestfish prints each return kind).
 //!
