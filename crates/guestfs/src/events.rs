@@ -398,6 +398,48 @@ mod tests {
         assert_eq!(escape(b"a\tb\x7f"), "a\\tb\\x7f");
     }
 
+    /// What fish/test-events.sh of libguestfs expects of a call: `enter`,
+    /// then the call and return lines as trace events (none on stderr);
+    /// a call made inside another fires nothing.
+    #[test]
+    fn calls_fire_enter_and_trace() {
+        let mut g = Handle::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        g.set_event_callback(
+            Box::new(move |ev, _, buf, _| {
+                s.lock()
+                    .unwrap()
+                    .push(format!("{} {}", ev.name(), String::from_utf8_lossy(buf)))
+            }),
+            Event::Enter.bit() | Event::Trace.bit(),
+        )
+        .unwrap();
+        g.set_trace(true).unwrap();
+        g.get_autosync().unwrap();
+        // add_drive_ro is add_drive with readonly: only the outer call shows.
+        g.add_drive_ro("/dev/null").unwrap();
+        assert!(g.version().is_ok());
+        let got = seen.lock().unwrap().clone();
+        assert_eq!(
+            got[..7],
+            [
+                "enter set_trace",
+                "enter get_autosync",
+                "trace get_autosync",
+                "trace get_autosync = 1",
+                "enter add_drive_ro",
+                "trace add_drive_ro \"/dev/null\"",
+                "trace add_drive_ro = 0",
+            ]
+        );
+        assert!(
+            got[9].starts_with("trace version = <struct guestfs_version = major: "),
+            "{got:?}"
+        );
+        assert!(got[9].ends_with(", extra: guestx, >"), "{got:?}");
+    }
+
     #[test]
     fn handles_are_indexes_kept_across_deletes() {
         let mut g = Handle::new();
