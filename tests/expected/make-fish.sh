@@ -458,3 +458,39 @@ filesize win:C:\windows\system32\cmd.exe
 -cat win:d:\foo
 is-dir win:\windows\system32
 EOF2
+
+# --- -x trace lines of each return kind (trace turned on after -i, so only
+# these calls trace): int, int64, bool, string, string list, hashtable,
+# struct, struct list, buffer, and a call that fails.
+case_ img-trace '--ro -a "$IMAGES/linux.img" -i' <<'EOF2'
+trace true
+blockdev-getss /dev/sda
+blockdev-getsize64 /dev/sda
+is-dir /etc
+vfs-type /dev/sda1
+list-devices
+mountpoints
+statns /etc/hostname
+part-list /dev/sda
+pread /etc/hostname 4 2
+-statns /nonexistent
+-pread /nonexistent 4 0
+trace false
+is-dir /etc
+EOF2
+
+# --- -x before launch: the return lines of settings (bool, unit, a missing
+# optional string), set_trace false tracing itself.
+case_ trace-config '-x' <<'EOF2'
+get-autosync
+get-append
+set-append "foo bar"
+get-append
+is-config
+get-pgroup
+set-pgroup true
+get-pgroup
+get-trace
+set-trace false
+get-trace
+EOF2

@@ -8,9 +8,10 @@
 
 use std::cell::RefCell;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 
-use gx_guestfs::{AddDriveOpts, DiskCreateOpts, Handle};
+use gx_guestfs::{AddDriveOpts, DiskCreateOpts, Event, EventCallback, Handle};
 
 use crate::context::{Fish, FishError, LocalMount, os_error, parse_size};
 use crate::glob;
@@ -166,32 +167,17 @@ pub(crate) fn add_domain_disks(
     Ok(n)
 }
 
-/// libguestfs's events, in bit order (`GUESTFS_EVENT_*`).
-const EVENTS: &[&str] = &[
-    "close",
-    "subprocess_quit",
-    "launch_done",
-    "progress",
-    "appliance",
-    "library",
-    "trace",
-    "enter",
-    "libvirt_auth",
-    "warning",
-];
-const ALL_EVENTS: u64 = (1 << EVENTS.len()) - 1;
-
 /// An event set as guestfish parses it: `*`, or comma-separated names where
 /// each word selects the first event whose name starts with it (so `launch`
 /// is `launch_done`).
 fn event_set(arg: &str) -> Result<u64, FishError> {
     if arg == "*" {
-        return Ok(ALL_EVENTS);
+        return Ok(Event::ALL_BITS);
     }
     let mut mask = 0;
     for word in arg.split(',').filter(|w| !w.is_empty()) {
-        match EVENTS.iter().position(|e| e.starts_with(word)) {
-            Some(i) => mask |= 1 << i,
+        match Event::ALL.iter().find(|e| e.name().starts_with(word)) {
+            Some(e) => mask |= e.bit(),
             None => {
                 eprintln!("unknown event name: {word}");
                 return Err(msg_printed());
@@ -203,28 +189,50 @@ fn event_set(arg: &str) -> Result<u64, FishError> {
 
 /// `*` for every event, else the names, comma-separated.
 fn event_set_string(mask: u64) -> String {
-    if mask == ALL_EVENTS {
+    if mask == Event::ALL_BITS {
         return "*".into();
     }
-    EVENTS
+    Event::ALL
         .iter()
-        .enumerate()
-        .filter(|(i, _)| mask & (1 << i) != 0)
-        .map(|(_, e)| *e)
+        .filter(|e| mask & e.bit() != 0)
+        .map(|e| e.name())
         .collect::<Vec<_>>()
         .join(",")
 }
 
-/// `event NAME EVENTSET SCRIPT`: run SCRIPT with `/bin/sh -c` (or `$SHELL`)
-/// when one of the events happens, `$EVENT` naming it.
+/// `event NAME EVENTSET SCRIPT`: a callback on the handle that runs SCRIPT
+/// with `$SHELL -c` (`/bin/sh`), `$EVENT` naming the event and its message
+/// (a call's name, a trace line) and numbers as `$1...`, waiting for it, as
+/// guestfish does. Its output goes to our standard output, which the shell
+/// flushes before each command while handlers exist.
 fn event(f: &mut Fish, a: &[String]) -> R {
     let [name, set, script] = a else {
         eprintln!("use 'event <name> <eventset> <script>' to register an event handler");
         return Err(msg_printed());
     };
     let mask = event_set(set)?;
-    let handle = f.next_event;
-    f.next_event += 1;
+    let command = script.clone();
+    let cb: EventCallback = Box::new(move |ev, _, buf, array| {
+        let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
+        let mut c = std::process::Command::new(&shell);
+        c.arg("-c").arg(&command).arg("").env("EVENT", ev.name());
+        if matches!(
+            ev,
+            Event::Appliance
+                | Event::Library
+                | Event::Trace
+                | Event::Enter
+                | Event::LibvirtAuth
+                | Event::Warning
+        ) {
+            c.arg(std::ffi::OsStr::from_bytes(buf));
+        }
+        c.args(array.iter().map(u64::to_string));
+        if let Err(e) = c.status() {
+            eprintln!("event handler: {shell}: {e}");
+        }
+    });
+    let handle = f.g.set_event_callback(cb, mask)?;
     f.events.push(crate::context::EventHandler {
         name: name.clone(),
         mask,
@@ -240,11 +248,16 @@ fn delete_event(f: &mut Fish, a: &[String]) -> R {
         eprintln!("use 'delete-event <name>' to delete an event handler");
         return Err(msg_printed());
     };
-    let before = f.events.len();
-    f.events.retain(|e| &e.name != name);
-    if f.events.len() == before {
+    let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut f.events)
+        .into_iter()
+        .partition(|e| &e.name == name);
+    f.events = kept;
+    if gone.is_empty() {
         eprintln!("delete-event: {name}: no such event handler");
         return Err(msg_printed());
+    }
+    for e in gone {
+        f.g.delete_event_callback(e.handle);
     }
     Ok(())
 }
@@ -268,38 +281,6 @@ fn list_events(f: &mut Fish) -> R {
         writeln!(f.out(), "{l}")?;
     }
     Ok(())
-}
-
-/// Runs the handlers registered for `event` (a name of [`EVENTS`]), each
-/// with `$EVENT` set and `args` as `$1...`, waiting for each, as guestfish
-/// does. Their output goes to our standard output (a `--remote` client's).
-pub(crate) fn fire_event(f: &mut Fish, event: &str, args: &[&str]) {
-    let Some(bit) = EVENTS.iter().position(|e| *e == event) else {
-        return;
-    };
-    let scripts: Vec<String> = f
-        .events
-        .iter()
-        .filter(|e| e.mask & (1 << bit) != 0)
-        .map(|e| e.script.clone())
-        .collect();
-    if scripts.is_empty() {
-        return;
-    }
-    let _ = f.out().flush();
-    let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
-    for script in scripts {
-        let r = std::process::Command::new(&shell)
-            .arg("-c")
-            .arg(&script)
-            .arg("")
-            .args(args)
-            .env("EVENT", event)
-            .status();
-        if let Err(e) = r {
-            eprintln!("event handler: {shell}: {e}");
-        }
-    }
 }
 
 /// The value of a boolean `name:value` optional argument `o` of a fish-only
@@ -660,18 +641,29 @@ fn reopen(f: &mut Fish, a: &[String]) -> R {
     if !a.is_empty() {
         return Err(msg("‘reopen’ command takes no parameters"));
     }
+    // As guestfish: shut down, copy the settings guestfish itself sets
+    // (those calls fire the old handle's events), close the old handle.
     f.g.shutdown()?;
     let mut g2 = Handle::new();
-    g2.set_verbose(f.g.get_verbose().unwrap_or(false))?;
-    g2.set_trace(f.g.get_trace().unwrap_or(false))?;
-    g2.set_autosync(f.g.get_autosync().unwrap_or(true))?;
+    if let Ok(v) = f.g.get_verbose() {
+        g2.set_verbose(v)?;
+    }
+    if let Ok(v) = f.g.get_trace() {
+        g2.set_trace(v)?;
+    }
+    if let Ok(v) = f.g.get_autosync() {
+        g2.set_autosync(v)?;
+    }
+    if let Ok(v) = f.g.get_pgroup() {
+        g2.set_pgroup(v)?;
+    }
     g2.set_engine(f.settings.engine)?;
     g2.set_backend_kind(f.settings.backend);
-    // The old handle closes here, and its event handlers with it.
-    fire_event(f, "close", &[]);
+    // The old handle closes here (its `close` event), and its handlers
+    // go with it.
+    let _ = f.out().flush();
+    drop(std::mem::replace(&mut f.g, g2));
     f.events.clear();
-    f.next_event = 0;
-    f.g = g2;
     Ok(())
 }
 

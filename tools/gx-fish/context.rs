@@ -76,10 +76,9 @@ pub(crate) struct Fish {
     pub read_only: bool,
     /// `-c URI`: the libvirt connection for `-d` and `add-domain`.
     pub connect: Option<String>,
-    /// `event` handlers of this handle, in registration order, and the
-    /// number the next one gets (libguestfs's event handle).
+    /// `event` handlers of this handle, in registration order (the
+    /// callbacks themselves are the handle's).
     pub events: Vec<EventHandler>,
-    pub next_event: usize,
     /// What `reopen` gives a new handle: the engine and launcher chosen.
     pub settings: Settings,
     /// The root `-i` mounted, for the interactive banner.
@@ -93,10 +92,11 @@ pub(crate) struct Fish {
 /// One `event` handler.
 pub(crate) struct EventHandler {
     pub name: String,
-    /// Bit i: `builtins::EVENTS[i]`.
+    /// Bits of `gx_guestfs::Event::bit`.
     pub mask: u64,
     pub script: String,
-    pub handle: usize,
+    /// The handle's event handle for the callback.
+    pub handle: i32,
 }
 
 /// A FUSE mount made by `mount-local`, served by `mount-local-run`.
@@ -136,7 +136,6 @@ impl Fish {
             read_only: false,
             connect: None,
             events: Vec::new(),
-            next_event: 0,
             local: None,
             settings: Settings::default(),
             root: None,

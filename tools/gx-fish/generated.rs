@@ -277,6 +277,21 @@ pub(crate) fn run_action(
             writeln!(f.out(), "{r}")?;
             Ok(())
         }
+        "set_pgroup" => {
+            argc(argv, 1, 1)?;
+            let a_pgroup = parse_bool(&argv[0])?;
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.set_pgroup(a_pgroup)?;
+            let () = r;
+            Ok(())
+        }
+        "get_pgroup" => {
+            argc(argv, 0, 0)?;
+            #[allow(clippy::let_unit_value)]
+            let r = f.g.get_pgroup()?;
+            writeln!(f.out(), "{r}")?;
+            Ok(())
+        }
         "set_memsize" => {
             argc(argv, 1, 1)?;
             let a_memsize = parse_int(cmd, "memsize", &argv[0])?;

@@ -103,7 +103,8 @@ fn real_main() -> i32 {
     }
     let r = f.g.shutdown();
     // The handle closes: `close` event handlers run last.
-    builtins::fire_event(&mut f, "close", &[]);
+    let _ = f.out().flush();
+    drop(std::mem::take(&mut f.g));
     match r {
         Ok(()) => 0,
         Err(e) => {

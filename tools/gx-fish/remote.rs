@@ -215,7 +215,8 @@ fn serve_loop(f: &mut Fish, listener: &UnixListener, pid: u32) -> Result<(), Exi
                 // The client's `exit` returns once the appliance is down
                 // and the close handlers ran (their output is the client's).
                 let _ = f.g.shutdown();
-                crate::builtins::fire_event(f, "close", &[]);
+                let _ = f.out().flush();
+                drop(std::mem::take(&mut f.g));
                 f.events.clear();
             }
             let _ = s.write_all(&(if ok { 0i32 } else { -1 }).to_be_bytes());

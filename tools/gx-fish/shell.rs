@@ -117,15 +117,16 @@ impl Pipe {
 
 /// Runs a command here: one of the shell's own or an API call.
 pub(crate) fn run_action(f: &mut Fish, cmd: &str, args: &[Vec<u8>]) -> bool {
+    // Event handlers write to our standard output themselves: what the
+    // shell printed before must come first.
+    if !f.events.is_empty() {
+        let _ = f.output.flush();
+    }
     let r = if let Some(fc) = gx_api::lookup_fish_command(cmd) {
         builtins::run(f, fc.name, cmd, args)
     } else if let Some(a) = gx_api::lookup(cmd) {
         let argv: Vec<String> = args.iter().map(|a| lossy(a)).collect();
-        let r = generated::run_action(f, a.name, cmd, &argv);
-        if r.is_ok() && a.name == "launch" {
-            builtins::fire_event(f, "launch_done", &[]);
-        }
-        r
+        generated::run_action(f, a.name, cmd, &argv)
     } else {
         Err(FishError::Unknown)
     };

@@ -93,6 +93,82 @@ fn event_handlers() {
     assert_eq!(ok(&o), "closed\n");
 }
 
+/// libguestfs's fish/test-events.sh whole, with its expected output: `*`
+/// handlers see the `enter` event and the trace lines (which then do not
+/// go to stderr) of the calls `reopen` makes on the old handle (shutdown,
+/// get_autosync, get_pgroup; the script drops the lines of get_verbose and
+/// get_trace, which libguestfs's own reopen also calls), then its `close`.
+#[test]
+fn events_see_enter_and_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = r#"trace true
+
+event ev1 * "echo $EVENT $@"
+event ev1 * "echo $EVENT $@"
+event ev2 * "echo $EVENT $@"
+
+list-events
+delete-event ev1
+list-events
+reopen
+list-events
+
+event ev1 close,subprocess_quit "echo $EVENT $@"
+event ev2 close,subprocess_quit "echo $EVENT $@"
+event ev3 launch "echo $EVENT $@"
+
+list-events
+-delete-event ev4
+list-events
+delete-event ev1
+list-events
+delete-event ev3
+list-events
+"#;
+    let o = fish_in(tmp.path(), &["-a", "/dev/null"], script, &[]);
+    let got: String = ok(&o)
+        .lines()
+        .filter(|l| {
+            !l.contains("get_verbose") && !l.contains("get_trace") && !l.contains("get_path")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        got,
+        r#""ev1" (0): *: echo $EVENT $@
+"ev1" (1): *: echo $EVENT $@
+"ev2" (2): *: echo $EVENT $@
+"ev2" (2): *: echo $EVENT $@
+enter shutdown
+trace shutdown
+trace shutdown = 0
+enter get_autosync
+trace get_autosync
+trace get_autosync = 1
+enter get_pgroup
+trace get_pgroup
+trace get_pgroup = 0
+trace close
+close
+"ev1" (0): close,subprocess_quit: echo $EVENT $@
+"ev2" (1): close,subprocess_quit: echo $EVENT $@
+"ev3" (2): launch_done: echo $EVENT $@
+"ev1" (0): close,subprocess_quit: echo $EVENT $@
+"ev2" (1): close,subprocess_quit: echo $EVENT $@
+"ev3" (2): launch_done: echo $EVENT $@
+"ev2" (1): close,subprocess_quit: echo $EVENT $@
+"ev3" (2): launch_done: echo $EVENT $@
+"ev2" (1): close,subprocess_quit: echo $EVENT $@
+close
+"#
+    );
+    // The old handle's trace lines went to its handlers, not to stderr;
+    // the new handle has none for them, so its own go to stderr.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("trace: get_autosync"), "{err}");
+    assert!(err.contains("libguestfs: trace: shutdown = 0"), "{err}");
+}
+
 /// libguestfs's fish/test-a.sh: `-x` traces `add_drive` with the optional
 /// arguments given, as `"name:value"` words (readonly before format).
 #[test]

@@ -8,9 +8,11 @@
 //!   structs, the wire messages ([`Call`-enum]), the agent's `Handler` trait
 //!   and `dispatch`;
 //! - `appliance/host/src/generated.rs`: the host client's typed methods;
-//! - `crates/guestfs/src/generated.rs`: the Handle's methods (engine dispatch
-//!   and the `auto` fallback in one place) and the `DirectCalls` trait the
-//!   direct engine implements;
+//! - `crates/guestfs/src/generated.rs`: the Handle's public method of every
+//!   call (its `enter` event and trace lines, then the engine dispatch and
+//!   the `auto` fallback, or the hand-written `impl_NAME`), how the trace
+//!   prints each struct, and the `DirectCalls` trait the direct engine
+//!   implements;
 //! - `tools/gx-fish/generated.rs`: gx-fish's command table (arguments parsed
 //!   by kind, results printed exactly as guestfish prints each return kind).
 //!
@@ -177,6 +179,10 @@ pub struct Action {
     /// Changes a guest: never sent to an image opened read-only except into
     /// the appliance's throw-away overlay.
     pub writes: bool,
+    /// The Handle's method takes `&mut self` (calls written by hand that
+    /// change the handle itself: drives, settings, launch, the mount
+    /// table). Generated calls take `&mut self` when they write.
+    pub handle_mut: bool,
     pub visibility: Visibility,
     /// Other gx-fish names (`run` for `launch`).
     pub aliases: &'static [&'static str],
@@ -202,6 +208,7 @@ impl Action {
         engine: Engine::Handle,
         proc_nr: None,
         writes: false,
+        handle_mut: false,
         visibility: Visibility::Public,
         aliases: &[],
         fish_output: FishOutput::Decimal,

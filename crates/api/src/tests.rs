@@ -56,6 +56,11 @@ fn rows_are_consistent() {
             }
             Engine::Handle => {}
         }
+        assert!(
+            a.engine == Engine::Handle || !a.handle_mut,
+            "{}: handle_mut is for hand-written calls (generated ones take &mut self when they write)",
+            a.name
+        );
         if a.engine == Engine::Both {
             assert!(!a.writes, "{}: a call that writes cannot be Both", a.name);
             assert!(!a.file_in(), "{}: uploads are writes", a.name);

@@ -20,15 +20,20 @@
 //! every write). [`Engine`] says which answers; in `Auto` the direct engine
 //! does until it cannot, then the appliance takes over.
 //!
+//! Every API call fires libguestfs's events through the handle ([`Event`]:
+//! `enter`, the `-x` trace lines, `launch_done`, `close`...), from the one
+//! generated method per call; tools register callbacks for them.
+//!
 //! It must not: write to an image added read-only, print anything (tools do
-//! that, except the `-x` trace on stderr), or panic on anything an image
-//! contains.
+//! that, except the `-x` trace on stderr when no callback takes it), or
+//! panic on anything an image contains.
 #![forbid(unsafe_code)]
 
 mod appliance;
 pub mod calls;
 mod checksum;
 mod direct;
+mod events;
 mod generated;
 mod grep;
 pub mod inspect;
@@ -39,6 +44,7 @@ mod volumes;
 
 pub use calls::StatExt;
 pub use direct::DeviceKind;
+pub use events::{Event, EventCallback};
 pub use generated::*;
 pub use gx_appliance::Backend;
 pub use gx_disk::{Error, ErrorKind, Result};
@@ -124,6 +130,7 @@ pub(crate) struct Settings {
     pub trace: bool,
     pub verbose: bool,
     pub autosync: bool,
+    pub pgroup: bool,
     pub memsize: i32,
     pub smp: i32,
     pub append: Option<String>,
@@ -136,6 +143,7 @@ impl Default for Settings {
             trace: false,
             verbose: false,
             autosync: true,
+            pgroup: false,
             memsize: 512,
             smp: 1,
             append: None,
@@ -169,6 +177,8 @@ pub struct Handle {
     mounts: Vec<appliance::MountReq>,
     /// Encrypted devices opened, replayed (before the mounts) likewise.
     crypt_opens: Vec<CryptOpen>,
+    /// Event callbacks (`set_event_callback`).
+    events: events::Events,
 }
 
 /// An opened encrypted device, as `cryptsetup_open` was asked for it.
@@ -186,10 +196,16 @@ impl Default for Handle {
     }
 }
 
+/// Closing the handle (libguestfs's `guestfs_close`): traced as `close`,
+/// shut down without the `shutdown` call's events, then the `close` event.
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = self.shutdown();
+        if self.settings.trace {
+            self.trace_line("close");
+        }
+        let _ = self.impl_shutdown();
         calls::remove_scratch(&self.drives);
+        self.fire_event(Event::Close);
     }
 }
 
@@ -209,6 +225,7 @@ impl Handle {
             on_appliance: Cell::new(false),
             mounts: Vec::new(),
             crypt_opens: Vec::new(),
+            events: events::Events::default(),
         }
     }
 
@@ -269,8 +286,16 @@ impl Handle {
             format: options.format.map(|f| f.to_string()),
             ..AddDriveOpts::default()
         };
-        self.trace_call(format_args!("add_drive \"{}\"{given}", path.display()));
-        self.push_drive(path, options, None)
+        let traced = self.enter_call("add_drive");
+        if traced {
+            self.trace_line(&format!("add_drive \"{}\"{given}", path.display()));
+        }
+        let r = self.push_drive(path, options, None);
+        self.leave_call();
+        if traced {
+            self.trace_return("add_drive", &r, "-1", |_| "0".to_string());
+        }
+        r
     }
 
     /// Adds a drive (traced by the caller): a local file, or with
@@ -315,10 +340,11 @@ impl Handle {
     // Engine plumbing, used by the generated methods and by hand-written
     // calls.
 
-    /// Prints the `-x` trace line of a call.
+    /// The trace line of a call made other than through its generated
+    /// method (see [`events`]).
     pub(crate) fn trace_call(&self, args: std::fmt::Arguments<'_>) {
-        if self.settings.trace {
-            eprintln!("libguestfs: trace: {args}");
+        if self.settings.trace && !self.in_call() {
+            self.trace_line(&args.to_string());
         }
     }
 

@@ -9,6 +9,7 @@ const A: Action = Action::DEFAULT;
 pub(super) static ACTIONS: &[Action] = &[
     Action {
         name: "add_drive",
+        handle_mut: true,
         args: &[s("filename")],
         optargs: &[
             ob("readonly"),
@@ -41,6 +42,7 @@ for images you trust (a raw image can carry a forged qcow2 header). `blocksize` 
     },
     Action {
         name: "add_drive_ro",
+        handle_mut: true,
         args: &[s("filename")],
         aliases: &["add-ro"],
         shortdesc: "add an image read-only",
@@ -49,6 +51,7 @@ for images you trust (a raw image can carry a forged qcow2 header). `blocksize` 
     },
     Action {
         name: "add_drive_scratch",
+        handle_mut: true,
         args: &[int64("size")],
         optargs: &[os("name"), os("label"), oi("blocksize")],
         aliases: &["scratch"],
@@ -59,6 +62,7 @@ deleted when the handle closes. Useful for tests and for building a guest from n
     },
     Action {
         name: "disk_create",
+        handle_mut: true,
         args: &[s("filename"), s("format"), int64("size")],
         optargs: &[
             os("backingfile"),
@@ -78,6 +82,7 @@ size. Nothing boots.",
     },
     Action {
         name: "launch",
+        handle_mut: true,
         aliases: &["run"],
         shortdesc: "launch the backend",
         longdesc: "Open the drives. On the direct engine this reads the partition tables \
@@ -88,6 +93,7 @@ appliance`. Call it after adding drives and before any other call.",
     },
     Action {
         name: "shutdown",
+        handle_mut: true,
         shortdesc: "shut the backend down",
         longdesc: "Unmount everything, sync, and power the appliance off if it runs. Writes \
 are on the disk images once this returns. The handle can be launched again.",
@@ -95,6 +101,7 @@ are on the disk images once this returns. The handle can be launched again.",
     },
     Action {
         name: "close",
+        handle_mut: true,
         shortdesc: "shut down and forget the drives",
         longdesc: "`shutdown`, then remove every drive: the handle is as new.",
         ..A
@@ -124,6 +131,7 @@ this host (their calls will work), else fail naming the first that is not. \
     },
     Action {
         name: "set_verbose",
+        handle_mut: true,
         args: &[b("verbose")],
         aliases: &["verbose"],
         shortdesc: "set verbose mode",
@@ -139,6 +147,7 @@ this host (their calls will work), else fail naming the first that is not. \
     },
     Action {
         name: "set_trace",
+        handle_mut: true,
         args: &[b("trace")],
         aliases: &["trace"],
         shortdesc: "enable or disable command traces",
@@ -162,6 +171,7 @@ this host (their calls will work), else fail naming the first that is not. \
     },
     Action {
         name: "set_autosync",
+        handle_mut: true,
         args: &[b("autosync")],
         aliases: &["autosync"],
         shortdesc: "set autosync mode",
@@ -176,7 +186,26 @@ this host (their calls will work), else fail naming the first that is not. \
         ..A
     },
     Action {
+        name: "set_pgroup",
+        handle_mut: true,
+        args: &[b("pgroup")],
+        aliases: &["pgroup"],
+        shortdesc: "set process group flag",
+        longdesc: "When on, the appliance runs in a process group of its own, so that a \
+Ctrl-C typed at the terminal does not reach it. Kept as a setting for compatibility; set \
+it before `launch`.",
+        ..A
+    },
+    Action {
+        name: "get_pgroup",
+        ret: Ret::Bool,
+        shortdesc: "get process group flag",
+        longdesc: "Whether the process group flag is set (off by default).",
+        ..A
+    },
+    Action {
         name: "set_memsize",
+        handle_mut: true,
         args: &[int("memsize")],
         aliases: &["memsize"],
         shortdesc: "set memory allocated to the appliance",
@@ -192,6 +221,7 @@ this host (their calls will work), else fail naming the first that is not. \
     },
     Action {
         name: "set_smp",
+        handle_mut: true,
         args: &[int("smp")],
         aliases: &["smp"],
         shortdesc: "set number of virtual CPUs in the appliance",
@@ -207,6 +237,7 @@ this host (their calls will work), else fail naming the first that is not. \
     },
     Action {
         name: "set_backend",
+        handle_mut: true,
         args: &[s("backend")],
         aliases: &["backend"],
         shortdesc: "set the backend",
@@ -225,6 +256,7 @@ decides.",
     },
     Action {
         name: "set_append",
+        handle_mut: true,
         args: &[opt_s("append")],
         aliases: &["append"],
         shortdesc: "add options to the appliance kernel command line",
@@ -240,6 +272,7 @@ decides.",
     },
     Action {
         name: "set_program",
+        handle_mut: true,
         args: &[s("program")],
         aliases: &["program"],
         shortdesc: "set the program name",

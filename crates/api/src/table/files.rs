@@ -647,6 +647,7 @@ direct engine builds the archive in-process.",
     },
     Action {
         name: "copy_in",
+        handle_mut: true,
         args: &[s("localpath"), path("remotedir")],
         writes: true,
         visibility: crate::Visibility::NotInFish,

@@ -26,6 +26,7 @@ const fn getter(
 pub(super) static ACTIONS: &[Action] = &[
     Action {
         name: "inspect_os",
+        handle_mut: true,
         ret: Ret::StringList,
         shortdesc: "inspect disk and return list of operating systems found",
         longdesc: "Look at every filesystem for an operating system and return the root \

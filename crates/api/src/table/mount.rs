@@ -10,6 +10,7 @@ const A: Action = Action::DEFAULT;
 pub(super) static ACTIONS: &[Action] = &[
     Action {
         name: "mount",
+        handle_mut: true,
         args: &[mountable("mountable"), s("mountpoint")],
         proc_nr: Some(6),
         shortdesc: "mount a guest disk at a position in the filesystem",
@@ -21,6 +22,7 @@ the appliance's throw-away overlay.",
     },
     Action {
         name: "mount_ro",
+        handle_mut: true,
         args: &[mountable("mountable"), s("mountpoint")],
         proc_nr: Some(7),
         shortdesc: "mount a guest disk, read-only",
@@ -30,6 +32,7 @@ engine does this in-process for the filesystems it reads (ext2/3/4, FAT, NTFS)."
     },
     Action {
         name: "mount_options",
+        handle_mut: true,
         args: &[s("options"), mountable("mountable"), s("mountpoint")],
         proc_nr: Some(8),
         shortdesc: "mount a guest disk with mount options",
@@ -39,6 +42,7 @@ engine does this in-process for the filesystems it reads (ext2/3/4, FAT, NTFS)."
     },
     Action {
         name: "mount_vfs",
+        handle_mut: true,
         args: &[
             s("options"),
             s("vfstype"),
@@ -52,6 +56,7 @@ engine does this in-process for the filesystems it reads (ext2/3/4, FAT, NTFS)."
     },
     Action {
         name: "umount",
+        handle_mut: true,
         args: &[dev_or_path("pathordevice")],
         optargs: &[ob("force"), ob("lazyunmount")],
         aliases: &["unmount"],
@@ -63,6 +68,7 @@ engine does this in-process for the filesystems it reads (ext2/3/4, FAT, NTFS)."
     },
     Action {
         name: "umount_all",
+        handle_mut: true,
         aliases: &["unmount-all"],
         proc_nr: Some(11),
         shortdesc: "unmount all filesystems",
@@ -87,6 +93,7 @@ engine does this in-process for the filesystems it reads (ext2/3/4, FAT, NTFS)."
     },
     Action {
         name: "sync",
+        handle_mut: true,
         proc_nr: Some(40),
         shortdesc: "sync disks, writes are flushed through to the disk image",
         longdesc: "Flush every write to the disk images. Nothing to do when the appliance has \

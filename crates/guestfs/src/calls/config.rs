@@ -36,9 +36,8 @@ fn have_program(p: &str) -> bool {
 
 impl Handle {
     /// `add_drive`: add a disk image (see the table for the options).
-    pub fn add_drive(&mut self, filename: &str, opts: AddDriveOpts) -> Result<()> {
+    pub(crate) fn impl_add_drive(&mut self, filename: &str, opts: AddDriveOpts) -> Result<()> {
         // libguestfs traces the call as given, remote protocols included.
-        self.trace_call(format_args!("add_drive \"{filename}\"{opts}"));
         // A network drive (nbd, ssh, iscsi, ...) is accepted here, as by
         // libguestfs, which leaves it to the backend; `launch` refuses it.
         if let Some(p) = opts.protocol.as_deref().filter(|p| *p != "file") {
@@ -80,7 +79,7 @@ impl Handle {
     }
 
     /// `add_drive_ro`.
-    pub fn add_drive_ro(&mut self, filename: &str) -> Result<()> {
+    pub(crate) fn impl_add_drive_ro(&mut self, filename: &str) -> Result<()> {
         self.add_drive(
             filename,
             AddDriveOpts {
@@ -91,8 +90,11 @@ impl Handle {
     }
 
     /// `add_drive_scratch`: a sparse temporary raw file, deleted on close.
-    pub fn add_drive_scratch(&mut self, size: i64, opts: AddDriveScratchOpts) -> Result<()> {
-        self.trace_call(format_args!("add_drive_scratch {size}{opts}"));
+    pub(crate) fn impl_add_drive_scratch(
+        &mut self,
+        size: i64,
+        _opts: AddDriveScratchOpts,
+    ) -> Result<()> {
         if self.launched {
             return Err(Error::invalid(
                 "add_drive_scratch: drives cannot be added after launch",
@@ -124,16 +126,13 @@ impl Handle {
     }
 
     /// `disk_create`: a new raw (sparse or preallocated) or qcow2 image.
-    pub fn disk_create(
+    pub(crate) fn impl_disk_create(
         &mut self,
         filename: &str,
         format: &str,
         size: i64,
         opts: DiskCreateOpts,
     ) -> Result<()> {
-        self.trace_call(format_args!(
-            "disk_create \"{filename}\" \"{format}\" {size} {opts:?}"
-        ));
         let bad = |m: String| Error::invalid(format!("disk_create: {filename}: {m}"));
         if size < -1 || (size == -1 && opts.backingfile.is_none()) {
             return Err(bad(format!("invalid size {size}")));
@@ -220,8 +219,7 @@ impl Handle {
 
     /// Open every drive and read its partition table (direct engine), or
     /// boot the appliance (`Appliance` mode).
-    pub fn launch(&mut self) -> Result<()> {
-        self.trace_call(format_args!("launch"));
+    pub(crate) fn impl_launch(&mut self) -> Result<()> {
         if self.launched {
             return Err(Error::invalid("launch: the handle is already launched"));
         }
@@ -255,29 +253,31 @@ impl Handle {
             }
         }
         self.launched = true;
+        self.fire_event(crate::Event::LaunchDone);
         Ok(())
     }
 
     /// Unmount everything, power the appliance off (if it runs: its writes
     /// are then on the disk images) and drop the engines. The handle can be
     /// launched again.
-    pub fn shutdown(&mut self) -> Result<()> {
-        if self.launched {
-            self.trace_call(format_args!("shutdown"));
-        }
+    pub(crate) fn impl_shutdown(&mut self) -> Result<()> {
         self.engine = None;
         self.mounts.clear();
         self.crypt_opens.clear();
         self.launched = false;
         self.on_appliance.set(false);
         match self.appliance.get_mut().take() {
-            Some(a) => a.shutdown(),
+            Some(a) => {
+                let r = a.shutdown();
+                self.fire_event(crate::Event::SubprocessQuit);
+                r
+            }
             None => Ok(()),
         }
     }
 
     /// `close`: shut down and forget every drive.
-    pub fn close(&mut self) -> Result<()> {
+    pub(crate) fn impl_close(&mut self) -> Result<()> {
         let r = self.shutdown();
         crate::calls::remove_scratch(&self.drives);
         self.drives.clear();
@@ -285,7 +285,7 @@ impl Handle {
     }
 
     /// `version`: guestx's version.
-    pub fn version(&self) -> Result<Version> {
+    pub(crate) fn impl_version(&self) -> Result<Version> {
         let mut it = env!("CARGO_PKG_VERSION")
             .split('.')
             .map(|p| p.parse::<i64>().unwrap_or(0));
@@ -298,8 +298,7 @@ impl Handle {
     }
 
     /// `available`: every group named must be available.
-    pub fn available(&self, groups: &[String]) -> Result<()> {
-        self.trace_call(format_args!("available \"{}\"", groups.join(" ")));
+    pub(crate) fn impl_available(&self, groups: &[String]) -> Result<()> {
         for g in groups {
             match GROUPS.iter().find(|(n, _)| n == g) {
                 None => {
@@ -318,23 +317,23 @@ impl Handle {
     }
 
     /// `available_all_groups`.
-    pub fn available_all_groups(&self) -> Result<Vec<String>> {
+    pub(crate) fn impl_available_all_groups(&self) -> Result<Vec<String>> {
         Ok(GROUPS.iter().map(|(n, _)| n.to_string()).collect())
     }
 
-    pub fn set_verbose(&mut self, verbose: bool) -> Result<()> {
+    pub(crate) fn impl_set_verbose(&mut self, verbose: bool) -> Result<()> {
         self.settings.verbose = verbose;
         Ok(())
     }
-    pub fn get_verbose(&self) -> Result<bool> {
+    pub(crate) fn impl_get_verbose(&self) -> Result<bool> {
         Ok(self.settings.verbose)
     }
-    pub fn set_trace(&mut self, trace: bool) -> Result<()> {
+    pub(crate) fn impl_set_trace(&mut self, trace: bool) -> Result<()> {
         self.settings.trace = trace;
         Ok(())
     }
     /// `debug_drives`: each drive as libguestfs's `drive_to_string` shows it.
-    pub fn debug_drives(&self) -> Result<Vec<String>> {
+    pub(crate) fn impl_debug_drives(&self) -> Result<Vec<String>> {
         Ok(self
             .drives
             .iter()
@@ -351,17 +350,24 @@ impl Handle {
             })
             .collect())
     }
-    pub fn get_trace(&self) -> Result<bool> {
+    pub(crate) fn impl_get_trace(&self) -> Result<bool> {
         Ok(self.settings.trace)
     }
-    pub fn set_autosync(&mut self, autosync: bool) -> Result<()> {
+    pub(crate) fn impl_set_autosync(&mut self, autosync: bool) -> Result<()> {
         self.settings.autosync = autosync;
         Ok(())
     }
-    pub fn get_autosync(&self) -> Result<bool> {
+    pub(crate) fn impl_get_autosync(&self) -> Result<bool> {
         Ok(self.settings.autosync)
     }
-    pub fn set_memsize(&mut self, memsize: i32) -> Result<()> {
+    pub(crate) fn impl_set_pgroup(&mut self, pgroup: bool) -> Result<()> {
+        self.settings.pgroup = pgroup;
+        Ok(())
+    }
+    pub(crate) fn impl_get_pgroup(&self) -> Result<bool> {
+        Ok(self.settings.pgroup)
+    }
+    pub(crate) fn impl_set_memsize(&mut self, memsize: i32) -> Result<()> {
         if memsize < 128 {
             return Err(Error::invalid(format!(
                 "set_memsize: {memsize} MiB is too small (128 at least)"
@@ -370,10 +376,10 @@ impl Handle {
         self.settings.memsize = memsize;
         Ok(())
     }
-    pub fn get_memsize(&self) -> Result<i32> {
+    pub(crate) fn impl_get_memsize(&self) -> Result<i32> {
         Ok(self.settings.memsize)
     }
-    pub fn set_smp(&mut self, smp: i32) -> Result<()> {
+    pub(crate) fn impl_set_smp(&mut self, smp: i32) -> Result<()> {
         if !(1..=255).contains(&smp) {
             return Err(Error::invalid(format!(
                 "set_smp: {smp}: must be between 1 and 255"
@@ -382,11 +388,11 @@ impl Handle {
         self.settings.smp = smp;
         Ok(())
     }
-    pub fn get_smp(&self) -> Result<i32> {
+    pub(crate) fn impl_get_smp(&self) -> Result<i32> {
         Ok(self.settings.smp)
     }
     /// `set_backend`: `vmm`, `qemu`, or `direct`/`libvirt`/empty (choose).
-    pub fn set_backend(&mut self, backend: &str) -> Result<()> {
+    pub(crate) fn impl_set_backend(&mut self, backend: &str) -> Result<()> {
         self.backend = match backend {
             "" | "direct" | "libvirt" => None,
             b => Some(b.parse::<crate::Backend>().map_err(|_| {
@@ -397,36 +403,36 @@ impl Handle {
         };
         Ok(())
     }
-    pub fn get_backend(&self) -> Result<String> {
+    pub(crate) fn impl_get_backend(&self) -> Result<String> {
         Ok(match self.appliance_backend().or(self.backend) {
             Some(b) => b.to_string(),
             None => "direct".into(),
         })
     }
-    pub fn set_append(&mut self, append: Option<&str>) -> Result<()> {
+    pub(crate) fn impl_set_append(&mut self, append: Option<&str>) -> Result<()> {
         self.settings.append = append.filter(|s| !s.is_empty()).map(str::to_string);
         Ok(())
     }
-    pub fn get_append(&self) -> Result<Option<String>> {
+    pub(crate) fn impl_get_append(&self) -> Result<Option<String>> {
         Ok(self.settings.append.clone())
     }
-    pub fn set_program(&mut self, program: &str) -> Result<()> {
+    pub(crate) fn impl_set_program(&mut self, program: &str) -> Result<()> {
         self.settings.program = program.to_string();
         Ok(())
     }
-    pub fn get_program(&self) -> Result<String> {
+    pub(crate) fn impl_get_program(&self) -> Result<String> {
         Ok(self.settings.program.clone())
     }
-    pub fn get_cachedir(&self) -> Result<String> {
+    pub(crate) fn impl_get_cachedir(&self) -> Result<String> {
         Ok(gx_appliance::image::cache_root().display().to_string())
     }
-    pub fn get_tmpdir(&self) -> Result<String> {
+    pub(crate) fn impl_get_tmpdir(&self) -> Result<String> {
         Ok(std::env::temp_dir().display().to_string())
     }
-    pub fn is_config(&self) -> Result<bool> {
+    pub(crate) fn impl_is_config(&self) -> Result<bool> {
         Ok(!self.launched)
     }
-    pub fn is_ready(&self) -> Result<bool> {
+    pub(crate) fn impl_is_ready(&self) -> Result<bool> {
         Ok(self.launched)
     }
 }

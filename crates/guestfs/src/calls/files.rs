@@ -139,20 +139,17 @@ impl Handle {
     }
 
     /// `read_file`: a file's bytes, up to the reply limit.
-    pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
-        self.trace_call(format_args!("read_file \"{path}\""));
+    pub(crate) fn impl_read_file(&self, path: &str) -> Result<Vec<u8>> {
         self.read_bounded("read_file", path, REPLY_MAX)
     }
 
     /// `cat`: a small text file.
-    pub fn cat(&self, path: &str) -> Result<String> {
-        self.trace_call(format_args!("cat \"{path}\""));
+    pub(crate) fn impl_cat(&self, path: &str) -> Result<String> {
         Ok(lossy(&self.read_bounded("cat", path, REPLY_MAX)?))
     }
 
     /// `read_lines`: every line, without its newline.
-    pub fn read_lines(&self, path: &str) -> Result<Vec<String>> {
-        self.trace_call(format_args!("read_lines \"{path}\""));
+    pub(crate) fn impl_read_lines(&self, path: &str) -> Result<Vec<String>> {
         let data = self.read_bounded("read_lines", path, REPLY_MAX)?;
         if data.is_empty() {
             return Ok(Vec::new());
@@ -164,13 +161,12 @@ impl Handle {
             .collect())
     }
 
-    pub fn head(&self, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_head(&self, path: &str) -> Result<Vec<String>> {
         self.head_n(10, path)
     }
 
     /// `head_n`: the first n lines; negative n: all but the last -n.
-    pub fn head_n(&self, nrlines: i32, path: &str) -> Result<Vec<String>> {
-        self.trace_call(format_args!("head_n {nrlines} \"{path}\""));
+    pub(crate) fn impl_head_n(&self, nrlines: i32, path: &str) -> Result<Vec<String>> {
         if nrlines >= 0 {
             let want = nrlines as usize;
             let mut out = Vec::new();
@@ -191,13 +187,12 @@ impl Handle {
         }
     }
 
-    pub fn tail(&self, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_tail(&self, path: &str) -> Result<Vec<String>> {
         self.tail_n(10, path)
     }
 
     /// `tail_n`: the last n lines; negative n: from line -n on.
-    pub fn tail_n(&self, nrlines: i32, path: &str) -> Result<Vec<String>> {
-        self.trace_call(format_args!("tail_n {nrlines} \"{path}\""));
+    pub(crate) fn impl_tail_n(&self, nrlines: i32, path: &str) -> Result<Vec<String>> {
         if nrlines >= 0 {
             let want = nrlines as usize;
             let mut ring = std::collections::VecDeque::with_capacity(want.min(4096));
@@ -229,7 +224,7 @@ impl Handle {
     }
 
     /// `wc_l`: newline characters.
-    pub fn wc_l(&self, path: &str) -> Result<i32> {
+    pub(crate) fn impl_wc_l(&self, path: &str) -> Result<i32> {
         let mut n: i64 = 0;
         self.for_each_byte_chunk(path, |b| {
             n += b.iter().filter(|&&c| c == b'\n').count() as i64;
@@ -238,7 +233,7 @@ impl Handle {
     }
 
     /// `wc_w`: whitespace-separated words.
-    pub fn wc_w(&self, path: &str) -> Result<i32> {
+    pub(crate) fn impl_wc_w(&self, path: &str) -> Result<i32> {
         let mut n: i64 = 0;
         let mut in_word = false;
         self.for_each_byte_chunk(path, |b| {
@@ -254,7 +249,7 @@ impl Handle {
     }
 
     /// `wc_c`: bytes.
-    pub fn wc_c(&self, path: &str) -> Result<i32> {
+    pub(crate) fn impl_wc_c(&self, path: &str) -> Result<i32> {
         let mut n: i64 = 0;
         self.for_each_byte_chunk(path, |b| n += b.len() as i64)?;
         to_i32("wc_c", n)
@@ -275,37 +270,37 @@ impl Handle {
     }
 
     // grep's deprecated spellings.
-    pub fn egrep(&self, regex: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_egrep(&self, regex: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(regex, path, Some(true), None, None, None)
     }
-    pub fn fgrep(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_fgrep(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(pattern, path, None, Some(true), None, None)
     }
-    pub fn grepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_grepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(regex, path, None, None, Some(true), None)
     }
-    pub fn egrepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_egrepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(regex, path, Some(true), None, Some(true), None)
     }
-    pub fn fgrepi(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_fgrepi(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(pattern, path, None, Some(true), Some(true), None)
     }
-    pub fn zgrep(&self, regex: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_zgrep(&self, regex: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(regex, path, None, None, None, Some(true))
     }
-    pub fn zegrep(&self, regex: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_zegrep(&self, regex: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(regex, path, Some(true), None, None, Some(true))
     }
-    pub fn zfgrep(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_zfgrep(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(pattern, path, None, Some(true), None, Some(true))
     }
-    pub fn zgrepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_zgrepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(regex, path, None, None, Some(true), Some(true))
     }
-    pub fn zegrepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_zegrepi(&self, regex: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(regex, path, Some(true), None, Some(true), Some(true))
     }
-    pub fn zfgrepi(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_zfgrepi(&self, pattern: &str, path: &str) -> Result<Vec<String>> {
         self.grep_with(pattern, path, None, Some(true), Some(true), Some(true))
     }
 
@@ -334,8 +329,7 @@ impl Handle {
 
     /// `exists`: the name exists (a dangling symlink does: libguestfs
     /// lstats); false when missing.
-    pub fn exists(&self, path: &str) -> Result<bool> {
-        self.trace_call(format_args!("exists \"{path}\""));
+    pub(crate) fn impl_exists(&self, path: &str) -> Result<bool> {
         missing_is_false(self.lstatns(path).map(|_| true))
     }
 
@@ -348,42 +342,42 @@ impl Handle {
         missing_is_false(st.map(|s| s.file_type() == t))
     }
 
-    pub fn is_file(&self, path: &str, opts: IsFileOpts) -> Result<bool> {
+    pub(crate) fn impl_is_file(&self, path: &str, opts: IsFileOpts) -> Result<bool> {
         self.is_type(path, opts.followsymlinks, FileType::Regular)
     }
-    pub fn is_dir(&self, path: &str, opts: IsDirOpts) -> Result<bool> {
+    pub(crate) fn impl_is_dir(&self, path: &str, opts: IsDirOpts) -> Result<bool> {
         self.is_type(path, opts.followsymlinks, FileType::Directory)
     }
-    pub fn is_chardev(&self, path: &str, opts: IsChardevOpts) -> Result<bool> {
+    pub(crate) fn impl_is_chardev(&self, path: &str, opts: IsChardevOpts) -> Result<bool> {
         self.is_type(path, opts.followsymlinks, FileType::CharDevice)
     }
-    pub fn is_blockdev(&self, path: &str, opts: IsBlockdevOpts) -> Result<bool> {
+    pub(crate) fn impl_is_blockdev(&self, path: &str, opts: IsBlockdevOpts) -> Result<bool> {
         self.is_type(path, opts.followsymlinks, FileType::BlockDevice)
     }
-    pub fn is_fifo(&self, path: &str, opts: IsFifoOpts) -> Result<bool> {
+    pub(crate) fn impl_is_fifo(&self, path: &str, opts: IsFifoOpts) -> Result<bool> {
         self.is_type(path, opts.followsymlinks, FileType::Fifo)
     }
-    pub fn is_socket(&self, path: &str, opts: IsSocketOpts) -> Result<bool> {
+    pub(crate) fn impl_is_socket(&self, path: &str, opts: IsSocketOpts) -> Result<bool> {
         self.is_type(path, opts.followsymlinks, FileType::Socket)
     }
-    pub fn is_symlink(&self, path: &str) -> Result<bool> {
+    pub(crate) fn impl_is_symlink(&self, path: &str) -> Result<bool> {
         self.is_type(path, Some(false), FileType::Symlink)
     }
 
     /// `filesize`: following symlinks.
-    pub fn filesize(&self, file: &str) -> Result<i64> {
+    pub(crate) fn impl_filesize(&self, file: &str) -> Result<i64> {
         Ok(self.statns(file)?.st_size)
     }
 
     // Stat variants.
 
-    pub fn stat(&self, path: &str) -> Result<Stat> {
+    pub(crate) fn impl_stat(&self, path: &str) -> Result<Stat> {
         Ok(old_stat(&self.statns(path)?))
     }
-    pub fn lstat(&self, path: &str) -> Result<Stat> {
+    pub(crate) fn impl_lstat(&self, path: &str) -> Result<Stat> {
         Ok(old_stat(&self.lstatns(path)?))
     }
-    pub fn lstatlist(&self, path: &str, names: &[String]) -> Result<Vec<Stat>> {
+    pub(crate) fn impl_lstatlist(&self, path: &str, names: &[String]) -> Result<Vec<Stat>> {
         Ok(self
             .lstatnslist(path, names)?
             .iter()
@@ -392,7 +386,7 @@ impl Handle {
     }
 
     /// `readlinklist`: "" for a name that is not a symlink.
-    pub fn readlinklist(&self, path: &str, names: &[String]) -> Result<Vec<String>> {
+    pub(crate) fn impl_readlinklist(&self, path: &str, names: &[String]) -> Result<Vec<String>> {
         let stats = self.lstatnslist(path, names)?;
         let mut out = Vec::with_capacity(names.len());
         for (n, st) in names.iter().zip(stats) {
@@ -406,8 +400,7 @@ impl Handle {
     }
 
     /// `case_sensitive_path`: each component as its directory spells it.
-    pub fn case_sensitive_path(&self, path: &str) -> Result<String> {
-        self.trace_call(format_args!("case_sensitive_path \"{path}\""));
+    pub(crate) fn impl_case_sensitive_path(&self, path: &str) -> Result<String> {
         // Directory order, as libguestfs's daemon reads it.
         crate::path::case_sensitive_path(path, |d| {
             Ok(self
@@ -420,13 +413,12 @@ impl Handle {
     }
 
     /// `ll`: `ls -la` of a directory.
-    pub fn ll(&self, directory: &str) -> Result<String> {
-        self.trace_call(format_args!("ll \"{directory}\""));
+    pub(crate) fn impl_ll(&self, directory: &str) -> Result<String> {
         crate::lsla::ll(self, directory)
     }
 
     /// `ls0`: names, NUL-terminated, into a local file.
-    pub fn ls0(&self, dir: &str, filenames: &mut dyn Write) -> Result<()> {
+    pub(crate) fn impl_ls0(&self, dir: &str, filenames: &mut dyn Write) -> Result<()> {
         for n in self.ls(dir)? {
             filenames
                 .write_all(n.as_bytes())
@@ -455,8 +447,7 @@ impl Handle {
     }
 
     /// `find0`: `find`'s names, NUL-terminated, into a local file.
-    pub fn find0(&self, directory: &str, files: &mut dyn Write) -> Result<()> {
-        self.trace_call(format_args!("find0 \"{directory}\" <stream>"));
+    pub(crate) fn impl_find0(&self, directory: &str, files: &mut dyn Write) -> Result<()> {
         let names = self.read_call(
             "find0",
             |d| d.find_in_walk_order(directory),
@@ -472,8 +463,7 @@ impl Handle {
     }
 
     /// `du`: KiB used below `path`, as `du -s` counts (hard links once).
-    pub fn du(&self, path: &str) -> Result<i64> {
-        self.trace_call(format_args!("du \"{path}\""));
+    pub(crate) fn impl_du(&self, path: &str) -> Result<i64> {
         let top = self.lstatns(path)?;
         let mut seen = std::collections::HashSet::new();
         let mut blocks: i64 = top.st_blocks;
@@ -517,31 +507,26 @@ impl Handle {
     // Checksums.
 
     /// `checksum`: of a file (or, through `download`, a device).
-    pub fn checksum(&self, csumtype: &str, path: &str) -> Result<String> {
-        self.trace_call(format_args!("checksum \"{csumtype}\" \"{path}\""));
+    pub(crate) fn impl_checksum(&self, csumtype: &str, path: &str) -> Result<String> {
         let mut h = Hasher::new(csumtype)?;
         self.download(path, &mut h)?;
         Ok(h.finish())
     }
 
     /// `checksum_device`.
-    pub fn checksum_device(&self, csumtype: &str, device: &str) -> Result<String> {
-        self.trace_call(format_args!("checksum_device \"{csumtype}\" \"{device}\""));
+    pub(crate) fn impl_checksum_device(&self, csumtype: &str, device: &str) -> Result<String> {
         let mut h = Hasher::new(csumtype)?;
         self.download(device, &mut h)?;
         Ok(h.finish())
     }
 
     /// `checksums_out`: `HASH  ./path` for every regular file below.
-    pub fn checksums_out(
+    pub(crate) fn impl_checksums_out(
         &self,
         csumtype: &str,
         directory: &str,
         sumsfile: &mut dyn Write,
     ) -> Result<()> {
-        self.trace_call(format_args!(
-            "checksums_out \"{csumtype}\" \"{directory}\" <stream>"
-        ));
         Hasher::new(csumtype)?;
         for rel in self.find(directory)? {
             let rel = rel.trim_start_matches('/');
@@ -559,7 +544,7 @@ impl Handle {
 
     // Archives.
 
-    pub fn tgz_out(&self, directory: &str, tarball: &mut dyn Write) -> Result<()> {
+    pub(crate) fn impl_tgz_out(&self, directory: &str, tarball: &mut dyn Write) -> Result<()> {
         self.tar_out(
             directory,
             tarball,
@@ -569,7 +554,7 @@ impl Handle {
             },
         )
     }
-    pub fn txz_out(&self, directory: &str, tarball: &mut dyn Write) -> Result<()> {
+    pub(crate) fn impl_txz_out(&self, directory: &str, tarball: &mut dyn Write) -> Result<()> {
         self.tar_out(
             directory,
             tarball,
@@ -635,8 +620,7 @@ fn split_path(p: &str) -> Result<(Option<String>, String)> {
 
 impl Handle {
     /// `copy_in`: the host's `tar -cf -` of `localpath` into `tar_in`.
-    pub fn copy_in(&mut self, localpath: &str, remotedir: &str) -> Result<()> {
-        self.trace_call(format_args!("copy_in \"{localpath}\" \"{remotedir}\""));
+    pub(crate) fn impl_copy_in(&mut self, localpath: &str, remotedir: &str) -> Result<()> {
         if std::fs::metadata(localpath).is_err() {
             return Err(Error::not_found(format!(
                 "source ‘{localpath}’ does not exist (or cannot be read)"
@@ -682,8 +666,7 @@ impl Handle {
 
     /// `copy_out`: a file with `download`, a directory with `tar_out`
     /// unpacked by the host's `tar -xf -` into `localdir/BASENAME`.
-    pub fn copy_out(&self, remotepath: &str, localdir: &str) -> Result<()> {
-        self.trace_call(format_args!("copy_out \"{remotepath}\" \"{localdir}\""));
+    pub(crate) fn impl_copy_out(&self, remotepath: &str, localdir: &str) -> Result<()> {
         if !std::fs::metadata(localdir).is_ok_and(|m| m.is_dir()) {
             return Err(Error::invalid(format!(
                 "target ‘{localdir}’ is not a directory"

@@ -8,11 +8,15 @@ use crate::{
 };
 
 impl Handle {
-    pub fn fallocate(&mut self, path: &str, len: i32) -> Result<()> {
+    pub(crate) fn impl_fallocate(&mut self, path: &str, len: i32) -> Result<()> {
         self.fallocate64(path, i64::from(len))
     }
 
-    pub fn tgz_in(&mut self, tarball: &mut dyn std::io::Read, directory: &str) -> Result<()> {
+    pub(crate) fn impl_tgz_in(
+        &mut self,
+        tarball: &mut dyn std::io::Read,
+        directory: &str,
+    ) -> Result<()> {
         self.tar_in(
             tarball,
             directory,
@@ -23,7 +27,11 @@ impl Handle {
         )
     }
 
-    pub fn txz_in(&mut self, tarball: &mut dyn std::io::Read, directory: &str) -> Result<()> {
+    pub(crate) fn impl_txz_in(
+        &mut self,
+        tarball: &mut dyn std::io::Read,
+        directory: &str,
+    ) -> Result<()> {
         self.tar_in(
             tarball,
             directory,
@@ -35,7 +43,7 @@ impl Handle {
     }
 
     #[allow(non_snake_case)]
-    pub fn mkswap_L(&mut self, label: &str, device: &str) -> Result<()> {
+    pub(crate) fn impl_mkswap_L(&mut self, label: &str, device: &str) -> Result<()> {
         self.mkswap(
             device,
             MkswapOpts {
@@ -46,7 +54,7 @@ impl Handle {
     }
 
     #[allow(non_snake_case)]
-    pub fn mkswap_U(&mut self, uuid: &str, device: &str) -> Result<()> {
+    pub(crate) fn impl_mkswap_U(&mut self, uuid: &str, device: &str) -> Result<()> {
         self.mkswap(
             device,
             MkswapOpts {
@@ -56,11 +64,11 @@ impl Handle {
         )
     }
 
-    pub fn set_e2label(&mut self, device: &str, label: &str) -> Result<()> {
+    pub(crate) fn impl_set_e2label(&mut self, device: &str, label: &str) -> Result<()> {
         self.set_label(device, label)
     }
 
-    pub fn set_e2uuid(&mut self, device: &str, uuid: &str) -> Result<()> {
+    pub(crate) fn impl_set_e2uuid(&mut self, device: &str, uuid: &str) -> Result<()> {
         match uuid {
             "random" | "time" => self.set_uuid_random(device),
             "clear" => self.set_uuid(device, "00000000-0000-0000-0000-000000000000"),
@@ -68,7 +76,7 @@ impl Handle {
         }
     }
 
-    pub fn e2fsck_f(&mut self, device: &str) -> Result<()> {
+    pub(crate) fn impl_e2fsck_f(&mut self, device: &str) -> Result<()> {
         self.e2fsck(
             device,
             E2fsckOpts {
@@ -78,7 +86,7 @@ impl Handle {
         )
     }
 
-    pub fn ntfsresize_size(&mut self, device: &str, size: i64) -> Result<()> {
+    pub(crate) fn impl_ntfsresize_size(&mut self, device: &str, size: i64) -> Result<()> {
         self.ntfsresize(
             device,
             NtfsresizeOpts {
@@ -88,39 +96,38 @@ impl Handle {
         )
     }
 
-    pub fn get_e2label(&self, device: &str) -> Result<String> {
+    pub(crate) fn impl_get_e2label(&self, device: &str) -> Result<String> {
         self.vfs_label(device)
     }
 
-    pub fn get_e2uuid(&self, device: &str) -> Result<String> {
+    pub(crate) fn impl_get_e2uuid(&self, device: &str) -> Result<String> {
         self.vfs_uuid(device)
     }
 
     /// `blockdev_getsz`: 512-byte sectors.
-    pub fn blockdev_getsz(&self, device: &str) -> Result<i64> {
+    pub(crate) fn impl_blockdev_getsz(&self, device: &str) -> Result<i64> {
         Ok(self.blockdev_getsize64(device)? / 512)
     }
 
     /// `part_to_dev`: /dev/sda1 -> /dev/sda.
-    pub fn part_to_dev(&self, partition: &str) -> Result<String> {
+    pub(crate) fn impl_part_to_dev(&self, partition: &str) -> Result<String> {
         let (disk, _) = split_partition(partition)?;
         Ok(disk)
     }
 
     /// `part_to_partnum`: /dev/sda1 -> 1.
-    pub fn part_to_partnum(&self, partition: &str) -> Result<i32> {
+    pub(crate) fn impl_part_to_partnum(&self, partition: &str) -> Result<i32> {
         let (_, n) = split_partition(partition)?;
         Ok(n)
     }
 
-    pub fn vgscan(&mut self) -> Result<()> {
+    pub(crate) fn impl_vgscan(&mut self) -> Result<()> {
         self.lvm_scan(true)
     }
 
     /// `lvm_scan`: the direct engine reads the LVM metadata again (every
     /// volume group is active there); the appliance runs lvm's scan.
-    pub fn lvm_scan(&mut self, activate: bool) -> Result<()> {
-        self.trace_call(format_args!("lvm_scan {activate}"));
+    pub(crate) fn impl_lvm_scan(&mut self, activate: bool) -> Result<()> {
         self.check_launched("lvm_scan")?;
         if self.on_appliance() {
             return self.with_appliance(|a| {
@@ -136,16 +143,13 @@ impl Handle {
     /// LUKS2); the appliance runs cryptsetup. The key is kept (wiped on
     /// drop) so that `auto`, moving to the appliance, opens the device there
     /// again before replaying the mounts.
-    pub fn cryptsetup_open(
+    pub(crate) fn impl_cryptsetup_open(
         &mut self,
         device: &str,
         key: &str,
         mapname: &str,
         opts: CryptsetupOpenOpts,
     ) -> Result<()> {
-        self.trace_call(format_args!(
-            "cryptsetup_open \"{device}\" \"***\" \"{mapname}\" {opts:?}"
-        ));
         self.check_launched("cryptsetup_open")?;
         if self.on_appliance() {
             self.with_appliance(|a| {
@@ -181,8 +185,7 @@ impl Handle {
         Ok(())
     }
 
-    pub fn cryptsetup_close(&mut self, device: &str) -> Result<()> {
-        self.trace_call(format_args!("cryptsetup_close \"{device}\""));
+    pub(crate) fn impl_cryptsetup_close(&mut self, device: &str) -> Result<()> {
         self.check_launched("cryptsetup_close")?;
         if self.on_appliance() {
             self.with_appliance(|a| {
@@ -198,11 +201,16 @@ impl Handle {
         Ok(())
     }
 
-    pub fn luks_open(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {
+    pub(crate) fn impl_luks_open(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {
         self.cryptsetup_open(device, key, mapname, CryptsetupOpenOpts::default())
     }
 
-    pub fn luks_open_ro(&mut self, device: &str, key: &str, mapname: &str) -> Result<()> {
+    pub(crate) fn impl_luks_open_ro(
+        &mut self,
+        device: &str,
+        key: &str,
+        mapname: &str,
+    ) -> Result<()> {
         self.cryptsetup_open(
             device,
             key,
@@ -214,7 +222,7 @@ impl Handle {
         )
     }
 
-    pub fn luks_close(&mut self, device: &str) -> Result<()> {
+    pub(crate) fn impl_luks_close(&mut self, device: &str) -> Result<()> {
         self.cryptsetup_close(device)
     }
 }
@@ -239,16 +247,28 @@ const S_IFCHR: i32 = 0o020000;
 const S_IFBLK: i32 = 0o060000;
 
 impl Handle {
-    pub fn mkfifo(&mut self, mode: i32, path: &str) -> Result<()> {
+    pub(crate) fn impl_mkfifo(&mut self, mode: i32, path: &str) -> Result<()> {
         self.mknod(S_IFIFO | (mode & 0o7777), 0, 0, path)
     }
 
     #[allow(non_snake_case)]
-    pub fn mknod_b(&mut self, mode: i32, devmajor: i32, devminor: i32, path: &str) -> Result<()> {
+    pub(crate) fn impl_mknod_b(
+        &mut self,
+        mode: i32,
+        devmajor: i32,
+        devminor: i32,
+        path: &str,
+    ) -> Result<()> {
         self.mknod(S_IFBLK | (mode & 0o7777), devmajor, devminor, path)
     }
 
-    pub fn mknod_c(&mut self, mode: i32, devmajor: i32, devminor: i32, path: &str) -> Result<()> {
+    pub(crate) fn impl_mknod_c(
+        &mut self,
+        mode: i32,
+        devmajor: i32,
+        devminor: i32,
+        path: &str,
+    ) -> Result<()> {
         self.mknod(S_IFCHR | (mode & 0o7777), devmajor, devminor, path)
     }
 }

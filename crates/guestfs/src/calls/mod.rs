@@ -4,10 +4,12 @@
 //! work the same whichever engine answers and never start the appliance for
 //! what the direct engine can read. Inspection lives in [`crate::inspect`].
 //!
-//! Signatures follow the table's conventions (the generated gx-fish code
-//! calls these exactly as it calls the generated ones): strings as `&str`,
-//! string lists as `&[String]`, local files as `&mut dyn Read`/`Write`,
-//! optional arguments as the generated `XxxOpts` struct by value.
+//! Each is `impl_NAME`, called only by the generated public method `NAME`
+//! (generated.rs), which fires the call's events and traces it: the code
+//! here neither traces nor fires anything. Signatures follow the table's
+//! conventions: strings as `&str`, string lists as `&[String]`, local files
+//! as `&mut dyn Read`/`Write`, optional arguments as the generated `XxxOpts`
+//! struct by value, `&mut self` where the row says `handle_mut`.
 
 mod config;
 mod files;

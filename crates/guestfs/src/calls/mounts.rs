@@ -6,8 +6,7 @@ use crate::{ErrorKind, Handle, Result, UmountOpts, appliance, path};
 
 impl Handle {
     /// `mount_ro`: mount read-only at `mountpoint` (which must exist, or be `/`).
-    pub fn mount_ro(&mut self, mountable: &str, mountpoint: &str) -> Result<()> {
-        self.trace_call(format_args!("mount_ro \"{mountable}\" \"{mountpoint}\""));
+    pub(crate) fn impl_mount_ro(&mut self, mountable: &str, mountpoint: &str) -> Result<()> {
         self.do_mount(MountReq {
             options: None,
             vfstype: None,
@@ -17,8 +16,7 @@ impl Handle {
     }
 
     /// `mount`: mount read-write, which only the appliance does.
-    pub fn mount(&mut self, mountable: &str, mountpoint: &str) -> Result<()> {
-        self.trace_call(format_args!("mount \"{mountable}\" \"{mountpoint}\""));
+    pub(crate) fn impl_mount(&mut self, mountable: &str, mountpoint: &str) -> Result<()> {
         self.do_mount(MountReq {
             options: Some(String::new()),
             vfstype: None,
@@ -28,15 +26,12 @@ impl Handle {
     }
 
     /// `mount_options`: read-write unless the options say `ro`.
-    pub fn mount_options(
+    pub(crate) fn impl_mount_options(
         &mut self,
         options: &str,
         mountable: &str,
         mountpoint: &str,
     ) -> Result<()> {
-        self.trace_call(format_args!(
-            "mount_options \"{options}\" \"{mountable}\" \"{mountpoint}\""
-        ));
         self.do_mount(MountReq {
             options: Some(options.to_string()),
             vfstype: None,
@@ -46,16 +41,13 @@ impl Handle {
     }
 
     /// `mount_vfs`: like `mount_options`, with the filesystem type given.
-    pub fn mount_vfs(
+    pub(crate) fn impl_mount_vfs(
         &mut self,
         options: &str,
         vfstype: &str,
         mountable: &str,
         mountpoint: &str,
     ) -> Result<()> {
-        self.trace_call(format_args!(
-            "mount_vfs \"{options}\" \"{vfstype}\" \"{mountable}\" \"{mountpoint}\""
-        ));
         self.do_mount(MountReq {
             options: Some(options.to_string()),
             vfstype: Some(vfstype.to_string()),
@@ -93,8 +85,7 @@ impl Handle {
     }
 
     /// `umount`: by mountpoint or device.
-    pub fn umount(&mut self, pathordevice: &str, opts: UmountOpts) -> Result<()> {
-        self.trace_call(format_args!("umount \"{pathordevice}\" {opts:?}"));
+    pub(crate) fn impl_umount(&mut self, pathordevice: &str, opts: UmountOpts) -> Result<()> {
         self.check_launched("umount")?;
         let canonical = path::canonical_device_name(pathordevice);
         let matches = |m: &MountReq| {
@@ -117,8 +108,7 @@ impl Handle {
     }
 
     /// `umount_all`: everything, deepest first.
-    pub fn umount_all(&mut self) -> Result<()> {
-        self.trace_call(format_args!("umount_all"));
+    pub(crate) fn impl_umount_all(&mut self) -> Result<()> {
         self.check_launched("umount_all")?;
         self.mounts.clear();
         if self.on_appliance() {
@@ -130,7 +120,7 @@ impl Handle {
     }
 
     /// `mountpoints`: (device, mountpoint) pairs in mount order.
-    pub fn mountpoints(&self) -> Result<Vec<(String, String)>> {
+    pub(crate) fn impl_mountpoints(&self) -> Result<Vec<(String, String)>> {
         self.check_launched("mountpoints")?;
         if self.on_appliance() {
             self.with_appliance(|a| a.mountpoints())
@@ -140,13 +130,12 @@ impl Handle {
     }
 
     /// `mounts`: the mounted devices in mount order.
-    pub fn mounts(&self) -> Result<Vec<String>> {
+    pub(crate) fn impl_mounts(&self) -> Result<Vec<String>> {
         Ok(self.mountpoints()?.into_iter().map(|(d, _)| d).collect())
     }
 
     /// `sync`: the appliance flushes its writes; nothing to do otherwise.
-    pub fn sync(&mut self) -> Result<()> {
-        self.trace_call(format_args!("sync"));
+    pub(crate) fn impl_sync(&mut self) -> Result<()> {
         self.check_launched("sync")?;
         if self.on_appliance() {
             self.with_appliance(|a| a.app().sync().map_err(|e| appliance::convert("sync", e)))

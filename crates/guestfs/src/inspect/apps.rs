@@ -80,7 +80,7 @@ impl Handle {
     /// The applications installed in the guest whose root is `root`, sorted
     /// by name. The guest must be mounted. An empty list where the package
     /// format is not understood.
-    pub fn inspect_list_applications2(&self, root: &str) -> Result<Vec<Application2>> {
+    pub(crate) fn impl_inspect_list_applications2(&self, root: &str) -> Result<Vec<Application2>> {
         Ok(self
             .list_apps(root)?
             .into_iter()
@@ -105,7 +105,7 @@ impl Handle {
     }
 
     /// The older list: `application2` without the architecture and class.
-    pub fn inspect_list_applications(&self, root: &str) -> Result<Vec<Application1>> {
+    pub(crate) fn impl_inspect_list_applications(&self, root: &str) -> Result<Vec<Application1>> {
         Ok(self
             .list_apps(root)?
             .into_iter()

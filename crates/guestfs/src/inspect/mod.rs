@@ -244,7 +244,7 @@ impl Handle {
 
     /// Inspect every filesystem and return the roots of the operating
     /// systems found (libguestfs's `inspect_os`). Leaves nothing mounted.
-    pub fn inspect_os(&mut self) -> Result<Vec<String>> {
+    pub(crate) fn impl_inspect_os(&mut self) -> Result<Vec<String>> {
         self.umount_all()?;
         let ids = self.device_ids()?;
         let mut fses = Vec::new();
@@ -260,7 +260,7 @@ impl Handle {
     }
 
     /// The roots found by the last `inspect_os`.
-    pub fn inspect_get_roots(&self) -> Result<Vec<String>> {
+    pub(crate) fn impl_inspect_get_roots(&self) -> Result<Vec<String>> {
         Ok(self
             .inspection
             .fses
@@ -432,7 +432,7 @@ impl Handle {
     }
 
     /// `linux`, `windows`, ... or `unknown`.
-    pub fn inspect_get_type(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_type(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .os_type
@@ -441,7 +441,7 @@ impl Handle {
     }
 
     /// `debian`, `fedora`, `windows`, ... or `unknown`.
-    pub fn inspect_get_distro(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_distro(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .distro
@@ -449,7 +449,7 @@ impl Handle {
             .to_string())
     }
 
-    pub fn inspect_get_package_format(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_package_format(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .package_format
@@ -457,7 +457,7 @@ impl Handle {
             .to_string())
     }
 
-    pub fn inspect_get_package_management(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_package_management(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .package_management
@@ -465,7 +465,7 @@ impl Handle {
             .to_string())
     }
 
-    pub fn inspect_get_product_name(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_product_name(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .product_name
@@ -473,7 +473,7 @@ impl Handle {
             .unwrap_or_else(|| "unknown".into()))
     }
 
-    pub fn inspect_get_product_variant(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_product_variant(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .product_variant
@@ -481,15 +481,15 @@ impl Handle {
             .unwrap_or_else(|| "unknown".into()))
     }
 
-    pub fn inspect_get_major_version(&self, root: &str) -> Result<i32> {
+    pub(crate) fn impl_inspect_get_major_version(&self, root: &str) -> Result<i32> {
         Ok(self.root_data(root)?.version.map(|v| v.0).unwrap_or(0))
     }
 
-    pub fn inspect_get_minor_version(&self, root: &str) -> Result<i32> {
+    pub(crate) fn impl_inspect_get_minor_version(&self, root: &str) -> Result<i32> {
         Ok(self.root_data(root)?.version.map(|v| v.1).unwrap_or(0))
     }
 
-    pub fn inspect_get_arch(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_arch(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .arch
@@ -497,7 +497,7 @@ impl Handle {
             .unwrap_or_else(|| "unknown".into()))
     }
 
-    pub fn inspect_get_hostname(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_hostname(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .hostname
@@ -505,7 +505,7 @@ impl Handle {
             .unwrap_or_else(|| "unknown".into()))
     }
 
-    pub fn inspect_get_build_id(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_build_id(&self, root: &str) -> Result<String> {
         Ok(self
             .root_data(root)?
             .build_id
@@ -514,23 +514,23 @@ impl Handle {
     }
 
     /// Always `installed` (libguestfs dropped install-disc detection).
-    pub fn inspect_get_format(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_format(&self, root: &str) -> Result<String> {
         self.root_data(root)?;
         Ok("installed".into())
     }
 
     /// Install media are not recognised: never a live image.
-    pub fn inspect_is_live(&self, root: &str) -> Result<bool> {
+    pub(crate) fn impl_inspect_is_live(&self, root: &str) -> Result<bool> {
         self.root_data(root)?;
         Ok(false)
     }
 
-    pub fn inspect_is_netinst(&self, root: &str) -> Result<bool> {
+    pub(crate) fn impl_inspect_is_netinst(&self, root: &str) -> Result<bool> {
         self.root_data(root)?;
         Ok(false)
     }
 
-    pub fn inspect_is_multipart(&self, root: &str) -> Result<bool> {
+    pub(crate) fn impl_inspect_is_multipart(&self, root: &str) -> Result<bool> {
         self.root_data(root)?;
         Ok(false)
     }
@@ -538,7 +538,11 @@ impl Handle {
     /// The distribution's icon as PNG bytes, empty when there is none
     /// (see `inspect/icon.rs`); `favicon` defaults to true, `highquality`
     /// to false, as in libguestfs.
-    pub fn inspect_get_icon(&self, root: &str, opts: crate::InspectGetIconOpts) -> Result<Vec<u8>> {
+    pub(crate) fn impl_inspect_get_icon(
+        &self,
+        root: &str,
+        opts: crate::InspectGetIconOpts,
+    ) -> Result<Vec<u8>> {
         self.root_data(root)?;
         self.inspect_icon(
             root,
@@ -547,7 +551,7 @@ impl Handle {
         )
     }
 
-    pub fn inspect_get_windows_systemroot(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_windows_systemroot(&self, root: &str) -> Result<String> {
         self.root_data(root)?
             .windows_systemroot
             .clone()
@@ -556,7 +560,10 @@ impl Handle {
             })
     }
 
-    pub fn inspect_get_windows_current_control_set(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_windows_current_control_set(
+        &self,
+        root: &str,
+    ) -> Result<String> {
         self.root_data(root)?
             .windows_current_control_set
             .clone()
@@ -565,14 +572,14 @@ impl Handle {
             })
     }
 
-    pub fn inspect_get_windows_software_hive(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_windows_software_hive(&self, root: &str) -> Result<String> {
         self.root_data(root)?
             .windows_software_hive
             .clone()
             .ok_or_else(|| Error::invalid("not a Windows guest, or software hive not found"))
     }
 
-    pub fn inspect_get_windows_system_hive(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_windows_system_hive(&self, root: &str) -> Result<String> {
         self.root_data(root)?
             .windows_system_hive
             .clone()
@@ -580,13 +587,16 @@ impl Handle {
     }
 
     /// (drive letter, device) pairs, in registry order.
-    pub fn inspect_get_drive_mappings(&self, root: &str) -> Result<Vec<(String, String)>> {
+    pub(crate) fn impl_inspect_get_drive_mappings(
+        &self,
+        root: &str,
+    ) -> Result<Vec<(String, String)>> {
         Ok(self.root_data(root)?.drive_mappings.clone())
     }
 
     /// (mountpoint, device) pairs: the fstab entries whose mountpoint is a
     /// path; just `/` for guests without an fstab (Windows).
-    pub fn inspect_get_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
+    pub(crate) fn impl_inspect_get_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
         let d = self.root_data(root)?;
         if d.fstab.is_empty() {
             return Ok(vec![("/".into(), root.to_string())]);
@@ -599,7 +609,7 @@ impl Handle {
     }
 
     /// Every device the guest's fstab names (swap included).
-    pub fn inspect_get_filesystems(&self, root: &str) -> Result<Vec<String>> {
+    pub(crate) fn impl_inspect_get_filesystems(&self, root: &str) -> Result<Vec<String>> {
         let d = self.root_data(root)?;
         if d.fstab.is_empty() {
             return Ok(vec![root.to_string()]);
@@ -609,7 +619,7 @@ impl Handle {
 
     /// The libosinfo short id (`debian12`, `win10`, ...) or `unknown`
     /// (libguestfs's lib/inspect-osinfo.c).
-    pub fn inspect_get_osinfo(&self, root: &str) -> Result<String> {
+    pub(crate) fn impl_inspect_get_osinfo(&self, root: &str) -> Result<String> {
         let d = self.root_data(root)?;
         Ok(osinfo(d).unwrap_or_else(|| "unknown".into()))
     }
