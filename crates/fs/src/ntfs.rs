@@ -852,6 +852,50 @@ impl NtfsFs {
             .collect())
     }
 
+    /// Readdir-plus: the entries [`Self::read_dir_inner`] gives, each with
+    /// the stat of the record a lookup of its name finds (the first entry
+    /// of that exact name), from the directory's parsed index: no name is
+    /// looked up from the root again.
+    fn lstat_dir_inner(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        let rec = self.lookup(path)?;
+        let d = self.dir(rec, path)?;
+        let base = path.trim_end_matches('/');
+        let mut out = Vec::with_capacity(d.entries.len());
+        for e in d.entries.iter().filter(|e| !e.dos_only) {
+            let child = format!("{base}/{}", e.name);
+            let found = d
+                .exact
+                .get(&e.name)
+                .and_then(|&i| d.entries.get(i))
+                .map_or(e.record, |f| f.record);
+            let (st, _) = self.stat_record(found, &child)?;
+            let file_type = if e.attrs.contains(NtfsFileAttributeFlags::IS_DIRECTORY) {
+                FileType::Directory
+            } else if e.attrs.contains(NtfsFileAttributeFlags::REPARSE_POINT)
+                || e.attrs.contains(NtfsFileAttributeFlags::SYSTEM)
+            {
+                if found == e.record {
+                    st.file_type()
+                } else {
+                    self.stat_record(e.record, &child)
+                        .map(|(st, _)| st.file_type())
+                        .unwrap_or(FileType::Unknown)
+                }
+            } else {
+                FileType::Regular
+            };
+            out.push((
+                DirEntry {
+                    name: e.name.clone(),
+                    ino: e.record,
+                    file_type,
+                },
+                st,
+            ));
+        }
+        Ok(out)
+    }
+
     fn readlink_inner(&self, path: &str) -> Result<String> {
         let rec = self.lookup(path)?;
         match self.stat_record(rec, path)?.1 {
@@ -942,6 +986,10 @@ impl Filesystem for NtfsFs {
 
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         guard(&self.name, path, || self.read_dir_inner(path))
+    }
+
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        guard(&self.name, path, || self.lstat_dir_inner(path))
     }
 
     fn readlink(&self, path: &str) -> Result<String> {

@@ -386,6 +386,38 @@ impl Filesystem for XfsFs {
             .collect())
     }
 
+    /// One pass over the directory; each name's inode is the one a lookup
+    /// of it finds (the directory's name map, as `lstat` uses once the
+    /// directory was listed), read by its number.
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        let dir = self.resolve(path)?;
+        if dir.file_type() != FileType::Directory {
+            return Err(Error::invalid(format!("{path}: not a directory")));
+        }
+        let entries = self.dir_entries(&dir).map_err(|e| e.context(path))?;
+        let map = self.cache_dir(&dir, &entries);
+        let base = path.trim_end_matches('/');
+        entries
+            .into_iter()
+            .map(|e| {
+                let name = String::from_utf8_lossy(&e.name).into_owned();
+                let ino = map.get(&e.name).copied().unwrap_or(e.ino);
+                let st = self
+                    .read_inode(ino)
+                    .map(|i| self.stat_of(&i))
+                    .map_err(|err| err.context(format!("{base}/{name}")))?;
+                Ok((
+                    DirEntry {
+                        name,
+                        ino: e.ino,
+                        file_type: file_type_of_dirent(e.ftype),
+                    },
+                    st,
+                ))
+            })
+            .collect()
+    }
+
     fn readlink(&self, path: &str) -> Result<String> {
         let inode = self.resolve(path)?;
         if inode.file_type() != FileType::Symlink {
