@@ -243,9 +243,11 @@ impl NtfsFs {
         Ok(fs)
     }
 
-    fn err(&self, what: &str) -> impl FnOnce(NtfsError) -> Error + '_ {
-        let what = what.to_string();
-        move |e| conv(&self.name, &what, e)
+    /// The error converter for one step; it borrows `what` (it is built on
+    /// every call, errors or not: a copy here would be one allocation per
+    /// attribute read of every record a walk stats).
+    fn err<'a>(&'a self, what: &'a str) -> impl FnOnce(NtfsError) -> Error + 'a {
+        move |e| conv(&self.name, what, e)
     }
 
     fn read_upcase(&self) -> Result<Vec<u16>> {
