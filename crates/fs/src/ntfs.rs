@@ -36,7 +36,7 @@ use ntfs::{
     NtfsIndexNodeEntries, NtfsReadSeek,
 };
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
@@ -60,21 +60,40 @@ struct CachedIo {
     dev: Device,
     pos: u64,
     cache: HashMap<u64, Vec<u8>>,
+    /// Cached block numbers, oldest first: the oldest is evicted and its
+    /// buffer reused, so a walk through an MFT larger than the cache costs
+    /// no allocation (and no fresh pages) per block.
+    order: VecDeque<u64>,
 }
 
 impl CachedIo {
+    fn new(dev: Device) -> CachedIo {
+        CachedIo {
+            dev,
+            pos: 0,
+            cache: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
     fn block(&mut self, b: u64) -> std::io::Result<&Vec<u8>> {
         if !self.cache.contains_key(&b) {
             let start = b * IO_BLOCK;
             let len = self.dev.size().saturating_sub(start).min(IO_BLOCK) as usize;
-            let mut buf = vec![0u8; len];
+            let mut buf = if self.order.len() >= IO_CACHE_BLOCKS {
+                self.order
+                    .pop_front()
+                    .and_then(|old| self.cache.remove(&old))
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            buf.resize(len, 0);
             self.dev
                 .read_at(&mut buf, start)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            if self.cache.len() >= IO_CACHE_BLOCKS {
-                self.cache.clear();
-            }
             self.cache.insert(b, buf);
+            self.order.push_back(b);
         }
         self.cache
             .get(&b)
@@ -215,11 +234,7 @@ impl NtfsFs {
                 "{name}: too small for an NTFS boot sector"
             )));
         }
-        let mut io = CachedIo {
-            dev,
-            pos: 0,
-            cache: HashMap::new(),
-        };
+        let mut io = CachedIo::new(dev);
         let ntfs =
             Ntfs::new(&mut io).map_err(|e| conv(&name, "reading the NTFS boot sector", e))?;
         // The crate allocates a whole record on every file it opens; Windows
