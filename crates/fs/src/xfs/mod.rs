@@ -173,7 +173,10 @@ impl XfsFs {
             }
         }
         let entries = Rc::new(self.dir_entries(dir)?);
-        *self.last_dir.borrow_mut() = Some((dir.ino, entries.clone()));
+        // A huge directory is not kept: its listing's own copy is enough
+        // memory (it is parsed again for the readdir-plus instead).
+        *self.last_dir.borrow_mut() =
+            (entries.len() <= DIR_CACHE_MAX_ENTRIES).then(|| (dir.ino, entries.clone()));
         Ok(entries)
     }
 
