@@ -836,6 +836,55 @@ impl Filesystem for FatFs {
             .collect())
     }
 
+    /// One pass over the directory's parsed entries (the walk reads each
+    /// directory's cluster chain once: a subdirectory parsed here for its
+    /// nlink and size is the one the walk descends into next). Each name
+    /// gets the entry a lookup of it would find (the first of a case-folded
+    /// name, trailing dots ignored); a name no lookup finds is left out, so
+    /// the caller's lookup gives its error.
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        let cluster = if Self::is_root(path) {
+            0
+        } else {
+            let e = self.lookup(path)?;
+            if !e.is_dir() {
+                return Err(Error::invalid(format!(
+                    "{}: {path}: not a directory",
+                    self.name
+                )));
+            }
+            if e.first_cluster == 0 {
+                return Ok(Vec::new());
+            }
+            e.first_cluster
+        };
+        let d = self.dir(cluster, path)?;
+        let base = path.trim_end_matches('/');
+        let mut out = Vec::with_capacity(d.entries.len());
+        for e in &d.entries {
+            let key = e.name.trim_end_matches('.');
+            let key = if key.is_empty() { e.name.as_str() } else { key };
+            let Some(found) = d.index.get(&fold(key)).and_then(|&i| d.entries.get(i)) else {
+                continue;
+            };
+            let child = format!("{base}/{}", e.name);
+            let st = self.stat_entry(found, &child)?;
+            out.push((
+                DirEntry {
+                    name: e.name.clone(),
+                    ino: e.pos / 32,
+                    file_type: if e.is_dir() {
+                        FileType::Directory
+                    } else {
+                        FileType::Regular
+                    },
+                },
+                st,
+            ));
+        }
+        Ok(out)
+    }
+
     fn readlink(&self, path: &str) -> Result<String> {
         if !Self::is_root(path) {
             self.lookup(path)?;

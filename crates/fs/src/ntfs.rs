@@ -36,7 +36,7 @@ use ntfs::{
     NtfsIndexNodeEntries, NtfsReadSeek,
 };
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
@@ -60,21 +60,40 @@ struct CachedIo {
     dev: Device,
     pos: u64,
     cache: HashMap<u64, Vec<u8>>,
+    /// Cached block numbers, oldest first: the oldest is evicted and its
+    /// buffer reused, so a walk through an MFT larger than the cache costs
+    /// no allocation (and no fresh pages) per block.
+    order: VecDeque<u64>,
 }
 
 impl CachedIo {
+    fn new(dev: Device) -> CachedIo {
+        CachedIo {
+            dev,
+            pos: 0,
+            cache: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
     fn block(&mut self, b: u64) -> std::io::Result<&Vec<u8>> {
         if !self.cache.contains_key(&b) {
             let start = b * IO_BLOCK;
             let len = self.dev.size().saturating_sub(start).min(IO_BLOCK) as usize;
-            let mut buf = vec![0u8; len];
+            let mut buf = if self.order.len() >= IO_CACHE_BLOCKS {
+                self.order
+                    .pop_front()
+                    .and_then(|old| self.cache.remove(&old))
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            buf.resize(len, 0);
             self.dev
                 .read_at(&mut buf, start)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            if self.cache.len() >= IO_CACHE_BLOCKS {
-                self.cache.clear();
-            }
             self.cache.insert(b, buf);
+            self.order.push_back(b);
         }
         self.cache
             .get(&b)
@@ -215,11 +234,7 @@ impl NtfsFs {
                 "{name}: too small for an NTFS boot sector"
             )));
         }
-        let mut io = CachedIo {
-            dev,
-            pos: 0,
-            cache: HashMap::new(),
-        };
+        let mut io = CachedIo::new(dev);
         let ntfs =
             Ntfs::new(&mut io).map_err(|e| conv(&name, "reading the NTFS boot sector", e))?;
         // The crate allocates a whole record on every file it opens; Windows
@@ -243,9 +258,11 @@ impl NtfsFs {
         Ok(fs)
     }
 
-    fn err(&self, what: &str) -> impl FnOnce(NtfsError) -> Error + '_ {
-        let what = what.to_string();
-        move |e| conv(&self.name, &what, e)
+    /// The error converter for one step; it borrows `what` (it is built on
+    /// every call, errors or not: a copy here would be one allocation per
+    /// attribute read of every record a walk stats).
+    fn err<'a>(&'a self, what: &'a str) -> impl FnOnce(NtfsError) -> Error + 'a {
+        move |e| conv(&self.name, what, e)
     }
 
     fn read_upcase(&self) -> Result<Vec<u16>> {
@@ -852,6 +869,50 @@ impl NtfsFs {
             .collect())
     }
 
+    /// Readdir-plus: the entries [`Self::read_dir_inner`] gives, each with
+    /// the stat of the record a lookup of its name finds (the first entry
+    /// of that exact name), from the directory's parsed index: no name is
+    /// looked up from the root again.
+    fn lstat_dir_inner(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        let rec = self.lookup(path)?;
+        let d = self.dir(rec, path)?;
+        let base = path.trim_end_matches('/');
+        let mut out = Vec::with_capacity(d.entries.len());
+        for e in d.entries.iter().filter(|e| !e.dos_only) {
+            let child = format!("{base}/{}", e.name);
+            let found = d
+                .exact
+                .get(&e.name)
+                .and_then(|&i| d.entries.get(i))
+                .map_or(e.record, |f| f.record);
+            let (st, _) = self.stat_record(found, &child)?;
+            let file_type = if e.attrs.contains(NtfsFileAttributeFlags::IS_DIRECTORY) {
+                FileType::Directory
+            } else if e.attrs.contains(NtfsFileAttributeFlags::REPARSE_POINT)
+                || e.attrs.contains(NtfsFileAttributeFlags::SYSTEM)
+            {
+                if found == e.record {
+                    st.file_type()
+                } else {
+                    self.stat_record(e.record, &child)
+                        .map(|(st, _)| st.file_type())
+                        .unwrap_or(FileType::Unknown)
+                }
+            } else {
+                FileType::Regular
+            };
+            out.push((
+                DirEntry {
+                    name: e.name.clone(),
+                    ino: e.record,
+                    file_type,
+                },
+                st,
+            ));
+        }
+        Ok(out)
+    }
+
     fn readlink_inner(&self, path: &str) -> Result<String> {
         let rec = self.lookup(path)?;
         match self.stat_record(rec, path)?.1 {
@@ -942,6 +1003,10 @@ impl Filesystem for NtfsFs {
 
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         guard(&self.name, path, || self.read_dir_inner(path))
+    }
+
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        guard(&self.name, path, || self.lstat_dir_inner(path))
     }
 
     fn readlink(&self, path: &str) -> Result<String> {

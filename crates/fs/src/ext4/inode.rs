@@ -47,21 +47,22 @@ impl Ext4Fs {
             )));
         }
         let index = ino - 1;
-        let group = *self
+        let inode_table = *self
             .groups
+            .inode_tables
             .get((index / self.sb.inodes_per_group) as usize)
             .ok_or_else(|| self.corrupt(format!("inode {ino} is in no block group")))?;
         let within = u64::from(index % self.sb.inodes_per_group);
         let table_blocks = (u64::from(self.sb.inodes_per_group) * u64::from(self.sb.inode_size))
             .div_ceil(u64::from(self.sb.block_size));
-        let table_end = group.inode_table.checked_add(table_blocks);
+        let table_end = inode_table.checked_add(table_blocks);
         if table_end.is_none_or(|end| end > self.sb.blocks_count) {
             return Err(self.corrupt(format!(
                 "inode table at block {} for inode {ino} is past the end of the filesystem",
-                group.inode_table
+                inode_table
             )));
         }
-        let off = self.block_offset(group.inode_table)? + within * u64::from(self.sb.inode_size);
+        let off = self.block_offset(inode_table)? + within * u64::from(self.sb.inode_size);
         let mut b = vec![0u8; self.sb.inode_size as usize];
         self.dev.read_at(&mut b, off)?;
         Ok(b)

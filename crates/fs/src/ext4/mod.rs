@@ -31,7 +31,7 @@ mod superblock;
 mod xattr;
 use self::dir::{Dentries, DirCache, file_type_of_dirent};
 use self::inode::Inode;
-use self::superblock::{Group, Superblock, read_groups};
+use self::superblock::{Groups, Superblock, read_groups};
 
 const SUPERBLOCK_OFFSET: u64 = 1024;
 const SUPERBLOCK_SIZE: usize = 1024;
@@ -157,7 +157,7 @@ pub struct Ext4Fs {
     dev: Device,
     name: String,
     sb: Superblock,
-    groups: Vec<Group>,
+    groups: Groups,
     /// None only while the journal is looked at during open.
     view: Option<ext4_view::Ext4>,
     /// The file last read by `read_at`, so streaming a file in chunks does
@@ -699,14 +699,8 @@ impl Filesystem for Ext4Fs {
     fn statvfs(&self) -> Result<StatVfs> {
         let sb = &self.sb;
         let overhead = self.overhead_blocks()?;
-        let free_clusters = self
-            .groups
-            .iter()
-            .fold(0u64, |a, g| a.saturating_add(g.free_clusters));
-        let free_inodes = self
-            .groups
-            .iter()
-            .fold(0u64, |a, g| a.saturating_add(g.free_inodes));
+        let free_clusters = self.groups.free_clusters;
+        let free_inodes = self.groups.free_inodes;
         let bfree = free_clusters.saturating_mul(sb.cluster_ratio);
         // The kernel holds back 2% (at most 4096 clusters) for itself on
         // extent filesystems (ext4_calculate_resv_clusters), on top of the

@@ -226,17 +226,20 @@ pub(super) fn is_power_of(mut n: u32, base: u32) -> bool {
     n == 1
 }
 
-/// What we keep of a group descriptor.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Group {
-    pub(super) inode_table: u64,
+/// What we keep of the group descriptors: each group's inode table, and
+/// the free counts summed (only `statvfs` wants them, as totals). Eight
+/// bytes a group: at [`MAX_GROUPS`] groups this is 8 MiB, beside the 16 MiB
+/// ext4-view keeps of the same table, inside the 64 MB a command may use.
+#[derive(Debug, Default)]
+pub(super) struct Groups {
+    pub(super) inode_tables: Vec<u64>,
     pub(super) free_clusters: u64,
     pub(super) free_inodes: u64,
 }
 
 /// Every group descriptor, read a piece at a time: the superblock checks
 /// bound the group count by [`MAX_GROUPS`] and the table by group 0.
-pub(super) fn read_groups(dev: &Device, sb: &Superblock, name: &str) -> Result<Vec<Group>> {
+pub(super) fn read_groups(dev: &Device, sb: &Superblock, name: &str) -> Result<Groups> {
     let bs = u64::from(sb.block_size);
     let gdt_start = (u64::from(sb.first_data_block) + 1) * bs;
     let desc = sb.desc_size as usize;
@@ -247,7 +250,10 @@ pub(super) fn read_groups(dev: &Device, sb: &Superblock, name: &str) -> Result<V
         )));
     }
     let is_64 = sb.desc_size >= 64;
-    let mut out = Vec::with_capacity(sb.group_count as usize);
+    let mut out = Groups {
+        inode_tables: Vec::with_capacity(sb.group_count as usize),
+        ..Groups::default()
+    };
     let per_chunk = (1usize << 20) / desc;
     let mut chunk = vec![0u8; per_chunk * desc];
     let mut g = 0usize;
@@ -261,11 +267,13 @@ pub(super) fn read_groups(dev: &Device, sb: &Superblock, name: &str) -> Result<V
             let hi16 = |off: usize| -> Result<u32> {
                 Ok(if is_64 { u32::from(le16(d, off)?) } else { 0 })
             };
-            out.push(Group {
-                inode_table: hilo(hi32(0x28)?, le32(d, 0x8)?),
-                free_clusters: u64::from(u32::from(le16(d, 0xc)?) | (hi16(0x2c)? << 16)),
-                free_inodes: u64::from(u32::from(le16(d, 0xe)?) | (hi16(0x2e)? << 16)),
-            });
+            out.inode_tables.push(hilo(hi32(0x28)?, le32(d, 0x8)?));
+            out.free_clusters = out
+                .free_clusters
+                .saturating_add(u64::from(u32::from(le16(d, 0xc)?) | (hi16(0x2c)? << 16)));
+            out.free_inodes = out
+                .free_inodes
+                .saturating_add(u64::from(u32::from(le16(d, 0xe)?) | (hi16(0x2e)? << 16)));
         }
         g += n;
     }

@@ -27,6 +27,10 @@ const XFS_BMAP_CRC_MAGIC: u32 = 0x424d_4133;
 /// Deepest bmbt we accept (the kernel's limit for 64-bit extent counts is
 /// well under this).
 const BMBT_MAX_LEVELS: u16 = 10;
+/// Bytes of inode table read at once by [`XfsFs::read_inode_windowed`]:
+/// 32 inodes of 512 bytes, half an inode chunk (and a whole one of the
+/// 256-byte inodes of v4).
+pub(crate) const INODE_WINDOW: u64 = 16 * 1024;
 /// Most extents one fork may map before we refuse it: bounds memory.
 pub(crate) const MAX_EXTENTS: usize = 1 << 21;
 
@@ -126,6 +130,37 @@ impl XfsFs {
         let mut b = vec![0u8; sb.inodesize as usize];
         self.dev.read_at(&mut b, byte)?;
         self.decode_inode(ino, &b)
+    }
+
+    /// [`Self::read_inode`] for a run of inodes (a directory's entries,
+    /// mostly allocated together): the inode is decoded from `win`, an
+    /// aligned [`INODE_WINDOW`]-byte piece of the device read in one call
+    /// and kept for the next inode, so an inode cluster is read once per
+    /// directory, not once per inode, and nothing goes through the block
+    /// cache's chunks. Only the inode's own bytes are decoded; a window that
+    /// cannot be read falls back to reading the inode alone.
+    pub(crate) fn read_inode_windowed(&self, ino: u64, win: &mut (u64, Vec<u8>)) -> Result<Inode> {
+        let sb = &self.sb;
+        let Some(byte) = sb.ino_to_byte(ino) else {
+            return self.read_inode(ino);
+        };
+        let len = sb.inodesize as u64;
+        let (start, have) = (win.0, win.1.len() as u64);
+        if byte < start || byte + len > start + have {
+            let start = byte / INODE_WINDOW * INODE_WINDOW;
+            let end = (start + INODE_WINDOW).min(self.dev.size());
+            if end < byte + len {
+                return self.read_inode(ino);
+            }
+            win.1.resize((end - start) as usize, 0);
+            if self.dev.read_at(&mut win.1, start).is_err() {
+                win.1.clear();
+                return self.read_inode(ino);
+            }
+            win.0 = start;
+        }
+        let at = (byte - win.0) as usize;
+        self.decode_inode(ino, &win.1[at..at + len as usize])
     }
 
     fn decode_inode(&self, ino: u64, b: &[u8]) -> Result<Inode> {

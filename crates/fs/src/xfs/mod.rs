@@ -67,6 +67,10 @@ pub struct XfsFs {
     /// The inode of the file `read_at` last read, so streaming a file does
     /// not resolve its path for every chunk.
     open_file: RefCell<Option<(String, Rc<Inode>)>>,
+    /// The directory `read_dir` or `lstat_dir` last listed (inode, entries):
+    /// a walk lists each directory (`ls`) and then stats its entries
+    /// (`lstatnslist`), and must not parse its blocks twice.
+    last_dir: RefCell<Option<(u64, Rc<Vec<dir::RawEntry>>)>>,
 }
 
 impl std::fmt::Debug for XfsFs {
@@ -98,6 +102,7 @@ impl XfsFs {
             extent_cache: RefCell::new(Vec::new()),
             inode_cache: RefCell::new(Vec::new()),
             open_file: RefCell::new(None),
+            last_dir: RefCell::new(None),
         };
         if fs.sb.rblocks != 0 {
             // Realtime files are refused one by one; the rest reads fine.
@@ -157,6 +162,22 @@ impl XfsFs {
         }
         let map = self.cache_dir(dir, &self.dir_entries(dir)?);
         Ok(map.get(name).copied())
+    }
+
+    /// The entries of directory `dir`, parsed once for a listing and the
+    /// readdir-plus that follows it.
+    fn listed(&self, dir: &Inode) -> Result<Rc<Vec<dir::RawEntry>>> {
+        if let Some((ino, e)) = &*self.last_dir.borrow() {
+            if *ino == dir.ino {
+                return Ok(e.clone());
+            }
+        }
+        let entries = Rc::new(self.dir_entries(dir)?);
+        // A huge directory is not kept: its listing's own copy is enough
+        // memory (it is parsed again for the readdir-plus instead).
+        *self.last_dir.borrow_mut() =
+            (entries.len() <= DIR_CACHE_MAX_ENTRIES).then(|| (dir.ino, entries.clone()));
+        Ok(entries)
     }
 
     fn cache_dir(&self, dir: &Inode, entries: &[dir::RawEntry]) -> Rc<DirMap> {
@@ -374,16 +395,49 @@ impl Filesystem for XfsFs {
         if dir.file_type() != FileType::Directory {
             return Err(Error::invalid(format!("{path}: not a directory")));
         }
-        let entries = self.dir_entries(&dir).map_err(|e| e.context(path))?;
+        let entries = self.listed(&dir).map_err(|e| e.context(path))?;
         self.cache_dir(&dir, &entries);
         Ok(entries
-            .into_iter()
+            .iter()
             .map(|e| DirEntry {
                 name: String::from_utf8_lossy(&e.name).into_owned(),
                 ino: e.ino,
                 file_type: file_type_of_dirent(e.ftype),
             })
             .collect())
+    }
+
+    /// One pass over the directory; each name's inode is the one a lookup
+    /// of it finds (the directory's name map, as `lstat` uses once the
+    /// directory was listed), read by its number.
+    fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
+        let dir = self.resolve(path)?;
+        if dir.file_type() != FileType::Directory {
+            return Err(Error::invalid(format!("{path}: not a directory")));
+        }
+        let entries = self.listed(&dir).map_err(|e| e.context(path))?;
+        let map = self.cache_dir(&dir, &entries);
+        let base = path.trim_end_matches('/');
+        let mut window = (0, Vec::new());
+        entries
+            .iter()
+            .map(|e| {
+                let name = String::from_utf8_lossy(&e.name).into_owned();
+                let ino = map.get(&e.name).copied().unwrap_or(e.ino);
+                let st = self
+                    .read_inode_windowed(ino, &mut window)
+                    .map(|i| self.stat_of(&i))
+                    .map_err(|err| err.context(format!("{base}/{name}")))?;
+                Ok((
+                    DirEntry {
+                        name,
+                        ino: e.ino,
+                        file_type: file_type_of_dirent(e.ftype),
+                    },
+                    st,
+                ))
+            })
+            .collect()
     }
 
     fn readlink(&self, path: &str) -> Result<String> {
