@@ -148,6 +148,10 @@ impl Seek for CachedIo {
     }
 }
 
+/// The node key of the index root's entries: before every VCN (VCNs are
+/// never negative).
+const ROOT_NODE: i64 = -1;
+
 #[derive(Debug, Clone)]
 struct NEntry {
     name: String,
@@ -361,17 +365,22 @@ impl NtfsFs {
                 alloc.as_ref(),
                 record_size,
                 &mut visited,
-                0,
+                (0, ROOT_NODE),
                 &what,
                 &mut out,
             )?;
         }
+        // libntfs's readdir order (ntfs-3g, hence libguestfs's appliance):
+        // the index root's entries, then each index record's in VCN order.
+        // The walk gave B-tree order; a stable sort by node keeps each
+        // node's own order.
+        out.sort_by_key(|(node, _)| *node);
         let mut data = DirData {
             entries: Vec::new(),
             exact: HashMap::new(),
             folded: HashMap::new(),
         };
-        for e in out {
+        for (_, e) in out {
             let i = data.entries.len();
             data.exact.entry(e.name.clone()).or_insert(i);
             data.folded.entry(self.fold(&e.name)).or_insert(i);
@@ -388,7 +397,8 @@ impl NtfsFs {
         Ok(data)
     }
 
-    /// In-order walk of one B-tree node and its subnodes.
+    /// In-order walk of one B-tree node (`at`: its depth, and its VCN or
+    /// [`ROOT_NODE`]) and its subnodes; each entry comes with its node.
     #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
@@ -397,10 +407,11 @@ impl NtfsFs {
         alloc: Option<&NtfsIndexAllocation<'_, '_>>,
         record_size: u32,
         visited: &mut HashSet<i64>,
-        depth: usize,
+        at: (usize, i64),
         what: &str,
-        out: &mut Vec<NEntry>,
+        out: &mut Vec<(i64, NEntry)>,
     ) -> Result<()> {
+        let (depth, node) = at;
         if depth > MAX_DEPTH {
             return Err(Error::corrupt(format!(
                 "{}: {what}: index B-tree deeper than {MAX_DEPTH}",
@@ -444,7 +455,7 @@ impl NtfsFs {
                     Some(alloc),
                     record_size,
                     visited,
-                    depth + 1,
+                    (depth + 1, vcn.value()),
                     what,
                     out,
                 )?;
@@ -458,12 +469,15 @@ impl NtfsFs {
             if record < FIRST_USER_RECORD {
                 continue;
             }
-            out.push(NEntry {
-                name: key.name().to_string_lossy(),
-                record,
-                attrs: key.file_attributes(),
-                dos_only: key.namespace() == NtfsFileNamespace::Dos,
-            });
+            out.push((
+                node,
+                NEntry {
+                    name: key.name().to_string_lossy(),
+                    record,
+                    attrs: key.file_attributes(),
+                    dos_only: key.namespace() == NtfsFileNamespace::Dos,
+                },
+            ));
         }
         Ok(())
     }
