@@ -10,8 +10,12 @@
 //! `/sysroot` on behalf of a guest path (symlinks are resolved inside `/sysroot`).
 #![allow(unsafe_code)]
 
+mod alloc;
 mod ops;
 mod sys;
+
+#[global_allocator]
+static ALLOC: alloc::PageAligned = alloc::PageAligned;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -48,6 +52,7 @@ fn log(msg: &str) {
 
 fn main() {
     let started = Instant::now();
+    alloc::keep_large_blocks();
     if sys::is_pid1() {
         if let Err(e) = early_init() {
             log(&format!("early init failed: {e}"));
