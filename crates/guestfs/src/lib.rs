@@ -169,6 +169,9 @@ pub struct Handle {
     mounts: Vec<appliance::MountReq>,
     /// Encrypted devices opened, replayed (before the mounts) likewise.
     crypt_opens: Vec<CryptOpen>,
+    /// When `launch` began and how long opening the images took: for the
+    /// `-v` timing line printed at shutdown.
+    launch_clock: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 /// An opened encrypted device, as `cryptsetup_open` was asked for it.
@@ -209,6 +212,7 @@ impl Handle {
             on_appliance: Cell::new(false),
             mounts: Vec::new(),
             crypt_opens: Vec::new(),
+            launch_clock: None,
         }
     }
 
