@@ -7,9 +7,11 @@
 //! `-incoming` from that file and are ready in ~0.15 s.
 //!
 //! Why this is safe:
-//! - The snapshot is taken before the host's first call, and the agent loads
-//!   the disk driver only in `internal_start` (the first call), so the saved
-//!   guest has never seen a disk: each launch probes its own drives afresh.
+//! - The snapshot is taken before the host's first call, and the agent binds
+//!   the disk driver to the disks only in `internal_start` (the first call;
+//!   the driver is loaded before the hello with the virtio bus's automatic
+//!   probing off), so the saved guest has never seen a disk: each launch
+//!   probes its own drives afresh.
 //!   The VM layout (device count and order, memory, CPU, kernel command line,
 //!   QEMU binary) is part of the snapshot's key, so only a VM with exactly the
 //!   same devices restores it; the drives' files, formats and read-only flags
@@ -36,7 +38,7 @@ const KEEP: usize = 4;
 
 /// Bump when what the agent does before its hello changes in a way the
 /// appliance key does not capture.
-const SNAPSHOT_VERSION: u32 = 1;
+const SNAPSHOT_VERSION: u32 = 2;
 
 /// Where the snapshot for one VM layout lives.
 #[derive(Debug, Clone)]
