@@ -279,13 +279,20 @@ impl Boot<'_> {
             ..Timings::default()
         };
         let spawned = Instant::now();
+        let stub = restore.and_then(|_| snapshot::restore_kernel(&self.files.kernel));
         let mut vm = match self.backend {
-            Backend::Qemu => qemu::Vm::start(&self.qemu_spec(
-                &self.program,
-                &sock_path,
-                save.map(|_| qmp_path.as_path()),
-                restore.map(|s| s.incoming()),
-            ))?,
+            Backend::Qemu => {
+                let mut spec = self.qemu_spec(
+                    &self.program,
+                    &sock_path,
+                    save.map(|_| qmp_path.as_path()),
+                    restore.map(|s| s.incoming()),
+                );
+                if let Some(k) = &stub {
+                    spec.guest.kernel = k;
+                }
+                qemu::Vm::start(&spec)?
+            }
             Backend::Vmm => {
                 let cmd = vmm::command(&vmm::VmmSpec {
                     vmm: &self.program,
