@@ -74,6 +74,11 @@ fn main() {
         wr: port.1,
         buf: Vec::new(),
     };
+    if sys::is_pid1() {
+        // Only now: the channel's port is bound, and holding the bus's probing
+        // back from here on cannot keep it from appearing.
+        ops::preload_disk_driver();
+    }
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
     let uptime = uptime.split(' ').next().unwrap_or("?");

@@ -16,6 +16,7 @@ pub mod kernel;
 pub mod qemu;
 pub mod rescue;
 pub mod snapshot;
+pub mod timing;
 pub mod vmm;
 
 use std::io::{self, Read, Write};
@@ -29,6 +30,7 @@ use gx_protocol::{
 };
 
 pub use gx_protocol::{Partition, StatNs, StatVfs};
+pub use timing::Timings;
 
 /// Lines of console shown in launch and disconnect errors.
 const CONSOLE_LINES: usize = 30;
@@ -186,6 +188,7 @@ pub struct Appliance {
     closed: bool,
     progress: Option<ProgressFn>,
     launch_time: Duration,
+    timings: Timings,
     backend: Backend,
     _tmp: tempfile::TempDir,
 }
@@ -223,6 +226,8 @@ struct Boot<'a> {
     append: String,
     backend: Backend,
     start: Instant,
+    /// How long finding the appliance's files and the launcher took.
+    find: Duration,
 }
 
 impl Boot<'_> {
@@ -269,13 +274,25 @@ impl Boot<'_> {
         listener.set_nonblocking(true)?;
         let save = snap.filter(|_| boot);
         let restore = snap.filter(|_| !boot);
+        let mut timings = Timings {
+            find: self.find,
+            ..Timings::default()
+        };
+        let spawned = Instant::now();
+        let stub = restore.and_then(|_| snapshot::restore_kernel(&self.files.kernel));
         let mut vm = match self.backend {
-            Backend::Qemu => qemu::Vm::start(&self.qemu_spec(
-                &self.program,
-                &sock_path,
-                save.map(|_| qmp_path.as_path()),
-                restore.map(|s| s.incoming()),
-            ))?,
+            Backend::Qemu => {
+                let mut spec = self.qemu_spec(
+                    &self.program,
+                    &sock_path,
+                    save.map(|_| qmp_path.as_path()),
+                    restore.map(|s| s.incoming()),
+                );
+                if let Some(k) = &stub {
+                    spec.guest.kernel = k;
+                }
+                qemu::Vm::start(&spec)?
+            }
             Backend::Vmm => {
                 let cmd = vmm::command(&vmm::VmmSpec {
                     vmm: &self.program,
@@ -319,6 +336,8 @@ impl Boot<'_> {
             std::thread::sleep(Duration::from_millis(2));
         };
         sock.set_nonblocking(false)?;
+        let connected = Instant::now();
+        timings.spawn = connected - spawned;
         let mut buf = Vec::new();
         let hello = match restore {
             // The restored agent already said hello to whoever saved it.
@@ -327,10 +346,14 @@ impl Boot<'_> {
                 &sock, &mut buf, &mut vm, deadline, config, &fail,
             )?),
         };
+        if hello.is_some() {
+            timings.boot = Some(connected.elapsed());
+        }
         let mut saved = None;
         if let Some(s) = save {
             let t = Instant::now();
             let r = s.save(&qmp_path, Duration::from_secs(30));
+            timings.save = Some(t.elapsed());
             if r.is_ok() {
                 saved = Some(s.path.clone());
             }
@@ -364,6 +387,7 @@ impl Boot<'_> {
             closed: false,
             progress: None,
             launch_time: Duration::ZERO,
+            timings: Timings::default(),
             backend: self.backend,
             _tmp: tmp,
         };
@@ -378,6 +402,16 @@ impl Boot<'_> {
             .map(|d| i64::try_from(d.as_nanos()).unwrap_or(0))
             .unwrap_or(0);
         let drives = i32::try_from(config.drives.len()).unwrap_or(i32::MAX);
+        if restore.is_some() {
+            // The first answer of a restored VM marks the end of the restore,
+            // so that the breakdown tells it from internal_start's own time.
+            if let Err(e) = a.ping() {
+                a.closed = true;
+                return Err(fail(&mut a.vm, format!("restoring the snapshot: {e}")));
+            }
+            timings.restore = Some(connected.elapsed());
+        }
+        let t = Instant::now();
         let info = match a.internal_start(now, &host_entropy()?, drives) {
             Ok(i) => i,
             Err(e) => {
@@ -385,6 +419,8 @@ impl Boot<'_> {
                 return Err(fail(&mut a.vm, format!("starting the agent: {e}")));
             }
         };
+        timings.start = t.elapsed();
+        a.timings = timings;
         a.info = match hello {
             Some(h) => format!("{}; {}", h.agent, info.split("; ").last().unwrap_or("")),
             None => format!("{info} (restored from a snapshot)"),
@@ -524,6 +560,7 @@ impl Appliance {
             append,
             backend,
             start,
+            find: start.elapsed(),
         };
         let snap = match backend {
             Backend::Qemu if config.snapshot => {
@@ -571,6 +608,17 @@ impl Appliance {
         self.launch_time
     }
 
+    /// Where this appliance's time went so far (see [`timing`]).
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// [`Appliance::shutdown`], returning the timings with the shutdown's.
+    pub fn finish(mut self) -> (Result<()>, Timings) {
+        let r = self.close();
+        (r, std::mem::take(&mut self.timings))
+    }
+
     /// Which launcher runs this appliance.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -597,6 +645,11 @@ impl Appliance {
     /// Unmounts, syncs and powers the VM off; waits for QEMU to exit (killing it
     /// after 10 s). Errors from the guest's unmount are returned after the VM
     /// is gone. Dropping an [`Appliance`] does the same, ignoring errors.
+    ///
+    /// When every drive is read-only there is nothing to keep: the guest's
+    /// writes went to the launcher's throw-away overlay (QEMU `snapshot=on`,
+    /// gx-vmm `cow`: unlinked files) and the helper disk is read-only, so the
+    /// VM is ended at once, without the guest's unmount, sync and power-off.
     pub fn shutdown(mut self) -> Result<()> {
         self.close()
     }
@@ -606,15 +659,25 @@ impl Appliance {
             return Ok(());
         }
         self.closed = true;
-        let r = if self.broken {
+        let throwaway = self.config.drives.iter().all(|d| d.readonly);
+        let r = if self.broken || throwaway {
             Ok(())
         } else {
             // Bounded: a wedged agent must not hold up a drop for the full
             // call timeout.
             let _ = self.sock.set_read_timeout(Some(Duration::from_secs(30)));
-            self.call_unit(Call::InternalShutdown)
+            let t = Instant::now();
+            let r = self.call_unit(Call::InternalShutdown);
+            self.timings.shutdown_call = Some(t.elapsed());
+            r
         };
-        self.vm.wait_or_kill(Duration::from_secs(10));
+        let t = Instant::now();
+        if throwaway {
+            self.vm.kill();
+        } else {
+            self.vm.wait_or_kill(Duration::from_secs(10));
+        }
+        self.timings.vm_exit = Some(t.elapsed());
         r
     }
 
@@ -688,7 +751,18 @@ impl Appliance {
     }
 
     /// Sends one call, streams its data, and returns the Reply payload.
-    fn call_raw(&mut self, call: Call, mut stream: HostStream<'_>) -> Result<Vec<u8>> {
+    fn call_raw(&mut self, call: Call, stream: HostStream<'_>) -> Result<Vec<u8>> {
+        let name = call.name();
+        let t = Instant::now();
+        let r = self.call_raw_untimed(call, stream);
+        // The launch's and the shutdown's own calls are phases of their own.
+        if self.launch_time > Duration::ZERO && name != "internal_shutdown" {
+            self.timings.record(name, t.elapsed());
+        }
+        r
+    }
+
+    fn call_raw_untimed(&mut self, call: Call, mut stream: HostStream<'_>) -> Result<Vec<u8>> {
         if self.broken {
             return Err(Error::Broken);
         }

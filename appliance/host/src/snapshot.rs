@@ -7,9 +7,11 @@
 //! `-incoming` from that file and are ready in ~0.15 s.
 //!
 //! Why this is safe:
-//! - The snapshot is taken before the host's first call, and the agent loads
-//!   the disk driver only in `internal_start` (the first call), so the saved
-//!   guest has never seen a disk: each launch probes its own drives afresh.
+//! - The snapshot is taken before the host's first call, and the agent binds
+//!   the disk driver to the disks only in `internal_start` (the first call;
+//!   the driver is loaded before the hello with the virtio bus's automatic
+//!   probing off), so the saved guest has never seen a disk: each launch
+//!   probes its own drives afresh.
 //!   The VM layout (device count and order, memory, CPU, kernel command line,
 //!   QEMU binary) is part of the snapshot's key, so only a VM with exactly the
 //!   same devices restores it; the drives' files, formats and read-only flags
@@ -36,7 +38,7 @@ const KEEP: usize = 4;
 
 /// Bump when what the agent does before its hello changes in a way the
 /// appliance key does not capture.
-const SNAPSHOT_VERSION: u32 = 1;
+const SNAPSHOT_VERSION: u32 = 2;
 
 /// Where the snapshot for one VM layout lives.
 #[derive(Debug, Clone)]
@@ -158,6 +160,163 @@ impl Snapshot {
     }
 }
 
+/// The kernel QEMU is given when restoring: a stub of `vmlinux` (its ELF
+/// header and PVH note, one 16-byte segment) kept next to it, or `None` when
+/// `vmlinux` is no PVH ELF (a bzImage) or the stub cannot be written; then the
+/// kernel itself is given.
+///
+/// Why: QEMU loads `-kernel` before it restores (~36 MB of segments copied
+/// into ROM blobs and into guest RAM, ~35 ms here), and the restore then
+/// overwrites all of it. What the restore needs from the kernel is only what
+/// decides the VM's layout: an ELF with a PVH entry (so that the same `pvh.bin`
+/// option ROM is set up); the entry itself is never used again (`-no-reboot`).
+pub fn restore_kernel(vmlinux: &Path) -> Option<PathBuf> {
+    // Only beside the vmlinux we extracted into the cache, never beside a
+    // kernel the user named.
+    if !vmlinux.starts_with(crate::image::cache_root()) {
+        return None;
+    }
+    let stub = vmlinux.with_file_name("pvh-restore-stub.elf");
+    if stub.is_file() {
+        return Some(stub);
+    }
+    let bytes = pvh_stub(vmlinux).ok()??;
+    let tmp = vmlinux.with_file_name(format!(
+        ".pvh-restore-stub.tmp-{}-{}",
+        std::process::id(),
+        unique()
+    ));
+    let r = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &stub));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return None;
+    }
+    Some(stub)
+}
+
+/// Where the stub's one loadable segment lies in its file (and its size).
+const STUB_LOAD_OFFSET: usize = 0x1000;
+const STUB_LOAD_SIZE: usize = 16;
+
+/// The stub's bytes: `vmlinux`'s ELF header, then two program headers (a
+/// PT_LOAD of 16 bytes of `hlt` at the kernel's first load address, and its
+/// PT_NOTE, whose notes are copied as they are). `None` when it is no ELF64
+/// with a note segment.
+fn pvh_stub(vmlinux: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(vmlinux)?;
+    let mut eh = [0u8; 64];
+    f.read_exact(&mut eh)?;
+    // ELF64, little-endian.
+    if eh[..4] != *b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+        return Ok(None);
+    }
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let u64_at = |b: &[u8], o: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[o..o + 8]);
+        u64::from_le_bytes(a)
+    };
+    let phoff = u64_at(&eh, 32);
+    let phentsize = usize::from(u16_at(&eh, 54));
+    let phnum = usize::from(u16_at(&eh, 56));
+    if phentsize != 56 || phnum == 0 || phnum > 64 {
+        return Ok(None);
+    }
+    let mut ph = vec![0u8; phentsize * phnum];
+    f.seek(SeekFrom::Start(phoff))?;
+    f.read_exact(&mut ph)?;
+    let phdrs: Vec<&[u8]> = ph.chunks(phentsize).collect();
+    let p_type = |p: &[u8]| u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+    let Some(load) = phdrs.iter().find(|p| p_type(p) == 1) else {
+        return Ok(None);
+    };
+    let Some(note) = phdrs.iter().find(|p| p_type(p) == 4) else {
+        return Ok(None);
+    };
+    let note_size = u64_at(note, 32);
+    if note_size == 0 || note_size > 64 << 10 {
+        return Ok(None);
+    }
+    let mut notes = vec![0u8; note_size as usize];
+    f.seek(SeekFrom::Start(u64_at(note, 8)))?;
+    f.read_exact(&mut notes)?;
+    // Only a kernel with a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY, 18) is
+    // booted by QEMU as PVH; anything else is left alone.
+    if !has_note(&notes, b"Xen\0", 18) {
+        return Ok(None);
+    }
+    let note_off = 64 + 2 * 56;
+    if note_off + notes.len() > STUB_LOAD_OFFSET {
+        return Ok(None);
+    }
+    let mut out = eh.to_vec();
+    out[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+    out[40..48].copy_from_slice(&0u64.to_le_bytes()); // e_shoff
+    out[56..58].copy_from_slice(&2u16.to_le_bytes()); // e_phnum
+    out[60..64].copy_from_slice(&[0; 4]); // e_shnum, e_shstrndx
+    let paddr = u64_at(load, 24);
+    let mut phdr =
+        |ty: u32, flags: u32, off: usize, vaddr: u64, paddr: u64, size: u64, align: u64| {
+            out.extend_from_slice(&ty.to_le_bytes());
+            out.extend_from_slice(&flags.to_le_bytes());
+            out.extend_from_slice(&(off as u64).to_le_bytes());
+            out.extend_from_slice(&vaddr.to_le_bytes());
+            out.extend_from_slice(&paddr.to_le_bytes());
+            out.extend_from_slice(&size.to_le_bytes());
+            out.extend_from_slice(&size.to_le_bytes());
+            out.extend_from_slice(&align.to_le_bytes());
+        };
+    phdr(
+        1,
+        5,
+        STUB_LOAD_OFFSET,
+        paddr,
+        paddr,
+        STUB_LOAD_SIZE as u64,
+        0x1000,
+    );
+    phdr(
+        4,
+        u32::from_le_bytes([note[4], note[5], note[6], note[7]]),
+        note_off,
+        u64_at(note, 16),
+        u64_at(note, 24),
+        note_size,
+        u64_at(note, 48),
+    );
+    out.extend_from_slice(&notes);
+    out.resize(STUB_LOAD_OFFSET, 0);
+    out.extend_from_slice(&[0xf4; STUB_LOAD_SIZE]); // hlt
+    Ok(Some(out))
+}
+
+/// Whether an ELF note segment holds a note of `name` (NUL included) and `ty`.
+fn has_note(mut notes: &[u8], name: &[u8], ty: u32) -> bool {
+    let word = |b: &[u8], o: usize| -> Option<usize> {
+        let w = b.get(o..o + 4)?;
+        usize::try_from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])).ok()
+    };
+    let up4 = |n: usize| n.checked_add(3).map(|n| n & !3);
+    while notes.len() >= 12 {
+        let (Some(namesz), Some(descsz), Some(t)) =
+            (word(notes, 0), word(notes, 4), word(notes, 8))
+        else {
+            return false;
+        };
+        let Some(n) = up4(namesz) else { return false };
+        let Some(d) = up4(descsz) else { return false };
+        if notes.get(12..12 + namesz) == Some(name) && t == ty as usize {
+            return true;
+        }
+        let Some(next) = n.checked_add(d).and_then(|x| x.checked_add(12)) else {
+            return false;
+        };
+        notes = notes.get(next..).unwrap_or_default();
+    }
+    false
+}
+
 /// Removes all but the `keep` most recently modified snapshots in `dir`.
 fn prune(dir: &Path, keep: usize) {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -272,6 +431,120 @@ impl Qmp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ELF64 like a vmlinux: two PT_LOADs and a PT_NOTE holding a GNU note,
+    /// then Xen notes, the PVH entry (type 18) last.
+    fn fake_vmlinux(pvh: bool) -> Vec<u8> {
+        let mut notes = Vec::new();
+        let mut note = |name: &[u8], ty: u32, desc: &[u8]| {
+            notes.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            notes.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+            notes.extend_from_slice(&ty.to_le_bytes());
+            notes.extend_from_slice(name);
+            notes.resize(notes.len().next_multiple_of(4), 0);
+            notes.extend_from_slice(desc);
+            notes.resize(notes.len().next_multiple_of(4), 0);
+        };
+        note(b"GNU\0", 3, &[7; 20]);
+        note(b"Xen\0", 6, b"linux\0");
+        if pvh {
+            note(b"Xen\0", 18, &0x0100_0850u64.to_le_bytes());
+        }
+        let mut f = vec![0u8; 64];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2;
+        f[5] = 1;
+        f[6] = 1;
+        f[16..18].copy_from_slice(&2u16.to_le_bytes());
+        f[18..20].copy_from_slice(&62u16.to_le_bytes());
+        f[20..24].copy_from_slice(&1u32.to_le_bytes());
+        f[24..32].copy_from_slice(&0x0100_0000u64.to_le_bytes());
+        f[32..40].copy_from_slice(&64u64.to_le_bytes());
+        f[52..54].copy_from_slice(&64u16.to_le_bytes());
+        f[54..56].copy_from_slice(&56u16.to_le_bytes());
+        f[56..58].copy_from_slice(&3u16.to_le_bytes());
+        let data = 0x2000u64;
+        let note_off = 0x1000u64;
+        let ph = |ty: u32, off: u64, vaddr: u64, paddr: u64, size: u64, align: u64| {
+            let mut p = Vec::new();
+            p.extend_from_slice(&ty.to_le_bytes());
+            p.extend_from_slice(&5u32.to_le_bytes());
+            for v in [off, vaddr, paddr, size, size, align] {
+                p.extend_from_slice(&v.to_le_bytes());
+            }
+            p
+        };
+        f.extend(ph(
+            1,
+            data,
+            0xffff_ffff_8100_0000,
+            0x0100_0000,
+            0x100,
+            0x20_0000,
+        ));
+        f.extend(ph(
+            1,
+            data + 0x100,
+            0xffff_ffff_8200_0000,
+            0x0200_0000,
+            0x100,
+            0x20_0000,
+        ));
+        let n = notes.len() as u64;
+        f.extend(ph(4, note_off, 0xffff_ffff_8243_7e70, 0x0243_7e70, n, 4));
+        f.resize(note_off as usize, 0);
+        f.extend_from_slice(&notes);
+        f.resize(data as usize + 0x200, 0x90);
+        f
+    }
+
+    /// readelf (binutils) is the oracle: the stub has one 16-byte LOAD at the
+    /// kernel's first physical address and the PVH entry note.
+    #[test]
+    fn restore_stub_keeps_the_pvh_entry_and_drops_the_kernel() {
+        let d = tempfile::tempdir().unwrap();
+        let k = d.path().join("vmlinux");
+        std::fs::write(&k, fake_vmlinux(true)).unwrap();
+        let stub = pvh_stub(&k).unwrap().expect("a stub");
+        assert_eq!(stub.len(), STUB_LOAD_OFFSET + STUB_LOAD_SIZE);
+        let sp = d.path().join("stub");
+        std::fs::write(&sp, &stub).unwrap();
+        let out = Command::new("readelf").args(["-lnW"]).arg(&sp).output();
+        let out = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+            other => panic!("readelf (binutils) is needed: {other:?}"),
+        };
+        let loads: Vec<&str> = out
+            .lines()
+            .filter(|l| l.trim().starts_with("LOAD"))
+            .collect();
+        assert_eq!(loads.len(), 1, "{out}");
+        let f: Vec<&str> = loads[0].split_whitespace().collect();
+        assert_eq!(
+            &f[1..6],
+            [
+                "0x001000",
+                "0x0000000001000000",
+                "0x0000000001000000",
+                "0x000010",
+                "0x000010"
+            ],
+            "{out}"
+        );
+        assert!(
+            out.contains("(0x00000012)") && out.contains("50 08 00 01 00 00 00 00"),
+            "{out}"
+        );
+        // No PVH note, or no ELF: no stub (QEMU would boot those differently).
+        std::fs::write(&k, fake_vmlinux(false)).unwrap();
+        assert!(pvh_stub(&k).unwrap().is_none());
+        std::fs::write(
+            &k,
+            b"MZ not an ELF at all, but long enough for a header .....................",
+        )
+        .unwrap();
+        assert!(pvh_stub(&k).unwrap().is_none());
+    }
 
     #[test]
     fn json_fields_are_found() {

@@ -68,9 +68,10 @@ impl ApplianceEngine {
         self.app.backend()
     }
 
-    /// Powers the VM off.
-    pub(crate) fn shutdown(self) -> Result<()> {
-        self.app.shutdown().map_err(|e| convert("shutdown", e))
+    /// Powers the VM off; returns where the appliance's time went.
+    pub(crate) fn shutdown(self) -> (Result<()>, gx_appliance::Timings) {
+        let (r, t) = self.app.finish();
+        (r.map_err(|e| convert("shutdown", e)), t)
     }
 
     /// The typed client, for calls that map one to one; errors converted.

@@ -179,6 +179,9 @@ pub struct Handle {
     crypt_opens: Vec<CryptOpen>,
     /// Event callbacks (`set_event_callback`).
     events: events::Events,
+    /// When `launch` began and how long opening the images took: for the
+    /// `-v` timing line printed at shutdown.
+    launch_clock: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 /// An opened encrypted device, as `cryptsetup_open` was asked for it.
@@ -226,6 +229,7 @@ impl Handle {
             mounts: Vec::new(),
             crypt_opens: Vec::new(),
             events: events::Events::default(),
+            launch_clock: None,
         }
     }
 

@@ -24,13 +24,35 @@ pub fn expected() -> bool {
     Path::new(HELPERS_ID).exists()
 }
 
+/// The module paths a list names (one per line, dependencies first); empty
+/// when every module is built into the kernel (ext4 in Debian's).
+pub fn module_list(list: &str) -> Vec<String> {
+    fs::read_to_string(list)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether the kernel has the module of the file `path` (`.../virtio-rng.ko`:
+/// `virtio_rng`) already: asking again would cost the whole load under TCG
+/// (~35 ms) before the kernel says EEXIST.
+fn loaded(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let name = file.split('.').next().unwrap_or(file).replace('-', "_");
+    Path::new("/sys/module").join(name).exists()
+}
+
 /// Loads every module listed (one path per line, dependencies first). Failures
 /// are logged, not fatal: a missing filesystem driver only fails its own calls.
 pub fn load_modules(list: &str) {
-    let Ok(text) = fs::read_to_string(list) else {
-        return;
-    };
-    for m in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for m in module_list(list) {
+        if loaded(&m) {
+            continue;
+        }
+        let m = m.as_str();
         let r = File::open(m).and_then(|f| sys::finit_module(&f));
         match r {
             Ok(()) => {}
@@ -38,6 +60,52 @@ pub fn load_modules(list: &str) {
             Err(e) => crate::log(&format!("module {m}: {e}")),
         }
     }
+}
+
+/// The virtio bus's switch for binding drivers to devices as they appear.
+const VIRTIO_AUTOPROBE: &str = "/sys/bus/virtio/drivers_autoprobe";
+
+/// At boot, before the hello (and so before a snapshot is saved): loads the
+/// disk driver without letting it bind to the disks, so that `internal_start`
+/// only probes them (the load alone is ~35 ms under TCG) and a restored
+/// snapshot still has never seen a disk. When the bus cannot hold probing
+/// back, the driver is left for `internal_start` to load.
+pub fn preload_disk_driver() {
+    if fs::write(VIRTIO_AUTOPROBE, "0").is_ok() {
+        load_modules(DISK_MODULES);
+    }
+}
+
+/// The disk driver's list, as the initramfs builder wrote it.
+const DISK_MODULES: &str = "/gx/modules.disks";
+
+/// In `internal_start`: loads the disk driver if the boot did not, and binds
+/// it to every virtio device still without a driver (the disks), probing
+/// them now (synchronously: partitions are read during the bind).
+pub fn attach_disks() {
+    load_modules(DISK_MODULES);
+    // In the order the bus registered them (virtio0, virtio1, ..., not the
+    // directory's order), as automatic probing would: the first drive must
+    // become vda.
+    let mut devs: Vec<(u32, String)> = fs::read_dir("/sys/bus/virtio/devices")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| !e.path().join("driver").exists())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let n = name.strip_prefix("virtio")?.parse().ok()?;
+                    Some((n, name))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    devs.sort();
+    for (_, name) in devs {
+        // ENODEV (no driver for this device) is no error here.
+        let _ = fs::write("/sys/bus/virtio/drivers_probe", name);
+    }
+    // Devices that come later (none in our VMs) bind as usual.
+    let _ = fs::write(VIRTIO_AUTOPROBE, "1");
 }
 
 /// The helper disk's kernel name (`vdc`), found once by its ext2 UUID; `None`

@@ -37,7 +37,7 @@ use gx_protocol::{
 };
 
 pub use devices::user_names_in;
-pub use helpers::load_modules;
+pub use helpers::{load_modules, preload_disk_driver};
 
 type R<T> = Result<T, CallError>;
 
@@ -111,12 +111,18 @@ impl Ops {
             return;
         }
         self.modules_loaded.push(group);
-        helpers::ensure();
-        if group == "all" {
-            load_modules("/gx/modules.extra");
+        let list = if group == "all" {
+            "/gx/modules.extra".to_string()
         } else {
-            load_modules(&format!("/gx/modules.extra.{group}"));
+            format!("/gx/modules.extra.{group}")
+        };
+        // The modules live on the helper disk; a group that is all built in
+        // (ext4) needs no mount of it.
+        if helpers::module_list(&list).is_empty() {
+            return;
         }
+        helpers::ensure();
+        load_modules(&list);
     }
 }
 

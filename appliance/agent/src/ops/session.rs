@@ -68,8 +68,8 @@ impl Ops {
         if !seed.is_empty() {
             sys::add_entropy_and_reseed(seed).map_err(|e| fail(e, "seeding the RNG"))?;
         }
-        helpers::load_modules("/gx/modules.disks");
-        // virtio_blk probes synchronously when it loads; the wait only covers a
+        helpers::attach_disks();
+        // virtio_blk probes synchronously when it binds; the wait only covers a
         // driver that binds late.
         let want = usize::try_from(drives).unwrap_or(0) + usize::from(helpers::expected());
         let deadline = t + Duration::from_secs(20);

@@ -30,9 +30,10 @@ const BUILDER_VERSION: u32 = 6;
 
 /// Loaded by the agent at boot: just what it needs to reach its channel.
 const BOOT_MODULES: &[&str] = &["virtio_mmio", "virtio_console", "virtio_rng"];
-/// Loaded by the agent at `internal_start`, after the boot: the disk driver.
-/// Kept out of the boot so that a saved snapshot of a booted appliance knows
-/// nothing about the disks (see `snapshot`); they are probed fresh each launch.
+/// The disk driver: loaded by the agent before its hello with the virtio
+/// bus's automatic probing off, and bound to the disks at `internal_start`, so
+/// that a saved snapshot of a booted appliance knows nothing about the disks
+/// (see `snapshot`); they are probed fresh each launch.
 const DISK_MODULES: &[&str] = &["virtio_blk"];
 /// Loaded at boot only when the VM has a pvpanic device (our VMM does): a
 /// kernel panic then ends the VM with its own exit status, not as a reboot.

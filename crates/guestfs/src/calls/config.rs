@@ -234,6 +234,8 @@ impl Handle {
                 ),
             ));
         }
+        let clock = std::time::Instant::now();
+        self.launch_clock = Some((clock, std::time::Duration::ZERO));
         match self.mode {
             Engine::Direct => self.engine = Some(direct::Direct::open(&self.drives)?),
             Engine::Auto => match direct::Direct::open(&self.drives) {
@@ -248,6 +250,7 @@ impl Handle {
                 // Device-level reads (device_kind, inspection's partition
                 // queries) use it when the images parse; nothing else does.
                 self.engine = direct::Direct::open(&self.drives).ok();
+                self.launch_clock = Some((clock, clock.elapsed()));
                 self.ensure_appliance(None)?;
                 self.on_appliance.set(true);
             }
@@ -266,14 +269,25 @@ impl Handle {
         self.crypt_opens.clear();
         self.launched = false;
         self.on_appliance.set(false);
-        match self.appliance.get_mut().take() {
-            Some(a) => {
-                let r = a.shutdown();
-                self.fire_event(crate::Event::SubprocessQuit);
-                r
-            }
-            None => Ok(()),
+        let clock = self.launch_clock.take();
+        let Some(a) = self.appliance.get_mut().take() else {
+            return Ok(());
+        };
+        let (r, t) = a.shutdown();
+        self.fire_event(crate::Event::SubprocessQuit);
+        if self.settings.verbose {
+            // One line for every tool: where an appliance run's time went.
+            let (open, total) = match clock {
+                Some((at, open)) => (open, at.elapsed()),
+                None => (std::time::Duration::ZERO, t.launch()),
+            };
+            eprintln!(
+                "libguestfs: timing: open images {}, {t}; total {} from launch to shutdown",
+                gx_appliance::timing::ms(open),
+                gx_appliance::timing::ms(total)
+            );
         }
+        r
     }
 
     /// `close`: shut down and forget every drive.
