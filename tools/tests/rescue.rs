@@ -237,9 +237,24 @@ fn rescue_shell_through_a_pty() {
         .unwrap();
     assert!(out.status.success());
     kill(s.pid(), Signal::SIGWINCH).unwrap();
-    // (bash redraws its prompt on SIGWINCH: wait for the answer itself.)
-    s.send("stty size\r");
-    s.expect("40 120", 30);
+    // gx-rescue's signal thread notes the resize while its relay may already
+    // be forwarding what is typed next: ask until the shell sees the new size.
+    let start = Instant::now();
+    loop {
+        let out = s.run("stty size");
+        if out.contains("40 120") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the shell's terminal never became 40x120: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // bash redraws its prompt on SIGWINCH, an extra prompt somewhere in the
+    // stream: resynchronise on a marker the typed line does not contain.
+    s.send("echo SYNC-$((40+2))\r");
+    s.expect("SYNC-42", 30);
     s.expect("><rescue> ", 30);
     // -i: the guest at /sysroot, /proc bound under it, libguestfs's names.
     let out = s.run(
