@@ -135,7 +135,7 @@ fn real_main() -> Result<i32> {
     if !readonly && common.engine == Engine::Auto {
         common.engine = Engine::Appliance;
     }
-    let mut g = common.launch(readonly)?;
+    let (mut g, again) = common.launch_reusable(readonly)?;
     if common.inspector {
         let roots = g.inspect_os()?;
         match roots.as_slice() {
@@ -145,11 +145,11 @@ fn real_main() -> Result<i32> {
         }
     }
     // Read-only on the direct engine: file data is read by worker threads,
-    // each with its own Handle on the same drives and mounts. (Not with
-    // --keys-from-stdin: the keys cannot be read twice.)
+    // each with its own Handle on the same drives and mounts, opening LUKS
+    // devices with the keys that worked here (`again`: nothing is asked twice).
     let factory: Option<gx_tools::fuse::HandleFactory> =
-        if readonly && g.active_engine() == Some(Engine::Direct) && !common.keys.from_stdin {
-            let mut c = common.clone();
+        if readonly && g.active_engine() == Some(Engine::Direct) {
+            let mut c = again;
             c.trace = false;
             c.verbose = false;
             let mounts = if common.inspector {

@@ -118,6 +118,45 @@ impl Mounted {
         }
     }
 
+    /// [`Mounted::new`] with `input` on gx-mount's standard input.
+    fn with_stdin(mp: &Path, args: &[&str], input: &str) -> Mounted {
+        use std::io::Write;
+        let pidfile = mp.with_extension("pid");
+        let mut child = Command::new(MOUNT)
+            .env_remove("GX_ENGINE")
+            .args(args)
+            .arg("--pid-file")
+            .arg(&pidfile)
+            .arg(mp)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "gx-mount {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(is_mounted(mp), "gx-mount returned before mounting");
+        let pid = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Mounted {
+            mp: mp.to_path_buf(),
+            pid,
+        }
+    }
+
     /// gx-unmount, then wait (up to `secs`) for gx-mount to exit.
     fn unmount(&mut self, secs: u64) {
         if self.pid == 0 {
@@ -989,4 +1028,51 @@ fn fish_mount_local_like_libguestfs() {
         "mount-local test successful\n\n"
     );
     assert!(!is_mounted(&mp));
+}
+
+/// A LUKS guest mounted with `--keys-from-stdin` is served like one mounted
+/// with `--key`: the reader threads open the same devices with the key that
+/// worked (standard input cannot be read twice), so the daemon runs as many
+/// threads either way, and the files read the same.
+#[test]
+fn keys_from_stdin_mounts_keep_their_readers() {
+    need!("keys_from_stdin_mounts_keep_their_readers", fuse_missing());
+    let img = gx_testdata::image("libguestfs-fedora-lvm-on-luks.img");
+    let img = img.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = |pid: i32| {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .count()
+    };
+    let mut seen = Vec::new();
+    for (name, keys, input) in [
+        ("key", vec!["--key", "/dev/sda2:key:FEDORA"], ""),
+        ("stdin", vec!["--keys-from-stdin"], "FEDORA\n"),
+    ] {
+        let mp = tmp.path().join(name);
+        std::fs::create_dir(&mp).unwrap();
+        let mut args = vec!["--ro", "--format=raw", "-a", img, "-i"];
+        args.extend(keys);
+        let mut m = Mounted::with_stdin(&mp, &args, input);
+        let fstab = std::fs::read(mp.join("etc/fstab")).unwrap();
+        // The readers open their handles in the background: wait until
+        // the count settles.
+        let mut n = threads(m.pid);
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = threads(m.pid);
+            if now == n {
+                break;
+            }
+            n = now;
+        }
+        seen.push((n, fstab));
+        m.unmount(30);
+    }
+    assert!(seen[0].1.starts_with(b"LABEL=BOOT"), "fstab read");
+    assert_eq!(
+        seen[0], seen[1],
+        "(threads, /etc/fstab) with --key vs --keys-from-stdin"
+    );
 }

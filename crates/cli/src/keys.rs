@@ -26,6 +26,9 @@ pub enum KeyKind {
     File(PathBuf),
     /// Network-bound unlocking (not available here).
     Clevis,
+    /// The key string that opened the device in an earlier handle on the
+    /// same image (see [`decrypt`]'s result): never from the command line.
+    Opened(Zeroizing<String>),
 }
 
 impl std::fmt::Debug for KeyKind {
@@ -34,6 +37,7 @@ impl std::fmt::Debug for KeyKind {
             KeyKind::Text(_) => f.write_str("Text(***)"),
             KeyKind::File(p) => write!(f, "File({})", p.display()),
             KeyKind::Clevis => f.write_str("Clevis"),
+            KeyKind::Opened(_) => f.write_str("Opened(***)"),
         }
     }
 }
@@ -159,6 +163,7 @@ impl Keys {
                 KeyKind::Clevis => bail!(
                     "'clevis_luks_unlock', needed for decrypting {device}, is unavailable in this version"
                 ),
+                KeyKind::Opened(s) => out.push(s.clone()),
             }
         }
         if out.is_empty() {
@@ -217,17 +222,28 @@ fn set_echo(t: &std::fs::File, on: bool) -> bool {
 
 /// Open every LUKS partition, rescan LVM, then open every LUKS LV
 /// (libguestfs's `inspect_do_decrypt`). Devices already open are skipped.
-pub fn decrypt(g: &mut Handle, keys: &Keys) -> Result<()> {
+///
+/// Returns the keys that opened each device, by device name: a second
+/// handle on the same image opens the same devices with them without
+/// asking again (gx-mount's reader threads; `--keys-from-stdin` cannot be
+/// read twice).
+pub fn decrypt(g: &mut Handle, keys: &Keys) -> Result<Keys> {
+    let mut opened = Keys::default();
     let partitions = g.list_partitions()?;
-    if decrypt_mountables(g, &partitions, keys)? {
+    if decrypt_mountables(g, &partitions, keys, &mut opened)? {
         g.lvm_scan(true)?;
     }
     let lvs = g.lvs()?;
-    decrypt_mountables(g, &lvs, keys)?;
-    Ok(())
+    decrypt_mountables(g, &lvs, keys, &mut opened)?;
+    Ok(opened)
 }
 
-fn decrypt_mountables(g: &mut Handle, devices: &[String], keys: &Keys) -> Result<bool> {
+fn decrypt_mountables(
+    g: &mut Handle,
+    devices: &[String],
+    keys: &Keys,
+    opened: &mut Keys,
+) -> Result<bool> {
     let mut some = false;
     for dev in devices {
         let Ok(t) = g.vfs_type(dev) else { continue };
@@ -259,6 +275,10 @@ fn decrypt_mountables(g: &mut Handle, devices: &[String], keys: &Keys) -> Result
                 gx_guestfs::CryptsetupOpenOpts::default(),
             ) {
                 Ok(()) => {
+                    opened.selectors.push(KeySelector {
+                        id: dev.clone(),
+                        kind: KeyKind::Opened(key),
+                    });
                     last = None;
                     break;
                 }

@@ -414,6 +414,27 @@ impl Common {
         readonly: bool,
         before: impl FnOnce(&mut Handle) -> Result<()>,
     ) -> Result<Handle> {
+        Ok(self.launch_opening(readonly, before)?.0)
+    }
+
+    /// [`Common::launch`], with the options a second handle needs to open
+    /// the same drives without asking for keys again: `--keys-from-stdin`
+    /// and typed passphrases are replaced by the keys that worked (held in
+    /// zeroizing memory, as every key).
+    pub fn launch_reusable(&self, readonly: bool) -> Result<(Handle, Common)> {
+        let (g, opened) = self.launch_opening(readonly, |_| Ok(()))?;
+        let mut again = self.clone();
+        if let Some(keys) = opened {
+            again.keys = keys;
+        }
+        Ok((g, again))
+    }
+
+    fn launch_opening(
+        &self,
+        readonly: bool,
+        before: impl FnOnce(&mut Handle) -> Result<()>,
+    ) -> Result<(Handle, Option<keys::Keys>)> {
         if self.drives.is_empty() {
             bail!("you must specify at least one -a or -d option");
         }
@@ -457,9 +478,11 @@ impl Common {
         before(&mut g)?;
         g.launch()?;
         // Open LUKS devices (and the LVM inside them) before any -m needs them.
-        if !self.keys.selectors.is_empty() || self.keys.from_stdin {
-            keys::decrypt(&mut g, &self.keys)?;
-        }
+        let opened = if !self.keys.selectors.is_empty() || self.keys.from_stdin {
+            Some(keys::decrypt(&mut g, &self.keys)?)
+        } else {
+            None
+        };
         for m in &self.mounts {
             let options = m.options.clone().unwrap_or_else(|| {
                 if readonly {
@@ -483,7 +506,7 @@ impl Common {
                 return Err(anyhow!(msg));
             }
         }
-        Ok(g)
+        Ok((g, opened))
     }
 
     /// Decide read-only for one image: the tool's mode, forced on when a
