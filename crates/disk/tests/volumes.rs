@@ -180,6 +180,17 @@ fn check_luks(dev: Device, pass: &[u8], plain: &str, version: u16, cipher: &str)
     let mk = luks::unlock_key(dev.as_ref(), &hdr, pass, &limits)
         .unwrap()
         .unwrap();
+    // Unlocked again (from the process's memo of unlocked keys): the same
+    // key for the same passphrase, and still none for a wrong one.
+    let again = luks::unlock_key(dev.as_ref(), &hdr, pass, &limits)
+        .unwrap()
+        .unwrap();
+    assert_eq!(mk, again);
+    assert!(
+        luks::unlock_key(dev.as_ref(), &hdr, b"wrong", &limits)
+            .unwrap()
+            .is_none()
+    );
     let c: Device = Arc::new(CryptDevice::new("/dev/mapper/t", dev, &hdr, &mk).unwrap());
     let (sha, len) = oracle(plain);
     assert_eq!(sha_prefix(c.as_ref(), len), sha, "{plain}");

@@ -716,9 +716,81 @@ impl SectorCipher {
     }
 }
 
+/// Master keys this process has already unlocked, so that another handle
+/// on the same image (gx-mount's reader threads each open their own) does
+/// not run the key slot's KDF again: Argon2 costs a few hundred ms and up
+/// to gigabytes by design. Looked up by a salted SHA-256 of the header's
+/// identity, its master-key digest and the passphrase (the digest alone
+/// pins the master key, so a hit needs no second check); at most
+/// [`MEMO_ENTRIES`] keys, in zeroizing memory, never leaving the process.
+struct Memo {
+    salt: [u8; 16],
+    keys: Vec<([u8; 32], Zeroizing<Vec<u8>>)>,
+}
+
+const MEMO_ENTRIES: usize = 16;
+
+fn memo() -> &'static std::sync::Mutex<Memo> {
+    static M: std::sync::OnceLock<std::sync::Mutex<Memo>> = std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        // RandomState is seeded from the OS once per process.
+        let mut salt = [0u8; 16];
+        for half in salt.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(0);
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        std::sync::Mutex::new(Memo {
+            salt,
+            keys: Vec::new(),
+        })
+    })
+}
+
+fn memo_id(salt: &[u8], hdr: &Header, pass: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [
+        salt,
+        hdr.uuid.as_bytes(),
+        &hdr.digest.salt,
+        &hdr.digest.digest,
+        pass,
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
 /// Try `pass` on every key slot; the master key on success, `None` when no
 /// key slot accepts it.
 pub fn unlock_key(
+    dev: &dyn BlockDevice,
+    hdr: &Header,
+    pass: &[u8],
+    limits: &Limits,
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    let id = {
+        let m = memo().lock().unwrap_or_else(|p| p.into_inner());
+        let id = memo_id(&m.salt, hdr, pass);
+        if let Some((_, k)) = m.keys.iter().find(|(i, _)| *i == id) {
+            return Ok(Some(k.clone()));
+        }
+        id
+    };
+    let found = unlock_key_slots(dev, hdr, pass, limits)?;
+    if let Some(k) = &found {
+        let mut m = memo().lock().unwrap_or_else(|p| p.into_inner());
+        if m.keys.len() >= MEMO_ENTRIES {
+            m.keys.remove(0);
+        }
+        m.keys.push((id, k.clone()));
+    }
+    Ok(found)
+}
+
+fn unlock_key_slots(
     dev: &dyn BlockDevice,
     hdr: &Header,
     pass: &[u8],
