@@ -166,15 +166,20 @@ pub fn list_all(uri: Option<&str>) -> Result<Vec<String>> {
         );
     } else {
         let (config, _) = dirs(uri);
-        // No configuration directory: no domains, as libvirt would say.
-        if let Ok(rd) = std::fs::read_dir(&config) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if let (Some("xml"), Some(stem)) =
-                    (p.extension().and_then(|x| x.to_str()), p.file_stem())
-                {
-                    names.push(stem.to_string_lossy().into_owned());
-                }
+        // No virsh and no configuration directory: no libvirt to ask (virt-df
+        // fails to connect there too).
+        let rd = std::fs::read_dir(&config).with_context(|| {
+            format!(
+                "cannot list libvirt domains: no virsh on this machine and no {} (give disks with -a or a domain with -d)",
+                config.display()
+            )
+        })?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if let (Some("xml"), Some(stem)) =
+                (p.extension().and_then(|x| x.to_str()), p.file_stem())
+            {
+                names.push(stem.to_string_lossy().into_owned());
             }
         }
     }
