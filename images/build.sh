@@ -57,6 +57,13 @@
 #              Users/{Default,Public,test} (NTUSER.DAT in Default and test),
 #              "System Volume Information", autoexec.bat, config.sys.
 #   MountedDevices maps \DosDevices\C: to (disk id, byte offset 1048576).
+# libguestfs-windows.img: libguestfs's phony Windows (make-windows-img.sh):
+#   512 MiB sparse, MBR disk signature "1234"; sda1 (sectors 64..524287)
+#   an empty NTFS; sda2 (524288..end-64) NTFS with
+#   Windows/System32/Config/{SOFTWARE,SYSTEM} (minimal-hive merged with
+#   phony-data/windows-{software,system}.reg, libguestfs's), an empty
+#   Windows/System32/Drivers, Windows/System32/cmd.exe (helpers.py pe i386),
+#   "Program Files", autoexec.bat. MountedDevices maps C: to sda2.
 # multi.img (80 MiB raw, MBR disk id 0x$MULTI_DISK_ID)
 #   /dev/sda1  FAT16 (type 06), 16 MiB, label "FAT16VOL", id 1600-0001
 #   /dev/sda2  FAT32 (type 0c), 34 MiB, label "FAT32VOL", id 3200-0002
@@ -162,7 +169,8 @@ OUT=${1:-$HERE/out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-KEY=$(cat "$HERE/build.sh" "$HERE/xfs.sh" "$HERE/helpers.py" "$HERE"/data/* | sha256sum | cut -d' ' -f1)
+KEY=$(cat "$HERE/build.sh" "$HERE/xfs.sh" "$HERE/helpers.py" "$HERE"/data/* \
+  "$HERE"/phony-data/windows-*.reg | sha256sum | cut -d' ' -f1)
 stamp_ok() { [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$KEY" ]; }
 # The phony guests for inspection and the LVM/LUKS guests have their own
 # recipes (phony.sh, volumes.sh), caches and locks.
@@ -614,6 +622,39 @@ EOF
   rm -rf "$h"
 }
 
+build_lg_windows() {
+  local h=$S/lgwin img=$T/libguestfs-windows.img p
+  mkdir -p "$h"
+  cp "$HERE/data/minimal-hive" "$h/SOFTWARE"; cp "$HERE/data/minimal-hive" "$h/SYSTEM"
+  chmod 0644 "$h/SOFTWARE" "$h/SYSTEM"
+  hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$h/SOFTWARE" "$HERE/phony-data/windows-software.reg"
+  hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$h/SYSTEM" "$HERE/phony-data/windows-system.reg"
+  "${HELP[@]}" pe "$h/cmd.exe" i386
+  truncate -s 512M "$img"
+  printf 'label: dos\nunit: sectors\n\nstart=64, size=524224, type=7\nstart=524288, size=524224, type=7\n' |
+    sfdisk -q "$img" >/dev/null
+  printf '1234' | dd of="$img" bs=1 seek=$((0x1b8)) conv=notrunc status=none
+  for p in 1 2; do
+    truncate -s $((524224 * 512)) "$h/p$p.img"
+    mkntfs -q -F -Q -T -c 4096 -p "$((p == 1 ? 64 : 524288))" -H 255 -S 63 "$h/p$p.img" >/dev/null 2>&1
+  done
+  if ! ntfs_mount "$h/p2.img"; then
+    skip libguestfs-windows.img "ntfs-3g could not mount through FUSE"
+    rm -rf "$h" "$img"; return 0
+  fi
+  local w=$NTFS_MNT/Windows/System32
+  mkdir -p "$w/Config" "$w/Drivers" "$NTFS_MNT/Program Files"
+  cp "$h/SOFTWARE" "$h/SYSTEM" "$w/Config/"
+  cp "$h/cmd.exe" "$w/cmd.exe"
+  : >"$NTFS_MNT/autoexec.bat"
+  ntfs_umount
+  "${HELP[@]}" ntfs-serial "$h/p1.img" 091A29CC586B6091
+  "${HELP[@]}" ntfs-serial "$h/p2.img" 091A29CC586B609C
+  put "$h/p1.img" "$img" 64
+  put "$h/p2.img" "$img" 524288
+  rm -rf "$h"
+}
+
 # ---------------------------------------------------------------- multi.img
 build_multi() {
   local d=$S/multi img=$T/multi.img
@@ -893,6 +934,7 @@ step() { # step FUNCTION: runs it, logging its time when GX_IMAGES_VERBOSE is se
 step build_linux
 step build_bigtree
 step build_windows
+step build_lg_windows
 step build_multi
 step build_chain
 step build_xfs

@@ -35,9 +35,9 @@ def elf(path, payload_len="0"):
 
 def pe(path, machine="x86_64"):
     """A small valid PE32+ console executable (what file(1) calls 'PE32+
-    executable (console) x86-64, for MS Windows'): DOS header and stub, PE
-    signature, COFF header, PE32+ optional header with 16 data directories,
-    one .text section holding `xor eax,eax; ret`."""
+    executable (console) x86-64, for MS Windows'), or PE32 for i386: DOS
+    header and stub, PE signature, COFF header, optional header with 16 data
+    directories, one .text section holding `xor eax,eax; ret`."""
     mach = {"x86_64": 0x8664, "i386": 0x14C}[machine]
     dos = bytearray(0x80)
     dos[0:2] = b"MZ"
@@ -47,13 +47,24 @@ def pe(path, machine="x86_64"):
     stub = b"\x0e\x1f\xba\x0e\x00\xb4\x09\xcd\x21\xb8\x01\x4c\xcd\x21" \
            b"This program cannot be run in DOS mode.\r\r\n$"
     dos[0x40:0x40 + len(stub)] = stub
-    coff = struct.pack("<HHIIIHH", mach, 1, EPOCH, 0, 0, 0xF0, 0x0022)
-    opt = struct.pack("<HBBIIIII", 0x20B, 14, 0, 0x200, 0, 0, 0x1000, 0x1000)
-    opt += struct.pack("<QIIHHHHHHIIIIHH", 0x140000000, 0x1000, 0x200,
-                       10, 0, 10, 0, 6, 0, 0, 0x2000, 0x200, 0, 3, 0x8160)
-    opt += struct.pack("<QQQQII", 0x100000, 0x1000, 0x100000, 0x1000, 0, 16)
-    opt += bytes(16 * 8)
-    assert len(opt) == 0xF0
+    if machine == "i386":
+        # PE32 (what file(1) calls 'PE32 executable ... Intel 80386'): 32-bit
+        # optional header with BaseOfData, 0xE0 bytes; 32-bit-machine flag.
+        coff = struct.pack("<HHIIIHH", mach, 1, EPOCH, 0, 0, 0xE0, 0x0102)
+        opt = struct.pack("<HBBIIIIII", 0x10B, 14, 0, 0x200, 0, 0, 0x1000, 0x1000, 0x2000)
+        opt += struct.pack("<IIIHHHHHHIIIIHH", 0x400000, 0x1000, 0x200,
+                           6, 0, 6, 0, 6, 0, 0, 0x2000, 0x200, 0, 3, 0x8140)
+        opt += struct.pack("<IIIIII", 0x100000, 0x1000, 0x100000, 0x1000, 0, 16)
+        opt += bytes(16 * 8)
+        assert len(opt) == 0xE0
+    else:
+        coff = struct.pack("<HHIIIHH", mach, 1, EPOCH, 0, 0, 0xF0, 0x0022)
+        opt = struct.pack("<HBBIIIII", 0x20B, 14, 0, 0x200, 0, 0, 0x1000, 0x1000)
+        opt += struct.pack("<QIIHHHHHHIIIIHH", 0x140000000, 0x1000, 0x200,
+                           10, 0, 10, 0, 6, 0, 0, 0x2000, 0x200, 0, 3, 0x8160)
+        opt += struct.pack("<QQQQII", 0x100000, 0x1000, 0x100000, 0x1000, 0, 16)
+        opt += bytes(16 * 8)
+        assert len(opt) == 0xF0
     sect = struct.pack("<8sIIIIIIHHI", b".text", 3, 0x1000, 0x200, 0x200,
                        0, 0, 0, 0, 0x60000020)
     hdr = bytes(dos) + b"PE\0\0" + coff + opt + sect

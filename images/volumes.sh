@@ -63,6 +63,12 @@
 #                    make-debian-img.sh), smaller: 96 MiB MBR, sda1 ext2 4k
 #                    label BOOT /boot, sda2 PV of VG "debian": root, usr, var,
 #                    home (ext2 4k, UUIDs ...902-...905).
+# libguestfs-ubuntu.img  libguestfs's phony Ubuntu (make-ubuntu-img.sh),
+#                    smaller: 64 MiB MBR, sda1 ext2 4k label BOOT /boot, sda2
+#                    ext2 4k root (UUIDs ...901, ...902), no LVM.
+# libguestfs-archlinux.img  libguestfs's phony Arch Linux
+#                    (make-archlinux-img.sh), smaller: 64 MiB MBR, sda1 ext4
+#                    4k root (UUID ...902) with one pacman package.
 # libguestfs-fedora.img  libguestfs's phony Fedora (make-fedora-img.pl,
 #                    LAYOUT=partitions), smaller: 96 MiB MBR, sda1 ext2 /boot
 #                    (label BOOT), sda2 PV of VG "VG": Root (ext2 4k, label
@@ -104,7 +110,7 @@ OUT=$(cd "$OUT" && pwd)
 PHONY=${GX_PHONY_DATA:-$HERE/phony-data}
 
 KEY=$(cat "$HERE/volumes.sh" "$HERE/xfs.sh" "$HERE/helpers.py" "$PHONY/debian-packages" \
-  "$PHONY/fedora-db.sql.xz" | sha256sum | cut -d' ' -f1)
+  "$PHONY/fedora-db.sql.xz" "$PHONY/archlinux-package" | sha256sum | cut -d' ' -f1)
 STAMP=$OUT/.volumes-stamp
 stamp_ok() { [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ]; }
 stamp_ok && exit 0
@@ -386,6 +392,45 @@ for lv in root usr var home; do
   "${HELP[@]}" lvm-put "$S/debian.json" "$lv" "$S/d-$lv.img"
   n=$((n + 1))
 done
+
+# ---------------------------------- libguestfs-ubuntu.img, -archlinux.img
+# mbr83 IMG SIZE [P1_END]: MBR, p1 2048..P1_END (or the end), p2 the rest.
+mbr83() {
+  truncate -s "$2" "$1"
+  { printf 'label: dos\nlabel-id: 0x6c766d01\nunit: sectors\n\n'
+    if [ -n "${3:-}" ]; then printf 'start=2048, size=%s, type=83\nstart=%s, type=83\n' $(($3 - 2047)) $(($3 + 1))
+    else printf 'start=2048, type=83\n'; fi
+  } | sfdisk -q "$1" >/dev/null
+}
+r=$S/ubuntu/root
+mkdir -p "$r"/{bin,etc,home,usr,var/lib/dpkg,var/lib/urandom} "$S/ubuntu/boot/grub"
+printf '%s\n' 'LABEL=BOOT /boot ext2 default 0 0' '/dev/sda2 / ext2 default 1 2' \
+  '/dev/mapper/cryptswap1 none swap sw 0 0' >"$r/etc/fstab"
+printf '%s\n' DISTRIB_ID=Ubuntu DISTRIB_RELEASE=10.10 DISTRIB_CODENAME=maverick \
+  'DISTRIB_DESCRIPTION="Ubuntu 10.10 (Phony Pharaoh)"' >"$r/etc/lsb-release"
+printf '5.0.1' >"$r/etc/debian_version"
+printf 'ubuntu.invalid' >"$r/etc/hostname"
+cp "$PHONY/debian-packages" "$r/var/lib/dpkg/status"
+"${HELP[@]}" elf "$r/bin/ls" 100
+: >"$S/ubuntu/boot/grub/grub.conf"
+img=$S/out/libguestfs-ubuntu.img
+mbr83 "$img" 64M 32767
+mkfs_tree ext2 "$S/uboot.img" 15M "$S/ubuntu/boot" "${LG}1" BOOT -b 4096
+put "$S/uboot.img" "$img" 2048
+mkfs_tree ext2 "$S/uroot.img" 47M "$r" "${LG}2" "" -b 4096
+put "$S/uroot.img" "$img" 32768
+r=$S/arch/root
+mkdir -p "$r"/{boot/grub,bin,etc,home,usr,var/lib/pacman/local/test-package-1:0.1-1}
+printf '/dev/sda1 / ext4 rw,relatime,data=ordered 0 1' >"$r/etc/fstab"
+: >"$r/etc/arch-release"
+printf 'archlinux.test' >"$r/etc/hostname"
+cp "$PHONY/archlinux-package" "$r/var/lib/pacman/local/test-package-1:0.1-1/desc"
+"${HELP[@]}" elf "$r/bin/ls" 100
+: >"$r/boot/grub/grub.conf"
+img=$S/out/libguestfs-archlinux.img
+mbr83 "$img" 64M
+mkfs_tree ext4 "$S/aroot.img" 62M "$r" "${LG}2" "" -b 4096
+put "$S/aroot.img" "$img" 2048
 
 # --------------------------------------------------- libguestfs-fedora.img
 # fedora_root DIR: the phony Fedora root (make-fedora-img.pl's contents).

@@ -2,7 +2,7 @@
 //! options, same columns, same Use% rounding).
 
 use anyhow::{Result, bail};
-use gx_cli::{Common, human::human, json::Value, output::csv_field};
+use gx_cli::{Common, DriveArg, Source, human::human, json::Value, output::csv_field};
 use gx_guestfs::{Handle, StatVfs};
 use std::io::Write;
 
@@ -41,9 +41,7 @@ fn real_main() -> Result<i32> {
         bail!("you cannot use -h and --csv options together.");
     }
     if common.drives.is_empty() {
-        bail!(
-            "no -a or -d option given, and listing every libvirt domain is not supported yet: name the disks with -a or the domain with -d"
-        );
+        return df_all_domains(&common, &o);
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -61,6 +59,69 @@ fn real_main() -> Result<i32> {
     df_on_handle(&mut g, &name, &o, &mut out)?;
     out.flush()?;
     Ok(0)
+}
+
+/// No -a or -d: every libvirt domain of `-c` in turn, by name, as virt-df
+/// does. As virt-df, a domain whose disks cannot be added (none, or
+/// missing) is passed over with a message, and a failure after that makes
+/// the exit status 1 without stopping the others.
+fn df_all_domains(common: &Common, o: &Opts) -> Result<i32> {
+    let uri = common.connect.as_deref();
+    let names = gx_cli::domain::list_all(uri)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut list = Vec::new();
+    if !o.json {
+        print_title(o, &mut out)?;
+    }
+    let mut rc = 0;
+    for name in names {
+        let dom = match gx_cli::domain::load(&name, uri) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("gx-df: {name}: {e:#}");
+                continue;
+            }
+        };
+        if let Some((d, e)) = dom
+            .disks
+            .iter()
+            .find_map(|d| std::fs::metadata(&d.path).err().map(|e| (d, e)))
+        {
+            eprintln!("gx-df: {name}: {}: {e}", d.path.display());
+            continue;
+        }
+        let mut one = common.clone();
+        one.drives = vec![DriveArg {
+            source: Source::Domain(name.clone()),
+            format: None,
+        }];
+        let shown = match (&dom.uuid, o.uuid) {
+            (Some(u), true) => u.clone(),
+            _ => name.clone(),
+        };
+        let mut buf = Vec::new();
+        let r = one.launch(true).and_then(|mut g| {
+            if o.json {
+                list.extend(df_json(&mut g, &name)?);
+                Ok(())
+            } else {
+                df_on_handle(&mut g, &shown, o, &mut buf)
+            }
+        });
+        out.write_all(&buf)?;
+        if let Err(e) = r {
+            eprintln!("gx-df: error: {name}: {e:#}");
+            rc = 1;
+        }
+    }
+    if o.json {
+        let mut doc = Value::object();
+        doc.push("filesystems", list);
+        out.write_all(doc.to_pretty().as_bytes())?;
+    }
+    out.flush()?;
+    Ok(rc)
 }
 
 /// The `--json` document's list (its schema is in the option's help).

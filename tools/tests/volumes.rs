@@ -2,8 +2,9 @@
 //! - every command of tests/expected/volumes/COMMANDS (recorded from
 //!   libguestfs by tests/expected/volumes/make.sh) run as gx-*, stdout and
 //!   exit status byte for byte;
-//! - gx-inspector on libguestfs's own phony debian / fedora /
-//!   fedora-lvm-on-luks / fedora-luks-on-lvm / coreos layouts against
+//! - gx-inspector on libguestfs's own phony debian / ubuntu / archlinux /
+//!   windows / fedora / fedora-lvm-on-luks / fedora-luks-on-lvm / coreos
+//!   layouts against
 //!   guestfs-tools' expected XML (tests/expected/libguestfs-phony/, see its
 //!   README);
 //! - the `--key` selector forms of libguestfs's tests/luks/*.sh.
@@ -157,6 +158,19 @@ fn libguestfs_phony_coreos() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(got, want);
+}
+
+/// libguestfs's phony Ubuntu, Arch Linux and Windows (images/volumes.sh,
+/// images/build.sh), compared whole.
+#[test]
+fn libguestfs_phony_ubuntu_archlinux_windows() {
+    for (img, want) in [
+        ("libguestfs-ubuntu.img", "expected-ubuntu.img.xml"),
+        ("libguestfs-archlinux.img", "expected-archlinux.img.xml"),
+        ("libguestfs-windows.img", "expected-windows.img.xml"),
+    ] {
+        assert_eq!(inspect(img, &[]), expected(want), "{img}");
+    }
 }
 
 const ROOT_UUID: &str = "f0f0f0f0-1111-4000-8000-000000000011";

@@ -72,9 +72,14 @@ pub fn load(name: &str, uri: Option<&str>) -> Result<Domain> {
         if file.starts_with('/') {
             let xml = std::fs::read_to_string(file)
                 .with_context(|| format!("-d {name}: reading libvirt test driver file {file}"))?;
+            // Other domains may lack disks (libguestfs's guests.xml has
+            // one): only the named one must have them.
             for one in node_domains(&xml)? {
-                let mut dom = parse(one)?;
+                let mut dom = parse_any(one)?;
                 if dom.name == name {
+                    if dom.disks.is_empty() {
+                        bail!("libvirt domain {name} has no disks");
+                    }
                     dom.running = test_runstate(one)? != Some(VIR_DOMAIN_SHUTOFF);
                     return Ok(dom);
                 }
@@ -122,6 +127,64 @@ pub fn load(name: &str, uri: Option<&str>) -> Result<Domain> {
     let mut dom = parse(&xml)?;
     dom.running = run.join(format!("{name}.xml")).exists();
     Ok(dom)
+}
+
+/// The names of every domain, running or not, sorted as virt-df lists them
+/// when no -a or -d is given (by name, byte order).
+pub fn list_all(uri: Option<&str>) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let test_file = uri
+        .and_then(|u| u.strip_prefix("test://"))
+        .filter(|f| f.starts_with('/'));
+    if let Some(file) = test_file {
+        let xml = std::fs::read_to_string(file)
+            .with_context(|| format!("reading libvirt test driver file {file}"))?;
+        for one in node_domains(&xml)? {
+            names.push(parse_any(one)?.name);
+        }
+    } else if let Some(virsh) = virsh() {
+        let mut cmd = Command::new(&virsh);
+        if let Some(u) = uri {
+            cmd.arg("-c").arg(u);
+        }
+        let out = cmd
+            .args(["list", "--all", "--name"])
+            .output()
+            .with_context(|| format!("running {}", virsh.display()))?;
+        if !out.status.success() {
+            bail!(
+                "listing libvirt domains: virsh list failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        names.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    } else {
+        let (config, _) = dirs(uri);
+        // No virsh and no configuration directory: no libvirt to ask (virt-df
+        // fails to connect there too).
+        let rd = std::fs::read_dir(&config).with_context(|| {
+            format!(
+                "cannot list libvirt domains: no virsh on this machine and no {} (give disks with -a or a domain with -d)",
+                config.display()
+            )
+        })?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if let (Some("xml"), Some(stem)) =
+                (p.extension().and_then(|x| x.to_str()), p.file_stem())
+            {
+                names.push(stem.to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// The `<domain>` elements of a libvirt test driver file (a `<node>`), as
@@ -184,8 +247,18 @@ fn test_runstate(domain_xml: &str) -> Result<Option<u32>> {
 }
 
 /// Parse domain XML: the name, UUID and every `<disk type="file|block">`'s
-/// source, driver type and readonly flag. Network disks are refused.
+/// source, driver type and readonly flag. Network disks are refused, and
+/// so is a domain without disks.
 pub fn parse(xml: &str) -> Result<Domain> {
+    let dom = parse_any(xml)?;
+    if dom.disks.is_empty() {
+        bail!("libvirt domain {} has no disks", dom.name);
+    }
+    Ok(dom)
+}
+
+/// [`parse`], accepting a domain without disks.
+fn parse_any(xml: &str) -> Result<Domain> {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut path: Vec<String> = Vec::new();
     let mut name = None;
@@ -271,9 +344,6 @@ pub fn parse(xml: &str) -> Result<Domain> {
     let Some(name) = name else {
         bail!("libvirt domain XML has no <name>");
     };
-    if disks.is_empty() {
-        bail!("libvirt domain {name} has no disks");
-    }
     Ok(Domain {
         name,
         uuid,
@@ -355,5 +425,26 @@ mod tests {
     fn network_disks_are_refused() {
         let xml = "<domain><name>n</name><devices><disk type='network' device='disk'><source protocol='nbd' name='x'/></disk></devices></domain>";
         assert!(parse(xml).is_err());
+    }
+
+    #[test]
+    fn test_driver_lists_every_domain_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.xml");
+        std::fs::write(
+            &file,
+            "<node><domain type='test'><name>zeta</name><devices/></domain>\
+             <domain type='test'><name>alpha</name><devices><disk type='file' device='disk'>\
+             <source file='/nonexistent.img'/></disk></devices></domain>\
+             <domain type='test'><name>Mid</name></domain></node>",
+        )
+        .unwrap();
+        let uri = format!("test://{}", file.display());
+        assert_eq!(list_all(Some(&uri)).unwrap(), ["Mid", "alpha", "zeta"]);
+        // A domain without disks elsewhere in the file does not stop -d;
+        // naming it is an error.
+        let alpha = load("alpha", Some(&uri)).unwrap();
+        assert_eq!(alpha.disks[0].path, PathBuf::from("/nonexistent.img"));
+        assert!(load("zeta", Some(&uri)).is_err());
     }
 }
