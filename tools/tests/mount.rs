@@ -90,32 +90,7 @@ struct Mounted {
 
 impl Mounted {
     fn new(mp: &Path, args: &[&str]) -> Mounted {
-        let pidfile = mp.with_extension("pid");
-        let out = Command::new(MOUNT)
-            .env_remove("GX_ENGINE")
-            .args(args)
-            .arg("--pid-file")
-            .arg(&pidfile)
-            .arg(mp)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gx-mount {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // guestmount returns once the mount is there, with the PID written.
-        assert!(is_mounted(mp), "gx-mount returned before mounting");
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        Mounted {
-            mp: mp.to_path_buf(),
-            pid,
-        }
+        Mounted::with_stdin(mp, args, "")
     }
 
     /// [`Mounted::new`] with `input` on gx-mount's standard input.
@@ -133,6 +108,8 @@ impl Mounted {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // Dropped after writing: the daemon sees end of input, as with
+        // /dev/null.
         child
             .stdin
             .take()
@@ -145,6 +122,7 @@ impl Mounted {
             "gx-mount {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // guestmount returns once the mount is there, with the PID written.
         assert!(is_mounted(mp), "gx-mount returned before mounting");
         let pid = std::fs::read_to_string(&pidfile)
             .unwrap()

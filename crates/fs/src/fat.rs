@@ -600,6 +600,22 @@ impl FatFs {
         found.ok_or_else(|| Error::invalid(format!("{}: lookup of the root", self.name)))
     }
 
+    /// The first cluster of directory `path` as [`Self::dir`] takes it (0
+    /// for the root); `None` for a directory with no cluster (empty).
+    fn dir_cluster(&self, path: &str) -> Result<Option<u32>> {
+        if Self::is_root(path) {
+            return Ok(Some(0));
+        }
+        let e = self.lookup(path)?;
+        if !e.is_dir() {
+            return Err(Error::invalid(format!(
+                "{}: {path}: not a directory",
+                self.name
+            )));
+        }
+        Ok((e.first_cluster != 0).then_some(e.first_cluster))
+    }
+
     fn is_root(path: &str) -> bool {
         path.split('/').all(|c| c.is_empty())
     }
@@ -806,20 +822,8 @@ impl Filesystem for FatFs {
     }
 
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let cluster = if Self::is_root(path) {
-            0
-        } else {
-            let e = self.lookup(path)?;
-            if !e.is_dir() {
-                return Err(Error::invalid(format!(
-                    "{}: {path}: not a directory",
-                    self.name
-                )));
-            }
-            if e.first_cluster == 0 {
-                return Ok(Vec::new());
-            }
-            e.first_cluster
+        let Some(cluster) = self.dir_cluster(path)? else {
+            return Ok(Vec::new());
         };
         let d = self.dir(cluster, path)?;
         Ok(d.entries
@@ -843,20 +847,8 @@ impl Filesystem for FatFs {
     /// name, trailing dots ignored); a name no lookup finds is left out, so
     /// the caller's lookup gives its error.
     fn lstat_dir(&self, path: &str) -> Result<Vec<(DirEntry, Stat)>> {
-        let cluster = if Self::is_root(path) {
-            0
-        } else {
-            let e = self.lookup(path)?;
-            if !e.is_dir() {
-                return Err(Error::invalid(format!(
-                    "{}: {path}: not a directory",
-                    self.name
-                )));
-            }
-            if e.first_cluster == 0 {
-                return Ok(Vec::new());
-            }
-            e.first_cluster
+        let Some(cluster) = self.dir_cluster(path)? else {
+            return Ok(Vec::new());
         };
         let d = self.dir(cluster, path)?;
         let base = path.trim_end_matches('/');
