@@ -286,6 +286,35 @@ pub fn seek_all_data(size: u64, offset: u64, hole: bool) -> Option<u64> {
     (offset < size).then_some(if hole { size } else { offset })
 }
 
+/// SEEK_DATA (`hole` false) or SEEK_HOLE (`hole` true) from `offset` in a
+/// file of `size` bytes whose data lies in `spans` (byte ranges `[start,
+/// end)`, in file order, not overlapping; what they leave out is a hole).
+/// `None` where lseek says ENXIO. The caller has checked `offset < size`.
+pub fn seek_in_spans(
+    spans: impl Iterator<Item = (u64, u64)>,
+    size: u64,
+    offset: u64,
+    hole: bool,
+) -> Option<u64> {
+    if !hole {
+        return spans
+            .filter(|&(_, end)| end > offset)
+            .map(|(start, _)| start.max(offset))
+            .find(|&at| at < size);
+    }
+    let mut pos = offset;
+    for (start, end) in spans {
+        if end <= pos {
+            continue;
+        }
+        if start > pos {
+            break;
+        }
+        pos = end;
+    }
+    Some(pos.min(size))
+}
+
 /// Every call of a filesystem behind [`guard`].
 struct Guarded {
     inner: Box<dyn Filesystem>,

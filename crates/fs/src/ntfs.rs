@@ -148,6 +148,10 @@ impl Seek for CachedIo {
     }
 }
 
+/// Data runs followed for SEEK_DATA/SEEK_HOLE before the rest of the file
+/// counts as data (a hostile run list can be as long as the volume).
+const MAX_SEEK_RUNS: usize = 1 << 20;
+
 /// The node key of the index root's entries: before every VCN (VCNs are
 /// never negative).
 const ROOT_NODE: i64 = -1;
@@ -942,6 +946,62 @@ impl NtfsFs {
         }
     }
 
+    /// SEEK_DATA/SEEK_HOLE from the unnamed `$DATA`'s data runs: a sparse
+    /// run (no LCN) is a hole. Compressed and encrypted files, and data
+    /// split over an attribute list, are all data (always a right answer:
+    /// a compressed unit's sparse runs hold compressed data, not zeros).
+    fn seek_data_inner(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        let rec = self.lookup(path)?;
+        let (st, _) = self.stat_record(rec, path)?;
+        if st.file_type() != FileType::Regular {
+            return Err(Error::invalid(format!(
+                "{}: {path}: not a regular file",
+                self.name
+            )));
+        }
+        let size = st.size;
+        if offset >= size {
+            return Ok(None);
+        }
+        let what = format!("seeking in {path}");
+        let io = &mut *self.io.borrow_mut();
+        let file = self.ntfs.file(io, rec).map_err(self.err(&what))?;
+        let Some(item) = file.data(io, "") else {
+            return Ok(crate::seek_all_data(size, offset, hole));
+        };
+        let item = item.map_err(self.err(&what))?;
+        let a = item.to_attribute().map_err(self.err(&what))?;
+        let flags = a.flags();
+        if a.is_resident()
+            || flags.intersects(NtfsAttributeFlags::COMPRESSED | NtfsAttributeFlags::ENCRYPTED)
+        {
+            return Ok(crate::seek_all_data(size, offset, hole));
+        }
+        let v = a.value(io).map_err(self.err(&what))?;
+        let ntfs::attribute_value::NtfsAttributeValue::NonResident(nr) = v else {
+            return Ok(crate::seek_all_data(size, offset, hole));
+        };
+        let mut spans = Vec::new();
+        let mut at = 0u64;
+        for (i, run) in nr.data_runs().enumerate() {
+            if i >= MAX_SEEK_RUNS || at >= size {
+                break;
+            }
+            let run = run.map_err(self.err(&what))?;
+            let end = at.saturating_add(run.allocated_size());
+            if run.data_position().value().is_some() {
+                spans.push((at, end));
+            }
+            at = end;
+        }
+        if at < size {
+            // Runs that stop short of the size (or too many to follow):
+            // what is past them counts as data.
+            spans.push((at, size));
+        }
+        Ok(crate::seek_in_spans(spans.into_iter(), size, offset, hole))
+    }
+
     fn read_at_inner(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let rec = self.lookup(path)?;
         let (st, _) = self.stat_record(rec, path)?;
@@ -1029,6 +1089,12 @@ impl Filesystem for NtfsFs {
 
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         guard(&self.name, path, || self.read_at_inner(path, offset, buf))
+    }
+
+    fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
+        guard(&self.name, path, || {
+            self.seek_data_inner(path, offset, hole)
+        })
     }
 
     fn statvfs(&self) -> Result<StatVfs> {

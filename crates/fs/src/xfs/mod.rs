@@ -509,23 +509,7 @@ impl Filesystem for XfsFs {
                 e.off.saturating_add(e.count).saturating_mul(bs),
             )
         });
-        if !hole {
-            return Ok(spans
-                .filter(|&(_, end)| end > offset)
-                .map(|(start, _)| start.max(offset))
-                .find(|&at| at < size));
-        }
-        let mut pos = offset;
-        for (start, end) in spans {
-            if end <= pos {
-                continue;
-            }
-            if start > pos {
-                break;
-            }
-            pos = end;
-        }
-        Ok(Some(pos.min(size)))
+        Ok(crate::seek_in_spans(spans, size, offset, hole))
     }
 
     fn statvfs(&self) -> Result<StatVfs> {
