@@ -29,14 +29,17 @@ fn real(l: Layout) -> Layout {
 // allocated with; `real` never lowers the alignment the caller asked for.
 unsafe impl GlobalAlloc for PageAligned {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        // SAFETY: `real(l)` has `l`'s non-zero size (the caller's contract).
         unsafe { System.alloc(real(l)) }
     }
 
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        // SAFETY: as in `alloc`.
         unsafe { System.alloc_zeroed(real(l)) }
     }
 
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: `p` came from `alloc` with `l`, so from `System` with `real(l)`.
         unsafe { System.dealloc(p, real(l)) }
     }
 
@@ -48,11 +51,17 @@ unsafe impl GlobalAlloc for PageAligned {
         let new = real(asked);
         if old.align() == new.align() {
             // `System` keeps an alignment above malloc's own by moving the block.
+            // SAFETY: `p` is `System`'s with layout `old`; `new_size` is
+            // non-zero and fits `isize` rounded to `old.align()` (checked by
+            // `from_size_align` above).
             return unsafe { System.realloc(p, old, new_size) };
         }
         // Crossing the size threshold changes the alignment: move the block.
+        // SAFETY: `new` has the non-zero `new_size`.
         let q = unsafe { System.alloc(new) };
         if !q.is_null() {
+            // SAFETY: `p` holds `l.size()` bytes and `q` `new_size`, distinct
+            // blocks; `p` is then freed with the layout it was made with.
             unsafe {
                 std::ptr::copy_nonoverlapping(p, q, l.size().min(new_size));
                 System.dealloc(p, old);
