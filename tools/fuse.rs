@@ -419,9 +419,11 @@ impl GuestFs {
         self.spare = pd.data;
     }
 
-    /// [`Self::refuse_write`] for operations that may change names or
-    /// attributes: forgets what [`Self::no_caps`] knew.
-    fn refuse_change(&mut self) -> Option<i32> {
+    /// Before an operation that may change names or attributes: sends the
+    /// gathered writes first ([`Self::settle`]), forgets what
+    /// [`Self::no_caps`] knew, then [`Self::refuse_write`].
+    fn begin_change(&mut self) -> Option<i32> {
+        self.settle();
         self.no_caps.clear();
         self.refuse_write()
     }
@@ -826,8 +828,7 @@ impl Filesystem for GuestFs {
         _flags: Option<u32>,
         reply: ReplyAttr,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let p = path_or!(self, ino, reply);
@@ -862,8 +863,7 @@ impl Filesystem for GuestFs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let dir = path_or!(self, parent, reply);
@@ -891,8 +891,7 @@ impl Filesystem for GuestFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let dir = path_or!(self, parent, reply);
@@ -903,8 +902,7 @@ impl Filesystem for GuestFs {
     }
 
     fn unlink(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let dir = path_or!(self, parent, reply);
@@ -915,8 +913,7 @@ impl Filesystem for GuestFs {
     }
 
     fn rmdir(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let dir = path_or!(self, parent, reply);
@@ -934,8 +931,7 @@ impl Filesystem for GuestFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let dir = path_or!(self, parent, reply);
@@ -954,8 +950,7 @@ impl Filesystem for GuestFs {
         flags: u32,
         reply: ReplyEmpty,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         if flags != 0 {
@@ -978,8 +973,7 @@ impl Filesystem for GuestFs {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let target = path_or!(self, ino, reply);
@@ -998,8 +992,7 @@ impl Filesystem for GuestFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let dir = path_or!(self, parent, reply);
@@ -1111,8 +1104,7 @@ impl Filesystem for GuestFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let p = path_or!(self, ino, reply);
@@ -1125,8 +1117,7 @@ impl Filesystem for GuestFs {
     }
 
     fn removexattr(&mut self, _req: &Request<'_>, ino: u64, name: &OsStr, reply: ReplyEmpty) {
-        self.settle();
-        if let Some(e) = self.refuse_change() {
+        if let Some(e) = self.begin_change() {
             return reply.error(e);
         }
         let p = path_or!(self, ino, reply);
