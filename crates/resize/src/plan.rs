@@ -335,22 +335,7 @@ struct Planner<'a> {
 
 impl Planner<'_> {
     fn can_expand(&self, c: &Content) -> bool {
-        if !self.req.expand_content {
-            return false;
-        }
-        let a = self.req.available;
-        match c {
-            Content::Unknown | Content::Extended => false,
-            Content::Pv(_) | Content::Swap => true,
-            Content::Fs(fs, _) => match fs.as_str() {
-                "ext2" | "ext3" | "ext4" => true,
-                "ntfs" => a.ntfs,
-                "btrfs" => a.btrfs,
-                "xfs" => a.xfs,
-                "f2fs" => a.f2fs,
-                _ => false,
-            },
-        }
+        expandable(c, self.req.expand_content, self.req.available)
     }
 
     /// The partition the user means by `name` (`sda1`, `/dev/vda1`, ...).
@@ -467,6 +452,26 @@ impl Planner<'_> {
             })
             .sum();
         i128::from(self.out_size) - (required + overhead)
+    }
+}
+
+/// Whether content `c` can be grown after the copy: never with
+/// `--no-expand-content`, else by its kind and what the appliance has.
+fn expandable(c: &Content, expand_content: bool, a: Available) -> bool {
+    if !expand_content {
+        return false;
+    }
+    match c {
+        Content::Unknown | Content::Extended => false,
+        Content::Pv(_) | Content::Swap => true,
+        Content::Fs(fs, _) => match fs.as_str() {
+            "ext2" | "ext3" | "ext4" => true,
+            "ntfs" => a.ntfs,
+            "btrfs" => a.btrfs,
+            "xfs" => a.xfs,
+            "f2fs" => a.f2fs,
+            _ => false,
+        },
     }
 }
 
@@ -602,6 +607,22 @@ pub fn plan(src: &Source, req: &Request, out_size: u64) -> R<Plan> {
     }
 
     let warn_unknown = req.unknown_fs != UnknownFs::Ignore;
+    // What the summary says of growing the content of a partition or LV
+    // being enlarged: the method, or (unless ignored) that there is none.
+    let expansion_note =
+        |content: &Content, name: &str, t: &mut String, summary: &mut Vec<SummaryLine>| {
+            if pl.can_expand(content) {
+                t.push_str(&format!(
+                    "  The {} on {name} will be expanded using the ‘{}’ method.",
+                    content.describe_no_size(),
+                    method(content).map_or("", Method::name)
+                ));
+            } else if let Content::Fs(fs, _) = content {
+                if warn_unknown {
+                    summary.push(SummaryLine::Warning(unknown_msg(fs, name)));
+                }
+            }
+        };
     let mut summary = Vec::new();
     for (p, op) in src.partitions.iter().zip(&pl.ops) {
         let text = match op {
@@ -618,18 +639,7 @@ pub fn plan(src: &Source, req: &Request, out_size: u64) -> R<Plan> {
                     human_size(to_i64(i128::from(p.size))),
                     human_size(to_i64(i128::from(*newsize)))
                 );
-                if pl.can_expand(&p.content) {
-                    t.push_str(&format!(
-                        "  The {} on {} will be expanded using the ‘{}’ method.",
-                        p.content.describe_no_size(),
-                        p.name,
-                        method(&p.content).map_or("", Method::name)
-                    ));
-                } else if let Content::Fs(fs, _) = &p.content {
-                    if warn_unknown {
-                        summary.push(SummaryLine::Warning(unknown_msg(fs, &p.name)));
-                    }
-                }
+                expansion_note(&p.content, &p.name, &mut t, &mut summary);
                 t
             }
         };
@@ -643,18 +653,7 @@ pub fn plan(src: &Source, req: &Request, out_size: u64) -> R<Plan> {
             "{}: This logical volume will be expanded to maximum size.",
             lv.name
         );
-        if pl.can_expand(&lv.content) {
-            t.push_str(&format!(
-                "  The {} on {} will be expanded using the ‘{}’ method.",
-                lv.content.describe_no_size(),
-                lv.name,
-                method(&lv.content).map_or("", Method::name)
-            ));
-        } else if let Content::Fs(fs, _) = &lv.content {
-            if warn_unknown {
-                summary.push(SummaryLine::Warning(unknown_msg(fs, &lv.name)));
-            }
-        }
+        expansion_note(&lv.content, &lv.name, &mut t, &mut summary);
         summary.push(SummaryLine::Info(t));
     }
     if surplus > 0 {
@@ -773,22 +772,7 @@ pub fn method(c: &Content) -> Option<Method> {
 impl Plan {
     /// Whether the content `c` will be grown after the copy.
     pub fn can_expand(&self, c: &Content) -> bool {
-        if !self.expand_content {
-            return false;
-        }
-        let a = self.available;
-        match c {
-            Content::Unknown | Content::Extended => false,
-            Content::Pv(_) | Content::Swap => true,
-            Content::Fs(fs, _) => match fs.as_str() {
-                "ext2" | "ext3" | "ext4" => true,
-                "ntfs" => a.ntfs,
-                "btrfs" => a.btrfs,
-                "xfs" => a.xfs,
-                "f2fs" => a.f2fs,
-                _ => false,
-            },
-        }
+        expandable(c, self.expand_content, self.available)
     }
 
     /// Whether the appliance has anything to do.
