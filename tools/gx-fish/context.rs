@@ -284,32 +284,16 @@ impl Fish {
     /// there is no terminal).
     pub(crate) fn key(&mut self, name: &str) -> Result<String, FishError> {
         let _ = self.output.flush();
-        let tty = if self.keys_from_stdin {
+        let typed = if self.keys_from_stdin {
             None
         } else {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/tty")
-                .ok()
+            gx_cli::keys::prompt_tty(
+                &format!("Enter key or passphrase (\"{name}\"): "),
+                self.echo_keys,
+            )
         };
-        let line = match tty {
-            Some(mut t) => {
-                write!(t, "Enter key or passphrase (\"{name}\"): ")?;
-                t.flush()?;
-                let saved = if self.echo_keys { None } else { no_echo(&t) };
-                let mut line = Vec::new();
-                let r = std::io::BufReader::new(&t).read_until(b'\n', &mut line);
-                if let Some(orig) = saved {
-                    let _ = writeln!(t);
-                    let _ = rustix::termios::tcsetattr(
-                        &t,
-                        rustix::termios::OptionalActions::Flush,
-                        &orig,
-                    );
-                }
-                r.map(|_| line)
-            }
+        let line = match typed {
+            Some(r) => r.map(|l| l.to_vec()),
             None => {
                 if self.keys_from_stdin {
                     self.lineno += 1;
@@ -330,16 +314,6 @@ impl Fish {
             Err(e) => Err(FishError::Msg(format!("getline: {}", os_error(&e)))),
         }
     }
-}
-
-/// Turns echo off on a terminal; the settings to restore.
-fn no_echo(t: &std::fs::File) -> Option<rustix::termios::Termios> {
-    use rustix::termios;
-    let orig = termios::tcgetattr(t).ok()?;
-    let mut quiet = orig.clone();
-    quiet.local_modes.remove(termios::LocalModes::ECHO);
-    termios::tcsetattr(t, termios::OptionalActions::Flush, &quiet).ok()?;
-    Some(orig)
 }
 
 /// How much output is gathered before it is written.

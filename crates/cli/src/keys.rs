@@ -175,31 +175,28 @@ impl Keys {
     /// Ask for a passphrase: on /dev/tty (echo off unless `--echo-keys`),
     /// else, or with `--keys-from-stdin`, one line of standard input.
     fn read_key(&self, device: &str) -> Result<Zeroizing<String>> {
-        let mut line = Zeroizing::new(String::new());
-        let tty = if self.from_stdin {
+        let typed = if self.from_stdin {
             None
         } else {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/tty")
-                .ok()
+            prompt_tty(
+                &format!("Enter key or passphrase (\"{device}\"): "),
+                self.echo,
+            )
         };
-        match tty {
-            Some(mut t) => {
-                write!(t, "Enter key or passphrase (\"{device}\"): ")?;
-                let hidden = !self.echo && set_echo(&t, false);
-                let r = std::io::BufReader::new(&t).read_line(&mut line);
-                if hidden {
-                    set_echo(&t, true);
-                    writeln!(t)?;
-                }
-                r?;
-            }
+        let bytes = match typed {
+            Some(r) => r?,
             None => {
-                std::io::stdin().lock().read_line(&mut line)?;
+                let mut line = Zeroizing::new(Vec::new());
+                std::io::stdin().lock().read_until(b'\n', &mut line)?;
+                line
             }
-        }
+        };
+        let mut line = Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
+        })?);
         if line.is_empty() {
             bail!("could not read key from user");
         }
@@ -210,14 +207,36 @@ impl Keys {
     }
 }
 
-/// Turn terminal echo on or off; false when `t` is not a terminal.
-fn set_echo(t: &std::fs::File, on: bool) -> bool {
+/// Reads one line (with its newline, if any) from the controlling terminal
+/// after writing `prompt` there, with echo off unless `echo`; the terminal
+/// is left as it was. `None` when there is no terminal to ask. The key
+/// prompts of the tools and of gx-fish.
+pub fn prompt_tty(prompt: &str, echo: bool) -> Option<std::io::Result<Zeroizing<Vec<u8>>>> {
     use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
-    let Ok(mut attr) = tcgetattr(t) else {
-        return false;
+    let mut t = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let read = |t: &mut std::fs::File| -> std::io::Result<Zeroizing<Vec<u8>>> {
+        write!(t, "{prompt}")?;
+        t.flush()?;
+        // Echo off only on a real terminal whose settings we could read.
+        let saved = if echo { None } else { tcgetattr(&*t).ok() };
+        if let Some(orig) = &saved {
+            let mut quiet = orig.clone();
+            quiet.local_flags.remove(LocalFlags::ECHO);
+            let _ = tcsetattr(&*t, SetArg::TCSAFLUSH, &quiet);
+        }
+        let mut line = Zeroizing::new(Vec::new());
+        let r = std::io::BufReader::new(&*t).read_until(b'\n', &mut line);
+        if let Some(orig) = saved {
+            let _ = tcsetattr(&*t, SetArg::TCSAFLUSH, &orig);
+            let _ = writeln!(t);
+        }
+        r.map(|_| line)
     };
-    attr.local_flags.set(LocalFlags::ECHO, on);
-    tcsetattr(t, SetArg::TCSAFLUSH, &attr).is_ok()
+    Some(read(&mut t))
 }
 
 /// Open every LUKS partition, rescan LVM, then open every LUKS LV
