@@ -75,6 +75,20 @@ impl Entry {
     fn is_dir(&self) -> bool {
         self.attr & ATTR_DIR != 0
     }
+
+    /// As a directory listing gives it (inode number: the entry's position
+    /// in 32-byte slots, as [`FatFs::stat_entry`] numbers it).
+    fn dir_entry(&self) -> DirEntry {
+        DirEntry {
+            name: self.name.clone(),
+            ino: self.pos / 32,
+            file_type: if self.is_dir() {
+                FileType::Directory
+            } else {
+                FileType::Regular
+            },
+        }
+    }
 }
 
 /// A parsed directory: entries in on-disk order plus a lookup index.
@@ -826,18 +840,7 @@ impl Filesystem for FatFs {
             return Ok(Vec::new());
         };
         let d = self.dir(cluster, path)?;
-        Ok(d.entries
-            .iter()
-            .map(|e| DirEntry {
-                name: e.name.clone(),
-                ino: e.pos / 32,
-                file_type: if e.is_dir() {
-                    FileType::Directory
-                } else {
-                    FileType::Regular
-                },
-            })
-            .collect())
+        Ok(d.entries.iter().map(Entry::dir_entry).collect())
     }
 
     /// One pass over the directory's parsed entries (the walk reads each
@@ -861,18 +864,7 @@ impl Filesystem for FatFs {
             };
             let child = format!("{base}/{}", e.name);
             let st = self.stat_entry(found, &child)?;
-            out.push((
-                DirEntry {
-                    name: e.name.clone(),
-                    ino: e.pos / 32,
-                    file_type: if e.is_dir() {
-                        FileType::Directory
-                    } else {
-                        FileType::Regular
-                    },
-                },
-                st,
-            ));
+            out.push((e.dir_entry(), st));
         }
         Ok(out)
     }

@@ -951,14 +951,7 @@ impl NtfsFs {
     /// split over an attribute list, are all data (always a right answer:
     /// a compressed unit's sparse runs hold compressed data, not zeros).
     fn seek_data_inner(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
-        let rec = self.lookup(path)?;
-        let (st, _) = self.stat_record(rec, path)?;
-        if st.file_type() != FileType::Regular {
-            return Err(Error::invalid(format!(
-                "{}: {path}: not a regular file",
-                self.name
-            )));
-        }
+        let (rec, st) = self.regular(path)?;
         let size = st.size;
         if offset >= size {
             return Ok(None);
@@ -1002,7 +995,8 @@ impl NtfsFs {
         Ok(crate::seek_in_spans(spans.into_iter(), size, offset, hole))
     }
 
-    fn read_at_inner(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+    /// The MFT record and stat of `path`, which must be a regular file.
+    fn regular(&self, path: &str) -> Result<(u64, Stat)> {
         let rec = self.lookup(path)?;
         let (st, _) = self.stat_record(rec, path)?;
         if st.file_type() != FileType::Regular {
@@ -1011,6 +1005,11 @@ impl NtfsFs {
                 self.name
             )));
         }
+        Ok((rec, st))
+    }
+
+    fn read_at_inner(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let (rec, _) = self.regular(path)?;
         let what = format!("reading {path}");
         let io = &mut *self.io.borrow_mut();
         let file = self.ntfs.file(io, rec).map_err(self.err(&what))?;
