@@ -74,6 +74,12 @@ impl Scratch {
             .collect()
     }
 
+    /// gx-edit left nothing in its TMPDIR.
+    fn assert_no_leftovers(&self) {
+        let left = self.leftovers();
+        assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    }
+
     fn edit(&self, args: &[&str], editor: Option<&str>) -> Output {
         let mut c = Command::new(EDIT);
         c.args(args)
@@ -307,11 +313,7 @@ fn edit_keeps_owner_mode_and_xattrs_as_debugfs_sees_them() {
     };
     assert_eq!(names(&etc_before), names(&s.debugfs("ls -l /etc")));
     s.e2fsck_clean();
-    assert!(
-        s.leftovers().is_empty(),
-        "left in TMPDIR: {:?}",
-        s.leftovers()
-    );
+    s.assert_no_leftovers();
 }
 
 #[test]
@@ -392,11 +394,7 @@ fn editor_gets_the_file_and_unchanged_files_stay() {
     let seen = std::fs::read_to_string(&seen).unwrap();
     assert_eq!(seen, "600\ndebian12.test\n", "what the editor got");
     assert_eq!(s.debugfs("cat /etc/hostname"), "edited\n");
-    assert!(
-        s.leftovers().is_empty(),
-        "left in TMPDIR: {:?}",
-        s.leftovers()
-    );
+    s.assert_no_leftovers();
 }
 
 #[test]
@@ -467,11 +465,7 @@ fn errors_leave_the_image_alone() {
         stderr(&out)
     );
     assert_eq!(digest, gx_testdata::file_digest(&s.img), "image changed");
-    assert!(
-        s.leftovers().is_empty(),
-        "left in TMPDIR: {:?}",
-        s.leftovers()
-    );
+    s.assert_no_leftovers();
 }
 
 #[test]
@@ -498,11 +492,7 @@ fn read_only_mount_is_refused() {
         stderr(&out)
     );
     assert_eq!(digest, gx_testdata::file_digest(&s.img), "image changed");
-    assert!(
-        s.leftovers().is_empty(),
-        "left in TMPDIR: {:?}",
-        s.leftovers()
-    );
+    s.assert_no_leftovers();
 }
 
 #[test]
@@ -586,11 +576,7 @@ fn signals_remove_the_temporary_copy() {
         kill(pid, sig).unwrap();
         let st = child.wait().unwrap();
         assert_eq!(st.code(), Some(128 + sig as i32), "{st:?}");
-        assert!(
-            s.leftovers().is_empty(),
-            "left in TMPDIR: {:?}",
-            s.leftovers()
-        );
+        s.assert_no_leftovers();
         assert_eq!(digest, gx_testdata::file_digest(&s.img));
     }
 }
