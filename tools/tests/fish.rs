@@ -813,19 +813,7 @@ fn extract_partition(img: &Path, n: usize, out: &Path) {
         .unwrap();
     let j = String::from_utf8_lossy(&dump.stdout);
     // The n-th "start": .. "size": .. pair.
-    let nums = |key: &str| -> Vec<u64> {
-        j.split(&format!("\"{key}\":"))
-            .skip(1)
-            .map(|s| {
-                s.trim_start()
-                    .split(|c: char| !c.is_ascii_digit())
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            })
-            .collect()
-    };
+    let nums = |key: &str| sfdisk_numbers(&j, key);
     let (start, size) = (nums("start")[n - 1], nums("size")[n - 1]);
     let st = Command::new("dd")
         .arg(format!("if={}", img.display()))
@@ -1141,19 +1129,7 @@ fn layout(img: &Path) -> (String, Vec<(u64, u64, String)>) {
         .and_then(|s| s.split('"').nth(1))
         .unwrap_or("")
         .to_string();
-    let nums = |key: &str| -> Vec<u64> {
-        j.split(&format!("\"{key}\":"))
-            .skip(1)
-            .map(|s| {
-                s.trim_start()
-                    .split(|c: char| !c.is_ascii_digit())
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            })
-            .collect()
-    };
+    let nums = |key: &str| sfdisk_numbers(&j, key);
     let parts = nums("start")
         .into_iter()
         .zip(nums("size"))
@@ -1263,4 +1239,19 @@ fn prepared_disks() {
     assert_eq!(label, "gpt");
     assert_eq!(p[0], (64, 8 << 11, "ext2".to_string()));
     assert_eq!(p[1].2, "LVM2_member");
+}
+
+/// Every number after `"KEY":` in `sfdisk --json` output, in order.
+fn sfdisk_numbers(json: &str, key: &str) -> Vec<u64> {
+    json.split(&format!("\"{key}\":"))
+        .skip(1)
+        .map(|s| {
+            s.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
 }
