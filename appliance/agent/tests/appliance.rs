@@ -391,7 +391,8 @@ fn faults_are_errors_not_hangs() {
 
 /// Restoring a snapshot of a booted appliance: each launch sees its own disks
 /// (never what the saving launch saw), the host's time, and a freshly seeded
-/// RNG; a damaged snapshot is dropped and the launch boots instead.
+/// RNG; the snapshot's RAM file is never written by a restored VM; a damaged
+/// snapshot is dropped and the launch boots instead.
 #[test]
 fn snapshot_restore_is_fresh_and_falls_back_to_boot() {
     if let Some(why) = prerequisites() {
@@ -434,7 +435,12 @@ fn snapshot_restore_is_fresh_and_falls_back_to_boot() {
         .to_path_buf();
     let (host, size, uuid_a) = look(&mut a);
     assert_eq!((host.as_str(), size), ("first\n", 40 << 20));
+    // Dirty a good part of the guest's memory: none of it may reach the file.
+    a.sh("dd if=/dev/urandom of=/tmp/fill bs=1M count=64 2>/dev/null && sync")
+        .expect("fill");
     a.shutdown().expect("shutdown");
+    let ram = snap.join("ram");
+    let ram_before = file_digest(&ram);
 
     let mut b = Appliance::launch(cfg(&two.join("disk.img"))).expect("launch two");
     assert!(b.restored(), "{}", b.agent_info());
@@ -456,7 +462,19 @@ fn snapshot_restore_is_fresh_and_falls_back_to_boot() {
         (guest_now - host_now).abs() < 30,
         "{guest_now} vs {host_now}"
     );
+    b.sh("dd if=/dev/urandom of=/tmp/fill bs=1M count=64 2>/dev/null && sync")
+        .expect("fill");
     b.shutdown().expect("shutdown");
+    assert_eq!(
+        file_digest(&ram),
+        ram_before,
+        "a restored VM changed the snapshot's RAM file"
+    );
+    assert_eq!(
+        std::fs::metadata(&ram).expect("ram").len(),
+        448 << 20,
+        "the RAM file is the VM's memory size"
+    );
 
     let mut c = Appliance::launch(cfg(&one.join("disk.img"))).expect("launch three");
     assert!(c.restored());
@@ -468,18 +486,36 @@ fn snapshot_restore_is_fresh_and_falls_back_to_boot() {
     );
 
     // A damaged snapshot: the launch boots, and saves a good one again.
-    std::fs::write(&snap, b"not a QEMU migration stream").expect("damage");
+    std::fs::write(snap.join("vmstate"), b"not a QEMU migration stream").expect("damage");
     let mut d = Appliance::launch(cfg(&two.join("disk.img"))).expect("launch after damage");
     assert!(!d.restored());
     let (host, _, _) = look(&mut d);
     assert_eq!(host, "second\n");
     d.shutdown().expect("shutdown");
     assert!(
-        std::fs::metadata(&snap)
+        std::fs::metadata(snap.join("vmstate"))
             .expect("snapshot saved again")
             .len()
-            > 1 << 20
+            > 1 << 10
     );
+    assert_ne!(file_digest(&ram), ram_before, "a new RAM file");
+}
+
+/// A digest of a file's bytes (whether it changed).
+fn file_digest(p: &Path) -> u64 {
+    use std::hash::Hasher;
+    use std::io::Read;
+    let mut f = std::fs::File::open(p).expect("open");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        h.write(&buf[..n]);
+    }
+    h.finish()
 }
 
 /// Parallel first launches of one layout (parallel CI jobs): each boots and
@@ -506,7 +542,7 @@ fn concurrent_first_launches_share_one_snapshot() {
         .expect("a snapshot path")
         .to_path_buf();
     probe.shutdown().expect("shutdown");
-    std::fs::remove_file(&snap).expect("remove the snapshot");
+    std::fs::remove_dir_all(&snap).expect("remove the snapshot");
     let threads: Vec<_> = (0..3)
         .map(|_| {
             std::thread::spawn(move || {

@@ -251,10 +251,12 @@ impl Boot<'_> {
         socket: &'s Path,
         qmp: Option<&'s Path>,
         incoming: Option<String>,
+        ram: Option<qemu::Ram<'s>>,
     ) -> qemu::VmSpec<'s> {
         qemu::VmSpec {
             qemu: qemu_bin,
             guest: self.guest(socket),
+            ram,
             verbose: self.config.verbose,
             qmp,
             incoming,
@@ -272,8 +274,13 @@ impl Boot<'_> {
         let qmp_path = tmp.path().join("qmp.sock");
         let listener = UnixListener::bind(&sock_path)?;
         listener.set_nonblocking(true)?;
-        let save = snap.filter(|_| boot);
         let restore = snap.filter(|_| !boot);
+        // A boot that saves a snapshot keeps its RAM in the file that
+        // becomes the snapshot's (see `snapshot`).
+        let save = snap
+            .filter(|_| boot)
+            .and_then(|s| Some((s, s.boot_ram().ok()?)));
+        let restore_ram = restore.map(|s| s.ram());
         let mut timings = Timings {
             find: self.find,
             ..Timings::default()
@@ -282,11 +289,17 @@ impl Boot<'_> {
         let stub = restore.and_then(|_| snapshot::restore_kernel(&self.files.kernel));
         let mut vm = match self.backend {
             Backend::Qemu => {
+                let ram = match (&save, &restore_ram) {
+                    (Some((_, r)), _) => Some(qemu::Ram::Save(r)),
+                    (None, Some(r)) => Some(qemu::Ram::Restore(r)),
+                    (None, None) => None,
+                };
                 let mut spec = self.qemu_spec(
                     &self.program,
                     &sock_path,
-                    save.map(|_| qmp_path.as_path()),
+                    (save.is_some() || restore.is_some()).then_some(qmp_path.as_path()),
                     restore.map(|s| s.incoming()),
+                    ram,
                 );
                 if let Some(k) = &stub {
                     spec.guest.kernel = k;
@@ -336,6 +349,11 @@ impl Boot<'_> {
             std::thread::sleep(Duration::from_millis(2));
         };
         sock.set_nonblocking(false)?;
+        if let Some(s) = restore {
+            if let Err(e) = s.restore(&qmp_path, deadline) {
+                return Err(fail(&mut vm, format!("restoring the snapshot: {e}")));
+            }
+        }
         let connected = Instant::now();
         timings.spawn = connected - spawned;
         let mut buf = Vec::new();
@@ -349,23 +367,49 @@ impl Boot<'_> {
         if hello.is_some() {
             timings.boot = Some(connected.elapsed());
         }
-        let mut saved = None;
-        if let Some(s) = save {
+        if let Some((s, ram)) = &save {
             let t = Instant::now();
-            let r = s.save(&qmp_path, Duration::from_secs(30));
-            timings.save = Some(t.elapsed());
-            if r.is_ok() {
-                saved = Some(s.path.clone());
-            }
+            let r = s.save(&qmp_path, ram, Duration::from_secs(30));
             if config.verbose {
                 match &r {
                     Ok(()) => eprintln!(
                         "gx-appliance: saved snapshot {} in {:?}",
-                        s.path.display(),
+                        s.dir.display(),
                         t.elapsed()
                     ),
                     Err(e) => eprintln!("gx-appliance: not saving a snapshot: {e}"),
                 }
+            }
+            if r.is_ok() {
+                // The saved VM's RAM is the snapshot's now: it must not run
+                // on. This launch goes on from the snapshot like any other.
+                vm.kill();
+                timings.save = Some(t.elapsed());
+                let restored = self.run(Some(s), false);
+                let mut a = match restored {
+                    Ok(a) => a,
+                    Err(e) => {
+                        if config.verbose {
+                            eprintln!("gx-appliance: the new snapshot did not restore: {e}");
+                        }
+                        s.discard();
+                        return self.run(None, true);
+                    }
+                };
+                a.restored = false;
+                a.timings.boot = timings.boot;
+                a.timings.save = timings.save;
+                a.timings.spawn += timings.spawn;
+                a.info = format!(
+                    "{}; {}",
+                    hello.as_ref().map(|h| h.agent.as_str()).unwrap_or_default(),
+                    a.info.split("; ").last().unwrap_or("")
+                );
+                a.info = a
+                    .info
+                    .trim_end_matches(" (restored from a snapshot)")
+                    .into();
+                return Ok(a);
             }
         }
         let rx = Rx {
@@ -382,7 +426,7 @@ impl Boot<'_> {
             config: config.clone(),
             info: String::new(),
             restored: restore.is_some(),
-            snapshot: restore.map(|s| s.path.clone()).or(saved),
+            snapshot: restore.map(|s| s.dir.clone()),
             broken: false,
             closed: false,
             progress: None,
@@ -564,8 +608,13 @@ impl Appliance {
         };
         let snap = match backend {
             Backend::Qemu if config.snapshot => {
-                let layout =
-                    qemu::layout_command(&b.qemu_spec(&b.program, Path::new("/"), None, None));
+                let layout = qemu::layout_command(&b.qemu_spec(
+                    &b.program,
+                    Path::new("/"),
+                    None,
+                    None,
+                    None,
+                ));
                 snapshot::Snapshot::for_layout(&files.state_dir, &layout)
             }
             _ => None,
@@ -578,7 +627,7 @@ impl Appliance {
                     if config.verbose {
                         eprintln!(
                             "gx-appliance: snapshot {} did not restore: {e}",
-                            s.path.display()
+                            s.dir.display()
                         );
                     }
                     s.discard();
