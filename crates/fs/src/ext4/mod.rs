@@ -197,7 +197,7 @@ fn view_error(e: ext4_view::Ext4Error, ctx: &str) -> Error {
 impl Ext4Fs {
     /// Open `dev` as ext2/3/4. Refuses features we cannot read with
     /// [`ErrorKind::Unsupported`]. A journal that needs recovery (a crashed
-    /// or running guest) is replayed in memory first ([`crate::jbd2`]): reads
+    /// or running guest) is replayed in memory first (the jbd2 module): reads
     /// then see what the kernel would see after mounting, and the image is
     /// not written.
     pub fn open(dev: Device) -> Result<Ext4Fs> {
@@ -662,7 +662,7 @@ impl Filesystem for Ext4Fs {
     /// Walks the block map run by run from `offset`'s block: an extent or a
     /// hole is one step. Unwritten extents read as zeros and count as holes,
     /// as the kernel reports them for data not in its page cache. Past
-    /// [`MAX_SEEK_RUNS`] steps (an ext2/3 indirect map of a huge sparse file
+    /// 2^20 steps (an ext2/3 indirect map of a huge sparse file
     /// moves one block per step) the answer is the safe one: data here, or
     /// the hole at the end of the file.
     fn seek_data(&self, path: &str, offset: u64, hole: bool) -> Result<Option<u64>> {
