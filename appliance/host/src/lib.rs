@@ -250,7 +250,7 @@ impl Boot<'_> {
         qemu_bin: &'s Path,
         socket: &'s Path,
         qmp: Option<&'s Path>,
-        incoming: Option<String>,
+        incoming: Option<&'s std::fs::File>,
         ram: Option<qemu::Ram<'s>>,
     ) -> qemu::VmSpec<'s> {
         qemu::VmSpec {
@@ -281,6 +281,15 @@ impl Boot<'_> {
             .filter(|_| boot)
             .and_then(|s| Some((s, s.boot_ram().ok()?)));
         let restore_ram = restore.map(|s| s.ram());
+        let stream = match restore.map(|s| s.open_stream()).transpose() {
+            Ok(f) => f,
+            Err(e) => {
+                return Err(Error::Launch {
+                    reason: format!("opening the snapshot: {e}"),
+                    console: String::new(),
+                });
+            }
+        };
         let mut timings = Timings {
             find: self.find,
             ..Timings::default()
@@ -298,7 +307,7 @@ impl Boot<'_> {
                     &self.program,
                     &sock_path,
                     (save.is_some() || restore.is_some()).then_some(qmp_path.as_path()),
-                    restore.map(|s| s.incoming()),
+                    stream.as_ref(),
                     ram,
                 );
                 if let Some(k) = &stub {
@@ -349,13 +358,13 @@ impl Boot<'_> {
             std::thread::sleep(Duration::from_millis(2));
         };
         sock.set_nonblocking(false)?;
+        let connected = Instant::now();
+        timings.spawn = connected - spawned;
         if let Some(s) = restore {
             if let Err(e) = s.restore(&qmp_path, deadline) {
                 return Err(fail(&mut vm, format!("restoring the snapshot: {e}")));
             }
         }
-        let connected = Instant::now();
-        timings.spawn = connected - spawned;
         let mut buf = Vec::new();
         let hello = match restore {
             // The restored agent already said hello to whoever saved it.

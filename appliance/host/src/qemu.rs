@@ -116,6 +116,10 @@ pub fn tcg_append() -> String {
     }
 }
 
+/// The fd a restoring QEMU reads the snapshot's migration stream from (no
+/// `exec:cat` shell and process per launch).
+pub const INCOMING_FD: i32 = 3;
+
 /// Guest RAM in a file, for launch snapshots (see [`crate::snapshot`]): they
 /// migrate with QEMU's `x-ignore-shared` capability (set over QMP: QEMU 7.2
 /// has no command-line switch for it), so that a snapshot's migration stream
@@ -139,8 +143,11 @@ pub struct VmSpec<'a> {
     pub verbose: bool,
     /// A QMP socket to create (to save a snapshot).
     pub qmp: Option<&'a Path>,
-    /// Restore this snapshot (`-incoming`) instead of booting.
-    pub incoming: Option<String>,
+    /// Restore the snapshot whose migration stream this is instead of
+    /// booting: QEMU gets it as fd [`INCOMING_FD`] and waits (`-incoming
+    /// defer`) for `migrate-incoming` over QMP (see
+    /// [`crate::snapshot::Snapshot::restore`]).
+    pub incoming: Option<&'a std::fs::File>,
 }
 
 /// A running QEMU process.
@@ -266,8 +273,28 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
         let q = q.to_string_lossy().replace(',', ",,");
         c.args(["-qmp", &format!("unix:{q},server=on,wait=off")]);
     }
-    if let Some(i) = &spec.incoming {
-        c.args(["-incoming", i]);
+    if let Some(f) = spec.incoming {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        c.args(["-incoming", "defer"]);
+        let fd = f.as_raw_fd();
+        // SAFETY: runs in the child between fork and exec, and only makes
+        // async-signal-safe calls (dup2, fcntl) on an fd we keep open until
+        // the child has started.
+        #[allow(unsafe_code)]
+        unsafe {
+            c.pre_exec(move || {
+                if fd == INCOMING_FD {
+                    // dup2 onto itself keeps close-on-exec: clear it.
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(fd, INCOMING_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())

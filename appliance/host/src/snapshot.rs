@@ -109,24 +109,22 @@ impl Snapshot {
         self.vmstate().is_file() && self.ram().is_file()
     }
 
-    /// `-incoming` argument for a VM that restores it: `defer`, then
-    /// [`Self::restore`].
-    pub fn incoming(&self) -> String {
-        "defer".into()
+    /// The migration stream, for a restoring VM
+    /// ([`crate::qemu::VmSpec::incoming`]).
+    pub fn open_stream(&self) -> io::Result<std::fs::File> {
+        std::fs::File::open(self.vmstate())
     }
 
     /// Starts restoring this snapshot into the VM behind the QMP socket
-    /// `qmp`, started with [`Self::incoming`] and this snapshot's RAM
+    /// `qmp`, started with [`Self::open_stream`] and this snapshot's RAM
     /// ([`crate::qemu::Ram::Restore`]). Returns once QEMU reads the stream;
     /// the restore ends when the agent answers.
     pub fn restore(&self, qmp: &Path, deadline: Instant) -> io::Result<()> {
-        let quoted = shell_quote(&self.vmstate())
-            .ok_or_else(|| io::Error::other("snapshot path needs quoting we do not do"))?;
         let mut q = Qmp::connect(qmp, deadline)?;
         q.execute("migrate-set-capabilities", IGNORE_SHARED)?;
         q.execute(
             "migrate-incoming",
-            &format!(r#"{{"uri": "exec:cat {}"}}"#, json_str(&quoted)),
+            &format!(r#"{{"uri": "fd:{}"}}"#, crate::qemu::INCOMING_FD),
         )?;
         Ok(())
     }
