@@ -13,6 +13,7 @@
 
 pub mod image;
 pub mod kernel;
+pub mod overlay;
 pub mod qemu;
 pub mod rescue;
 pub mod snapshot;
@@ -252,11 +253,13 @@ impl Boot<'_> {
         qmp: Option<&'s Path>,
         incoming: Option<&'s std::fs::File>,
         ram: Option<qemu::Ram<'s>>,
+        overlays: &'s [Option<PathBuf>],
     ) -> qemu::VmSpec<'s> {
         qemu::VmSpec {
             qemu: qemu_bin,
             guest: self.guest(socket),
             ram,
+            overlays,
             verbose: self.config.verbose,
             qmp,
             incoming,
@@ -295,6 +298,20 @@ impl Boot<'_> {
             ..Timings::default()
         };
         let spawned = Instant::now();
+        // Our own overlays for read-only drives (else QEMU's snapshot=on).
+        let overlays: Vec<Option<PathBuf>> = match self.backend {
+            Backend::Qemu => config
+                .drives
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let o = tmp.path().join(format!("overlay{i}.qcow2"));
+                    let fmt = d.format.as_deref().unwrap_or("raw");
+                    (d.readonly && overlay::create(&o, &d.path, fmt).is_ok()).then_some(o)
+                })
+                .collect(),
+            Backend::Vmm => Vec::new(),
+        };
         let stub = restore.and_then(|_| snapshot::restore_kernel(&self.files.kernel));
         let mut vm = match self.backend {
             Backend::Qemu => {
@@ -309,6 +326,7 @@ impl Boot<'_> {
                     (save.is_some() || restore.is_some()).then_some(qmp_path.as_path()),
                     stream.as_ref(),
                     ram,
+                    &overlays,
                 );
                 if let Some(k) = &stub {
                     spec.guest.kernel = k;
@@ -623,6 +641,7 @@ impl Appliance {
                     None,
                     None,
                     None,
+                    &[],
                 ));
                 snapshot::Snapshot::for_layout(&files.state_dir, &layout)
             }

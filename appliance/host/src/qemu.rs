@@ -140,6 +140,10 @@ pub struct VmSpec<'a> {
     pub guest: GuestSpec<'a>,
     /// RAM in a file (snapshots only); `None`: anonymous memory.
     pub ram: Option<Ram<'a>>,
+    /// Per drive, the overlay a read-only drive writes to
+    /// ([`crate::overlay`]); a read-only drive without one gets QEMU's
+    /// `snapshot=on`.
+    pub overlays: &'a [Option<PathBuf>],
     pub verbose: bool,
     /// A QMP socket to create (to save a snapshot).
     pub qmp: Option<&'a Path>,
@@ -166,9 +170,18 @@ impl std::fmt::Debug for Vm {
     }
 }
 
-fn drive_arg(i: usize, d: &Drive) -> String {
+fn drive_arg(i: usize, d: &Drive, overlay: Option<&Path>) -> String {
     // Commas in a path must be doubled for QEMU's option parser.
-    let path = d.path.to_string_lossy().replace(',', ",,");
+    let quote = |p: &Path| p.to_string_lossy().replace(',', ",,");
+    if let Some(o) = overlay {
+        // A read-only drive through our own throw-away overlay (see
+        // `overlay`): the image is its backing file, opened read-only.
+        return format!(
+            "file={},format=qcow2,if=none,id=hd{i},cache=unsafe,aio=threads",
+            quote(o)
+        );
+    }
+    let path = quote(&d.path);
     let format = d.format.as_deref().unwrap_or("raw");
     // snapshot=on: writes go to a temporary overlay QEMU discards, so read-only
     // drives stay byte-identical even when the guest replays a journal.
@@ -256,7 +269,8 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
     c.args(["-object", "rng-random,filename=/dev/urandom,id=rng0"]);
     c.args(["-device", "virtio-rng-device,rng=rng0"]);
     for (i, d) in spec.guest.drives.iter().enumerate() {
-        c.args(["-drive", &drive_arg(i, d)]);
+        let overlay = spec.overlays.get(i).and_then(Option::as_deref);
+        c.args(["-drive", &drive_arg(i, d, overlay)]);
         c.args(["-device", &format!("virtio-blk-device,drive=hd{i}")]);
     }
     if let Some(h) = spec.guest.helpers {
@@ -322,6 +336,7 @@ pub fn layout_command(spec: &VmSpec<'_>) -> Command {
             ..spec.guest.clone()
         },
         ram: Some(Ram::Save(Path::new("/gx-ram"))),
+        overlays: &[],
         verbose: false,
         qmp: None,
         incoming: None,
