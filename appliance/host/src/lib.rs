@@ -8,8 +8,8 @@
 //!
 //! Must not: trust the agent (frames are size-checked by gx-protocol, every wait
 //! is bounded by a timeout), leave a VM running after the [`Appliance`] is gone,
-//! or write to a drive marked read-only (QEMU `snapshot=on` and gx-vmm `cow`
-//! overlay it).
+//! or write to a drive marked read-only (a throw-away qcow2 overlay under
+//! QEMU, see [`overlay`], and gx-vmm's `cow` take its writes).
 
 pub mod image;
 pub mod kernel;
@@ -724,8 +724,9 @@ impl Appliance {
     /// is gone. Dropping an [`Appliance`] does the same, ignoring errors.
     ///
     /// When every drive is read-only there is nothing to keep: the guest's
-    /// writes went to the launcher's throw-away overlay (QEMU `snapshot=on`,
-    /// gx-vmm `cow`: unlinked files) and the helper disk is read-only, so the
+    /// writes went to the launcher's throw-away overlay (QEMU: [`overlay`] in
+    /// the launch's private directory, or `snapshot=on`; gx-vmm `cow`: an
+    /// unlinked file) and the helper disk is read-only, so the
     /// VM is ended at once, without the guest's unmount, sync and power-off.
     pub fn shutdown(mut self) -> Result<()> {
         self.close()
