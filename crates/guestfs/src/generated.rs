@@ -2457,7 +2457,7 @@ impl Handle {
                 offset
             ));
         }
-        let r = self.appliance_call("pwrite", true, |a| a.pwrite(path, content, offset));
+        let r = self.impl_pwrite(path, content, offset);
         self.leave_call();
         if traced {
             self.trace_return("pwrite", &r, "-1", |v| v.to_string());

@@ -54,6 +54,9 @@ it (a missing file is created).",
         args: &[path("path"), buf("content"), int64("offset")],
         ret: Ret::Int,
         proc_nr: Some(92),
+        // Written by hand: large writes go through the staging disk.
+        engine: Handle,
+        handle_mut: true,
         shortdesc: "write to part of a file",
         longdesc: "Write `content` to the existing file `path` at `offset`; the number of \
 bytes written.",

@@ -738,6 +738,25 @@ impl Handle {
     }
 }
 
+/// `pwrite`s at least this big go through the appliance's staging disk when
+/// it has one (see [`gx_appliance::Appliance::pwrite_staged`]): below it the
+/// one extra call and the disk read cost more than the channel saves.
+const STAGED_MIN: usize = 256 << 10;
+
+impl Handle {
+    /// `pwrite`: large writes by the staging disk (their bytes enter the
+    /// guest by DMA instead of through the channel), the others in the call.
+    pub(crate) fn impl_pwrite(&mut self, path: &str, content: &[u8], offset: i64) -> Result<i32> {
+        self.appliance_call("pwrite", true, |a| {
+            if content.len() >= STAGED_MIN && a.has_staging() {
+                a.pwrite_staged(path, content, offset)
+            } else {
+                a.pwrite(path, content, offset)
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_path;
