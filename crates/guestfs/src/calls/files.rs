@@ -743,6 +743,10 @@ impl Handle {
 /// one extra call and the disk read cost more than the channel saves.
 const STAGED_MIN: usize = 256 << 10;
 
+/// The most a `pwrite` carries in its call: a frame, less room for the
+/// header and the path.
+const PLAIN_MAX: usize = gx_protocol::MAX_FRAME - (64 << 10);
+
 impl Handle {
     /// `pwrite`: large writes by the staging disk (their bytes enter the
     /// guest by DMA instead of through the channel), the others in the call.
@@ -751,7 +755,10 @@ impl Handle {
             if content.len() >= STAGED_MIN && a.has_staging() {
                 a.pwrite_staged(path, content, offset)
             } else {
-                a.pwrite(path, content, offset)
+                // In the call, the bytes fit one frame: more (which no frame
+                // could carry) is a short write, which callers continue.
+                let n = content.len().min(PLAIN_MAX);
+                a.pwrite(path, &content[..n], offset)
             }
         })
     }
