@@ -1,6 +1,7 @@
 //! Writes through the staging disk (`Appliance::pwrite_staged`,
 //! `internal_pwrite_staged`): random bytes at unaligned offsets, around page
-//! and piece edges and bigger than the staging disk, checked after shutdown
+//! and piece edges and bigger than the staging disk, and uploads
+//! (`Appliance::upload_staged`), checked after shutdown
 //! on the image by debugfs and e2fsck; and the staging disk stays out of
 //! every device list, even holding a partition table when it is bound.
 
@@ -94,6 +95,20 @@ fn staged_writes_land_as_written_and_the_disk_stays_hidden() {
         }
         model[at..at + len].copy_from_slice(&data);
     }
+    // Uploads: a new file of more than two staging disks, and a file cut
+    // to a smaller upload (it is truncated first).
+    let up = random(2 * stage + 5000);
+    g.upload_staged(&mut &up[..], "/up").expect("upload_staged");
+    g.write("/shrunk", b"").expect("write");
+    g.pwrite_staged("/shrunk", &random(2 * stage), 0)
+        .expect("fill /shrunk");
+    let shrunk = random(stage + 1);
+    g.upload_staged(&mut &shrunk[..], "/shrunk")
+        .expect("upload_staged over a bigger file");
+    let empty: &[u8] = &[];
+    g.upload_staged(&mut &empty[..], "/up-empty")
+        .expect("upload_staged of nothing");
+
     // A small file through the staged path too: the whole call is one page.
     let small = random(10);
     assert_eq!(g.pwrite_staged("/small", &small, 0).expect("small"), 10);
@@ -140,6 +155,12 @@ fn staged_writes_land_as_written_and_the_disk_stays_hidden() {
         "/f differs on the image"
     );
     assert_eq!(dump(&img, "/small", &t.path().join("s")), small);
+    assert!(dump(&img, "/up", &t.path().join("u")) == up, "/up differs");
+    assert!(
+        dump(&img, "/shrunk", &t.path().join("u")) == shrunk,
+        "/shrunk differs"
+    );
+    assert!(dump(&img, "/up-empty", &t.path().join("u")).is_empty());
     let (st, out) = sh_status(&format!("e2fsck -fn {}", img.display()));
     assert_eq!(st, 0, "e2fsck: {out}");
 }

@@ -1064,6 +1064,41 @@ impl Appliance {
         }
     }
 
+    /// `upload` of a guest file with its bytes passed through the staging
+    /// disk ([`Appliance::pwrite_staged`], [`STAGING_SIZE`] at a time): the
+    /// file is created or truncated (`write` of nothing, as `upload` opens
+    /// it), then written piece by piece. Devices, and appliances without a
+    /// staging disk, take the plain `upload`.
+    pub fn upload_staged(&mut self, src: &mut dyn Read, remote: &str) -> Result<()> {
+        if self.staging.is_none() || remote.starts_with("/dev/") {
+            return self.upload(src, remote);
+        }
+        self.write(remote, b"")?;
+        let mut buf = vec![0u8; STAGING_SIZE];
+        let mut at = 0i64;
+        loop {
+            let n = read_full(src, &mut buf).map_err(|source| Error::Local {
+                call: "upload",
+                source,
+            })?;
+            if n == 0 {
+                return Ok(());
+            }
+            let w = self.pwrite_staged(remote, &buf[..n], at)?;
+            if usize::try_from(w).ok() != Some(n) {
+                return Err(Error::Call {
+                    call: "upload",
+                    errno: libc::EIO,
+                    message: format!("{remote}: short write ({w} of {n} bytes at {at})"),
+                });
+            }
+            at += i64::from(w);
+            if n < buf.len() {
+                return Ok(());
+            }
+        }
+    }
+
     /// Upload a local file (libguestfs `upload` takes a filename).
     pub fn upload_file(&mut self, local: &Path, remote: &str) -> Result<()> {
         let mut f = std::fs::File::open(local)?;

@@ -31,6 +31,9 @@ pub(super) static ACTIONS: &[Action] = &[
         name: "upload",
         args: &[file_in("filename"), dev_or_path("remotefilename")],
         proc_nr: Some(19),
+        // Written by hand: large files go through the staging disk.
+        engine: Handle,
+        handle_mut: true,
         shortdesc: "upload a file from the local machine",
         longdesc: "Copy the local file `filename` (`-` is stdin in gx-fish) to the guest file \
 (or device) `remotefilename`, created or truncated, streaming in constant memory.",

@@ -2,7 +2,7 @@
 //! `lstatns`, `ls`, `readlink`, ...): one implementation for both engines,
 //! streaming where the data can be large, with libguestfs's limits.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use crate::checksum::Hasher;
 use crate::path::child;
@@ -742,6 +742,29 @@ impl Handle {
 /// it has one (see [`gx_appliance::Appliance::pwrite_staged`]): below it the
 /// one extra call and the disk read cost more than the channel saves.
 const STAGED_MIN: usize = 256 << 10;
+
+/// `upload`: a source of at least [`STAGED_MIN`] bytes goes through the
+/// staging disk, a smaller one in the call's stream.
+impl Handle {
+    pub(crate) fn impl_upload(&mut self, filename: &mut dyn Read, remote: &str) -> Result<()> {
+        self.appliance_call("upload", true, |a| {
+            let mut head = Vec::with_capacity(STAGED_MIN);
+            (&mut *filename)
+                .take(STAGED_MIN as u64)
+                .read_to_end(&mut head)
+                .map_err(|source| gx_appliance::Error::Local {
+                    call: "upload",
+                    source,
+                })?;
+            let mut src = (&head[..]).chain(filename);
+            if head.len() == STAGED_MIN && a.has_staging() {
+                a.upload_staged(&mut src, remote)
+            } else {
+                a.upload(&mut src, remote)
+            }
+        })
+    }
+}
 
 /// The most a `pwrite` carries in its call: a frame, less room for the
 /// header and the path.
