@@ -490,6 +490,19 @@ fn read_write_mount_changes_reach_the_image() {
         .unwrap();
     f.set_len(1_000_000).unwrap();
     drop(f);
+    // Bigger than one gathered guest write (8 MiB, through the appliance's
+    // staging disk), with a tail that is not a whole page; no period that
+    // pages or pieces could hide a misplaced copy behind.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let huge: Vec<u8> = (0..(9 << 20) + 4097)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    std::fs::write(mp.join("huge"), &huge).unwrap();
     std::fs::remove_file(mp.join("etc/hostname")).unwrap();
     std::fs::remove_dir(mp.join("d3/d2")).unwrap_err(); // not empty
     // What we wrote reads back through the mount.
@@ -517,6 +530,12 @@ fn read_write_mount_changes_reach_the_image() {
     let big_dump = tmp.path().join("big");
     debugfs(&fsimg, &format!("dump /big {}", big_dump.display()));
     assert_eq!(std::fs::read(&big_dump).unwrap(), &big[..1_000_000]);
+    let huge_dump = tmp.path().join("huge");
+    debugfs(&fsimg, &format!("dump /huge {}", huge_dump.display()));
+    assert!(
+        std::fs::read(&huge_dump).unwrap() == huge,
+        "/huge differs on the image"
+    );
     let root = debugfs(&fsimg, "ls /");
     assert!(!root.contains(" d1 "), "{root}");
     let etc = debugfs(&fsimg, "ls /etc");

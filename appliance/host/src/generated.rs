@@ -2194,6 +2194,28 @@ impl Appliance {
         self.decode(v, "internal_shutdown")
     }
 
+    /// Write to part of a file from the staging disk.
+    ///
+    /// Like `pwrite`, with the `len` bytes to write at `offset` of the existing file `path` taken from the staging disk at `stage_offset` (a multiple of 4096) instead of the call: the host put them there (a file it attached as the last virtio disk, serial `gxstage`), so they enter the guest by the disk's DMA rather than through the channel. The agent binds the staging disk at the first such call. Returns the number of bytes written.
+    pub fn internal_pwrite_staged(
+        &mut self,
+        path: &str,
+        offset: i64,
+        stage_offset: i64,
+        len: i32,
+    ) -> Result<i32> {
+        let v = self.call_raw(
+            Call::InternalPwriteStaged {
+                path: path.to_string(),
+                offset,
+                stage_offset,
+                len,
+            },
+            HostStream::None,
+        )?;
+        self.decode(v, "internal_pwrite_staged")
+    }
+
     /// Run the rescue shell.
     ///
     /// A root shell (job control, `><rescue>` prompt) on a pseudo-terminal of `rows` x `cols` and type `term` in the appliance, with the helper programs on its PATH; `bind` also binds /dev, /proc and /sys under /sysroot (virt-rescue -i). While it runs the call is a duplex stream: the host's Chunk frames of this serial are typed into the terminal, the agent's Chunk frames are what the terminal shows, the host's Cancel hangs up, and calls without streams (sync, umount_all) are still answered under their own serials. The reply is the shell's exit status (128 + signal if killed).

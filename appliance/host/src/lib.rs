@@ -191,6 +191,9 @@ pub struct Appliance {
     launch_time: Duration,
     timings: Timings,
     backend: Backend,
+    /// The staging disk's file (QEMU only), written at offset 0 before each
+    /// `internal_pwrite_staged`.
+    staging: Option<std::fs::File>,
     _tmp: tempfile::TempDir,
 }
 
@@ -205,7 +208,8 @@ impl std::fmt::Debug for Appliance {
 
 /// The VM as either launcher (QEMU, gx-vmm) runs it: kernel, initramfs,
 /// command line, memory, the channel's socket, the drives in order, then the
-/// read-only helper image (the agent finds it by its UUID and hides it).
+/// read-only helper image (the agent finds it by its UUID and hides it), then
+/// the staging file (QEMU only; see [`STAGING_SIZE`]).
 #[derive(Debug, Clone)]
 pub struct GuestSpec<'a> {
     pub kernel: &'a Path,
@@ -216,7 +220,19 @@ pub struct GuestSpec<'a> {
     pub socket: &'a Path,
     pub drives: &'a [Drive],
     pub helpers: Option<&'a Path>,
+    pub staging: Option<&'a Path>,
 }
+
+/// The size of the staging file: a disk attached last (serial `gxstage`),
+/// read-only to the guest, through which large `pwrite`s pass. The host
+/// writes the bytes into the file (its page cache, which QEMU reads with
+/// `cache=writeback`), then calls `internal_pwrite_staged`, and the agent
+/// reads them from the disk with `O_DIRECT`: QEMU copies them into guest
+/// memory in one go, instead of the channel's 4 KiB buffers the guest
+/// copies each byte out of. The agent binds the disk at the first such
+/// call, so a launch that never writes much does not pay for its probe.
+/// Each piece of a write is at most this big.
+pub const STAGING_SIZE: usize = 16 << 20;
 
 /// One attempt to start the VM: boot it, or restore `snapshot`.
 struct Boot<'a> {
@@ -232,8 +248,9 @@ struct Boot<'a> {
 }
 
 impl Boot<'_> {
-    /// The VM both launchers run, with its channel at `socket`.
-    fn guest<'s>(&'s self, socket: &'s Path) -> GuestSpec<'s> {
+    /// The VM both launchers run, with its channel at `socket` and its
+    /// staging disk backed by `staging`.
+    fn guest<'s>(&'s self, socket: &'s Path, staging: Option<&'s Path>) -> GuestSpec<'s> {
         GuestSpec {
             kernel: &self.files.kernel,
             initrd: &self.files.initrd,
@@ -243,26 +260,26 @@ impl Boot<'_> {
             socket,
             drives: &self.config.drives,
             helpers: self.files.helpers.as_deref(),
+            staging,
         }
     }
 
+    /// The QEMU VM that boots: no QMP, snapshot stream, RAM file or drive
+    /// overlays yet (the caller sets those it needs).
     fn qemu_spec<'s>(
         &'s self,
         qemu_bin: &'s Path,
         socket: &'s Path,
-        qmp: Option<&'s Path>,
-        incoming: Option<&'s std::fs::File>,
-        ram: Option<qemu::Ram<'s>>,
-        overlays: &'s [Option<PathBuf>],
+        staging: &'s Path,
     ) -> qemu::VmSpec<'s> {
         qemu::VmSpec {
             qemu: qemu_bin,
-            guest: self.guest(socket),
-            ram,
-            overlays,
+            guest: self.guest(socket, Some(staging)),
+            ram: None,
+            overlays: &[],
             verbose: self.config.verbose,
-            qmp,
-            incoming,
+            qmp: None,
+            incoming: None,
         }
     }
 
@@ -313,6 +330,7 @@ impl Boot<'_> {
             Backend::Vmm => Vec::new(),
         };
         let stub = restore.and_then(|_| snapshot::restore_kernel(&self.files.kernel));
+        let mut staging = None;
         let mut vm = match self.backend {
             Backend::Qemu => {
                 let ram = match (&save, &restore_ram) {
@@ -320,14 +338,13 @@ impl Boot<'_> {
                     (None, Some(r)) => Some(qemu::Ram::Restore(r)),
                     (None, None) => None,
                 };
-                let mut spec = self.qemu_spec(
-                    &self.program,
-                    &sock_path,
-                    (save.is_some() || restore.is_some()).then_some(qmp_path.as_path()),
-                    stream.as_ref(),
-                    ram,
-                    &overlays,
-                );
+                let stage_path = tmp.path().join("stage");
+                staging = Some(create_staging(&stage_path)?);
+                let mut spec = self.qemu_spec(&self.program, &sock_path, &stage_path);
+                spec.qmp = (save.is_some() || restore.is_some()).then_some(qmp_path.as_path());
+                spec.incoming = stream.as_ref();
+                spec.ram = ram;
+                spec.overlays = &overlays;
                 if let Some(k) = &stub {
                     spec.guest.kernel = k;
                 }
@@ -336,7 +353,7 @@ impl Boot<'_> {
             Backend::Vmm => {
                 let cmd = vmm::command(&vmm::VmmSpec {
                     vmm: &self.program,
-                    guest: self.guest(&sock_path),
+                    guest: self.guest(&sock_path, None),
                 })?;
                 qemu::Vm::spawn(cmd, &self.program, config.verbose)?
             }
@@ -460,6 +477,7 @@ impl Boot<'_> {
             launch_time: Duration::ZERO,
             timings: Timings::default(),
             backend: self.backend,
+            staging,
             _tmp: tmp,
         };
         // internal_start within what is left of the launch deadline.
@@ -511,6 +529,17 @@ fn exit_text(st: std::process::ExitStatus) -> String {
         Some(3) => format!("{st}: the guest crashed (triple fault)"),
         _ => st.to_string(),
     }
+}
+
+/// The staging disk's backing file at `path`: sparse, [`STAGING_SIZE`] bytes.
+fn create_staging(path: &Path) -> io::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.set_len(STAGING_SIZE as u64)?;
+    Ok(f)
 }
 
 /// 32 bytes from the host's RNG for the guest (see `internal_start`).
@@ -635,14 +664,8 @@ impl Appliance {
         };
         let snap = match backend {
             Backend::Qemu if config.snapshot => {
-                let layout = qemu::layout_command(&b.qemu_spec(
-                    &b.program,
-                    Path::new("/"),
-                    None,
-                    None,
-                    None,
-                    &[],
-                ));
+                let layout =
+                    qemu::layout_command(&b.qemu_spec(&b.program, Path::new("/"), Path::new("/")));
                 snapshot::Snapshot::for_layout(&files.state_dir, &layout)
             }
             _ => None,
@@ -1046,6 +1069,97 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 mod generated;
 
 impl Appliance {
+    /// Whether this appliance has a staging disk ([`STAGING_SIZE`]): QEMU's
+    /// do, gx-vmm's do not.
+    pub fn has_staging(&self) -> bool {
+        self.staging.is_some()
+    }
+
+    /// `pwrite` with the bytes passed through the staging disk, in pieces of
+    /// at most [`STAGING_SIZE`]; a plain `pwrite` without one. Like `pwrite`
+    /// it may write less than asked (a short write of a piece ends it).
+    pub fn pwrite_staged(&mut self, path: &str, content: &[u8], offset: i64) -> Result<i32> {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = self.staging.take() else {
+            return self.pwrite(path, content, offset);
+        };
+        let mut done = 0usize;
+        let r = loop {
+            if done == content.len() {
+                break Ok(());
+            }
+            let n = (content.len() - done).min(STAGING_SIZE);
+            let piece = &content[done..done + n];
+            if let Err(source) = file.write_all_at(piece, 0) {
+                break Err(Error::Local {
+                    call: "internal_pwrite_staged",
+                    source,
+                });
+            }
+            let at = i64::try_from(done)
+                .ok()
+                .and_then(|d| offset.checked_add(d))
+                .ok_or_else(|| Error::Call {
+                    call: "pwrite",
+                    errno: libc::EINVAL,
+                    message: "offset out of range".into(),
+                });
+            let len = i32::try_from(n).unwrap_or(i32::MAX);
+            match at.and_then(|at| self.internal_pwrite_staged(path, at, 0, len)) {
+                Ok(w) => {
+                    let w = usize::try_from(w).unwrap_or(0).min(n);
+                    done += w;
+                    if w < n {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.staging = Some(file);
+        // An error after some pieces were written reports what was written,
+        // as a short write does.
+        match r {
+            Err(e) if done == 0 => Err(e),
+            _ => Ok(i32::try_from(done).unwrap_or(i32::MAX)),
+        }
+    }
+
+    /// `upload` of a guest file with its bytes passed through the staging
+    /// disk ([`Appliance::pwrite_staged`], [`STAGING_SIZE`] at a time): the
+    /// file is created or truncated (`write` of nothing, as `upload` opens
+    /// it), then written piece by piece. Devices, and appliances without a
+    /// staging disk, take the plain `upload`.
+    pub fn upload_staged(&mut self, src: &mut dyn Read, remote: &str) -> Result<()> {
+        if self.staging.is_none() || remote.starts_with("/dev/") {
+            return self.upload(src, remote);
+        }
+        self.write(remote, b"")?;
+        let mut buf = vec![0u8; STAGING_SIZE];
+        let mut at = 0i64;
+        loop {
+            let n = read_full(src, &mut buf).map_err(|source| Error::Local {
+                call: "upload",
+                source,
+            })?;
+            if n == 0 {
+                return Ok(());
+            }
+            let w = self.pwrite_staged(remote, &buf[..n], at)?;
+            if usize::try_from(w).ok() != Some(n) {
+                return Err(Error::Call {
+                    call: "upload",
+                    errno: libc::EIO,
+                    message: format!("{remote}: short write ({w} of {n} bytes at {at})"),
+                });
+            }
+            at += i64::from(w);
+            if n < buf.len() {
+                return Ok(());
+            }
+        }
+    }
+
     /// Upload a local file (libguestfs `upload` takes a filename).
     pub fn upload_file(&mut self, local: &Path, remote: &str) -> Result<()> {
         let mut f = std::fs::File::open(local)?;

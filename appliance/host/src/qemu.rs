@@ -283,6 +283,18 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
         ]);
         c.args(["-device", "virtio-blk-device,drive=gxhelpers"]);
     }
+    if let Some(st) = spec.guest.staging {
+        // Last, after the helper disk: read-only to the guest, which finds it
+        // by its serial (see `crate::STAGING_SIZE`).
+        let path = st.to_string_lossy().replace(',', ",,");
+        c.args([
+            "-drive",
+            &format!(
+                "file={path},format=raw,if=none,id=gxstage,readonly=on,cache=writeback,aio=threads"
+            ),
+        ]);
+        c.args(["-device", "virtio-blk-device,drive=gxstage,serial=gxstage"]);
+    }
     if let Some(q) = spec.qmp {
         let q = q.to_string_lossy().replace(',', ",,");
         c.args(["-qmp", &format!("unix:{q},server=on,wait=off")]);
@@ -333,6 +345,7 @@ pub fn layout_command(spec: &VmSpec<'_>) -> Command {
         guest: GuestSpec {
             socket: Path::new("/gx-channel"),
             drives: &drives,
+            staging: spec.guest.staging.map(|_| Path::new("/gx-stage")),
             ..spec.guest.clone()
         },
         ram: Some(Ram::Save(Path::new("/gx-ram"))),

@@ -2410,7 +2410,7 @@ impl Handle {
         if traced {
             self.trace_line(&format!("upload <stream> \"{}\"", remotefilename));
         }
-        let r = self.appliance_call("upload", true, |a| a.upload(filename, remotefilename));
+        let r = self.impl_upload(filename, remotefilename);
         self.leave_call();
         if traced {
             self.trace_return("upload", &r, "-1", |_| "0".to_string());
@@ -2457,7 +2457,7 @@ impl Handle {
                 offset
             ));
         }
-        let r = self.appliance_call("pwrite", true, |a| a.pwrite(path, content, offset));
+        let r = self.impl_pwrite(path, content, offset);
         self.leave_call();
         if traced {
             self.trace_return("pwrite", &r, "-1", |v| v.to_string());

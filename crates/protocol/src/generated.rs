@@ -1914,6 +1914,13 @@ pub enum Call {
     },
     /// `internal_shutdown`: end a session.
     InternalShutdown,
+    /// `internal_pwrite_staged`: write to part of a file from the staging disk.
+    InternalPwriteStaged {
+        path: String,
+        offset: i64,
+        stage_offset: i64,
+        len: i32,
+    },
     /// `internal_rescue`: run the rescue shell.
     InternalRescue {
         rows: i32,
@@ -2090,6 +2097,7 @@ impl Call {
             Call::Ping => 1,
             Call::InternalStart { .. } => 71,
             Call::InternalShutdown => 70,
+            Call::InternalPwriteStaged { .. } => 174,
             Call::InternalRescue { .. } => 172,
             Call::InternalRescueResize { .. } => 173,
         }
@@ -2259,6 +2267,7 @@ impl Call {
             Call::Ping => "ping",
             Call::InternalStart { .. } => "internal_start",
             Call::InternalShutdown => "internal_shutdown",
+            Call::InternalPwriteStaged { .. } => "internal_pwrite_staged",
             Call::InternalRescue { .. } => "internal_rescue",
             Call::InternalRescueResize { .. } => "internal_rescue_resize",
         }
@@ -2428,6 +2437,7 @@ impl Call {
             Call::Ping => StreamKind::None,
             Call::InternalStart { .. } => StreamKind::None,
             Call::InternalShutdown => StreamKind::None,
+            Call::InternalPwriteStaged { .. } => StreamKind::None,
             Call::InternalRescue { .. } => StreamKind::None,
             Call::InternalRescueResize { .. } => StreamKind::None,
         }
@@ -3120,6 +3130,17 @@ impl Call {
                 drives.put(&mut out);
             }
             Call::InternalShutdown => {}
+            Call::InternalPwriteStaged {
+                path,
+                offset,
+                stage_offset,
+                len,
+            } => {
+                path.put(&mut out);
+                offset.put(&mut out);
+                stage_offset.put(&mut out);
+                len.put(&mut out);
+            }
             Call::InternalRescue {
                 rows,
                 cols,
@@ -3711,6 +3732,12 @@ impl Call {
                 drives: <i32>::get(&mut r)?,
             },
             70 => Call::InternalShutdown,
+            174 => Call::InternalPwriteStaged {
+                path: <String>::get(&mut r)?,
+                offset: <i64>::get(&mut r)?,
+                stage_offset: <i64>::get(&mut r)?,
+                len: <i32>::get(&mut r)?,
+            },
             172 => Call::InternalRescue {
                 rows: <i32>::get(&mut r)?,
                 cols: <i32>::get(&mut r)?,
@@ -4508,6 +4535,16 @@ pub trait Handler {
     ///
     /// Unmount, sync, reply, then power the appliance off.
     fn internal_shutdown(&mut self) -> Result<(), CallError>;
+    /// Write to part of a file from the staging disk.
+    ///
+    /// Like `pwrite`, with the `len` bytes to write at `offset` of the existing file `path` taken from the staging disk at `stage_offset` (a multiple of 4096) instead of the call: the host put them there (a file it attached as the last virtio disk, serial `gxstage`), so they enter the guest by the disk's DMA rather than through the channel. The agent binds the staging disk at the first such call. Returns the number of bytes written.
+    fn internal_pwrite_staged(
+        &mut self,
+        path: String,
+        offset: i64,
+        stage_offset: i64,
+        len: i32,
+    ) -> Result<i32, CallError>;
     /// Run the rescue shell.
     ///
     /// A root shell (job control, `><rescue>` prompt) on a pseudo-terminal of `rows` x `cols` and type `term` in the appliance, with the helper programs on its PATH; `bind` also binds /dev, /proc and /sys under /sysroot (virt-rescue -i). While it runs the call is a duplex stream: the host's Chunk frames of this serial are typed into the terminal, the agent's Chunk frames are what the terminal shows, the host's Cancel hangs up, and calls without streams (sync, umount_all) are still answered under their own serials. The reply is the shell's exit status (128 + signal if killed).
@@ -5025,6 +5062,20 @@ pub fn dispatch<H: Handler + ?Sized>(
             &h.internal_start(time_ns, seed, drives)?,
         )),
         (Call::InternalShutdown, _) => Ok(crate::wire::to_vec(&h.internal_shutdown()?)),
+        (
+            Call::InternalPwriteStaged {
+                path,
+                offset,
+                stage_offset,
+                len,
+            },
+            _,
+        ) => Ok(crate::wire::to_vec(&h.internal_pwrite_staged(
+            path,
+            offset,
+            stage_offset,
+            len,
+        )?)),
         (
             Call::InternalRescue {
                 rows,
@@ -6013,6 +6064,12 @@ pub static CALLS: &[CallInfo] = &[
         name: "internal_shutdown",
         stream: StreamKind::None,
         doc: "end a session",
+    },
+    CallInfo {
+        nr: 174,
+        name: "internal_pwrite_staged",
+        stream: StreamKind::None,
+        doc: "write to part of a file from the staging disk",
     },
     CallInfo {
         nr: 172,

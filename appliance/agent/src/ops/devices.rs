@@ -13,7 +13,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use super::{Ops, R, err, helpers, run};
+use super::{Ops, R, err, helpers, run, staging};
 
 /// `/dev/sdb3` (or hd/vd) -> `/dev/vdb3`; anything else unchanged.
 pub fn to_guest_dev(dev: &str) -> String {
@@ -79,13 +79,13 @@ pub fn disks() -> Vec<String> {
         .collect()
 }
 
-/// Every virtio disk, the helper disk included.
+/// Every virtio disk, the helper disk included (not the staging disk).
 pub fn all_disks() -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir("/sys/block")
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("vd"))
+                .filter(|n| n.starts_with("vd") && !staging::is_staging(n))
                 .collect()
         })
         .unwrap_or_default();
@@ -219,7 +219,7 @@ impl Ops {
                 return Err(err(libc::ENOENT, format!("{dev}: no such device")));
             }
         }
-        if kernel_name(&g).is_some_and(|k| helpers::is_helper(&k)) {
+        if kernel_name(&g).is_some_and(|k| helpers::is_helper(&k) || staging::is_staging(&k)) {
             return Err(err(libc::ENOENT, format!("{dev}: no such device")));
         }
         Ok(g)

@@ -81,8 +81,10 @@ const DISK_MODULES: &str = "/gx/modules.disks";
 
 /// In `internal_start`: loads the disk driver if the boot did not, and binds
 /// it to every virtio device still without a driver (the disks), probing
-/// them now (synchronously: partitions are read during the bind).
-pub fn attach_disks() {
+/// them now (synchronously: partitions are read during the bind), except
+/// block devices after the first `disks` (the staging disk, attached last,
+/// which `staging` binds when it is first used).
+pub fn attach_disks(disks: usize) {
     load_modules(DISK_MODULES);
     // In the order the bus registered them (virtio0, virtio1, ..., not the
     // directory's order), as automatic probing would: the first drive must
@@ -100,7 +102,12 @@ pub fn attach_disks() {
         })
         .unwrap_or_default();
     devs.sort();
+    let blocks = super::staging::unbound_block_devices();
+    let later = blocks.get(disks..).unwrap_or_default();
     for (_, name) in devs {
+        if later.contains(&name) {
+            continue;
+        }
         // ENODEV (no driver for this device) is no error here.
         let _ = fs::write("/sys/bus/virtio/drivers_probe", name);
     }

@@ -4,7 +4,8 @@
 //!
 //! Layout: `helpers` (the helper disk, kernel modules), `devices` (device
 //! names both ways, device checks, LVs), `paths` (guest paths inside
-//! `/sysroot`), `run` (helper programs), `mounts` (the mount table); the
+//! `/sysroot`), `run` (helper programs), `mounts` (the mount table),
+//! `staging` (the staging disk for large writes); the
 //! calls by area in `files`, `writes`, `xattr`, `tar`, `disks`, `parts`,
 //! `lvm`, `fs` and `session`.
 //!
@@ -24,6 +25,7 @@ mod paths;
 pub mod rescue;
 mod run;
 mod session;
+mod staging;
 mod tar;
 mod writes;
 mod xattr;
@@ -60,6 +62,8 @@ pub struct Ops {
     pub inject_flood: Option<bool>,
     /// The pty master of the running rescue shell (`internal_rescue_resize`).
     rescue_pty: Option<std::os::fd::RawFd>,
+    /// The staging disk, bound at the first `internal_pwrite_staged`.
+    staging: Option<staging::Staging>,
 }
 
 fn err(errno: i32, msg: impl Into<String>) -> CallError {
@@ -100,6 +104,7 @@ impl Ops {
             inject_lie: false,
             inject_flood: None,
             rescue_pty: None,
+            staging: None,
         }
     }
 
@@ -297,6 +302,15 @@ impl Handler for Ops {
     }
     fn pwrite(&mut self, path: String, content: Vec<u8>, offset: i64) -> R<i32> {
         writes::pwrite(&path, &content, offset)
+    }
+    fn internal_pwrite_staged(
+        &mut self,
+        path: String,
+        offset: i64,
+        stage_offset: i64,
+        len: i32,
+    ) -> R<i32> {
+        Ops::internal_pwrite_staged(self, &path, offset, stage_offset, len)
     }
     fn pwrite_device(&mut self, device: String, content: Vec<u8>, offset: i64) -> R<i32> {
         Ops::pwrite_device(self, &device, &content, offset)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::devices::all_disks;
 use super::paths::{SYSROOT, need_root};
-use super::{Ops, R, REPLY_DATA_MAX, err, fail, helpers, mounts, run};
+use super::{Ops, R, REPLY_DATA_MAX, err, fail, helpers, mounts, run, staging};
 use crate::sys;
 
 impl Ops {
@@ -68,10 +68,11 @@ impl Ops {
         if !seed.is_empty() {
             sys::add_entropy_and_reseed(seed).map_err(|e| fail(e, "seeding the RNG"))?;
         }
-        helpers::attach_disks();
+        let want = usize::try_from(drives).unwrap_or(0) + usize::from(helpers::expected());
+        helpers::attach_disks(want);
+        staging::note_if_bound();
         // virtio_blk probes synchronously when it binds; the wait only covers a
         // driver that binds late.
-        let want = usize::try_from(drives).unwrap_or(0) + usize::from(helpers::expected());
         let deadline = t + Duration::from_secs(20);
         loop {
             let have = all_disks().len();

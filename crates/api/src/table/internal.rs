@@ -38,6 +38,25 @@ agent's self-description.",
         ..A
     },
     Action {
+        name: "internal_pwrite_staged",
+        args: &[
+            path("path"),
+            int64("offset"),
+            int64("stage_offset"),
+            int("len"),
+        ],
+        ret: Ret::Int,
+        proc_nr: Some(174),
+        writes: true,
+        shortdesc: "write to part of a file from the staging disk",
+        longdesc: "Like `pwrite`, with the `len` bytes to write at `offset` of the existing \
+file `path` taken from the staging disk at `stage_offset` (a multiple of 4096) instead of the \
+call: the host put them there (a file it attached as the last virtio disk, serial `gxstage`), \
+so they enter the guest by the disk's DMA rather than through the channel. The agent binds \
+the staging disk at the first such call. Returns the number of bytes written.",
+        ..A
+    },
+    Action {
         name: "internal_rescue",
         args: &[int("rows"), int("cols"), s("term"), b("bind")],
         ret: Ret::Int,

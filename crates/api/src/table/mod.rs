@@ -22,7 +22,7 @@ mod writes;
 pub use fish::FISH_COMMANDS;
 
 /// The highest wire procedure number in use; a new call takes the next one.
-pub const LAST_PROC_NR: u32 = 173;
+pub const LAST_PROC_NR: u32 = 174;
 
 static GROUPS: &[&[Action]] = &[
     config::ACTIONS,

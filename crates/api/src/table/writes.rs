@@ -31,6 +31,9 @@ pub(super) static ACTIONS: &[Action] = &[
         name: "upload",
         args: &[file_in("filename"), dev_or_path("remotefilename")],
         proc_nr: Some(19),
+        // Written by hand: large files go through the staging disk.
+        engine: Handle,
+        handle_mut: true,
         shortdesc: "upload a file from the local machine",
         longdesc: "Copy the local file `filename` (`-` is stdin in gx-fish) to the guest file \
 (or device) `remotefilename`, created or truncated, streaming in constant memory.",
@@ -54,6 +57,9 @@ it (a missing file is created).",
         args: &[path("path"), buf("content"), int64("offset")],
         ret: Ret::Int,
         proc_nr: Some(92),
+        // Written by hand: large writes go through the staging disk.
+        engine: Handle,
+        handle_mut: true,
         shortdesc: "write to part of a file",
         longdesc: "Write `content` to the existing file `path` at `offset`; the number of \
 bytes written.",

@@ -2,7 +2,7 @@
 //! `lstatns`, `ls`, `readlink`, ...): one implementation for both engines,
 //! streaming where the data can be large, with libguestfs's limits.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use crate::checksum::Hasher;
 use crate::path::child;
@@ -735,6 +735,55 @@ impl Handle {
             )));
         }
         Ok(())
+    }
+}
+
+/// `pwrite`s at least this big go through the appliance's staging disk when
+/// it has one (see [`gx_appliance::Appliance::pwrite_staged`]): below it the
+/// one extra call and the disk read cost more than the channel saves.
+const STAGED_MIN: usize = 256 << 10;
+
+/// `upload`: a source of at least [`STAGED_MIN`] bytes goes through the
+/// staging disk, a smaller one in the call's stream.
+impl Handle {
+    pub(crate) fn impl_upload(&mut self, filename: &mut dyn Read, remote: &str) -> Result<()> {
+        self.appliance_call("upload", true, |a| {
+            let mut head = Vec::with_capacity(STAGED_MIN);
+            (&mut *filename)
+                .take(STAGED_MIN as u64)
+                .read_to_end(&mut head)
+                .map_err(|source| gx_appliance::Error::Local {
+                    call: "upload",
+                    source,
+                })?;
+            let mut src = (&head[..]).chain(filename);
+            if head.len() == STAGED_MIN && a.has_staging() {
+                a.upload_staged(&mut src, remote)
+            } else {
+                a.upload(&mut src, remote)
+            }
+        })
+    }
+}
+
+/// The most a `pwrite` carries in its call: a frame, less room for the
+/// header and the path.
+const PLAIN_MAX: usize = gx_protocol::MAX_FRAME - (64 << 10);
+
+impl Handle {
+    /// `pwrite`: large writes by the staging disk (their bytes enter the
+    /// guest by DMA instead of through the channel), the others in the call.
+    pub(crate) fn impl_pwrite(&mut self, path: &str, content: &[u8], offset: i64) -> Result<i32> {
+        self.appliance_call("pwrite", true, |a| {
+            if content.len() >= STAGED_MIN && a.has_staging() {
+                a.pwrite_staged(path, content, offset)
+            } else {
+                // In the call, the bytes fit one frame: more (which no frame
+                // could carry) is a short write, which callers continue.
+                let n = content.len().min(PLAIN_MAX);
+                a.pwrite(path, &content[..n], offset)
+            }
+        })
     }
 }
 
