@@ -72,7 +72,7 @@ pub fn user_name(dev: &str) -> String {
 /// The user's block devices in drive order: vda..vdz, vdaa... (not the helper
 /// disk, which is attached last).
 pub fn disks() -> Vec<String> {
-    let helper = helpers::disk();
+    let helper = helpers::bound_disk();
     all_disks()
         .into_iter()
         .filter(|d| Some(d.as_str()) != helper)

@@ -10,6 +10,7 @@ use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sys;
 
@@ -80,11 +81,13 @@ pub fn preload_disk_driver() {
 const DISK_MODULES: &str = "/gx/modules.disks";
 
 /// In `internal_start`: loads the disk driver if the boot did not, and binds
-/// it to every virtio device still without a driver (the disks), probing
-/// them now (synchronously: partitions are read during the bind), except
-/// block devices after the first `disks` (the staging disk, attached last,
-/// which `staging` binds when it is first used).
+/// it to every virtio device still without a driver, probing them now
+/// (synchronously: partitions are read during the bind), except block
+/// devices after the first `disks` (the user's drives): the helper disk,
+/// which [`disk`] binds when it is first needed, and the staging disk,
+/// which `staging` binds when it is first used.
 pub fn attach_disks(disks: usize) {
+    DRIVES.store(disks, Ordering::Relaxed);
     load_modules(DISK_MODULES);
     // In the order the bus registered them (virtio0, virtio1, ..., not the
     // directory's order), as automatic probing would: the first drive must
@@ -115,20 +118,58 @@ pub fn attach_disks(disks: usize) {
     let _ = fs::write(VIRTIO_AUTOPROBE, "1");
 }
 
-/// The helper disk's kernel name (`vdc`), found once by its ext2 UUID; `None`
-/// when the appliance has no helper image (everything is in the initramfs).
+/// The number of user drives `internal_start` bound (the helper disk, if
+/// bound, comes after them).
+static DRIVES: AtomicUsize = AtomicUsize::new(0);
+
+/// The helper disk's kernel name (`vdc`) once bound and found by its ext2 UUID.
+static DISK: OnceLock<String> = OnceLock::new();
+
+/// The helper disk's kernel name if it is bound; binds nothing. Disks past
+/// the user's drives are looked at only when there are any, so while the
+/// helper disk is unbound this costs no I/O.
+pub fn bound_disk() -> Option<&'static str> {
+    if let Some(d) = DISK.get() {
+        return Some(d);
+    }
+    let all = super::devices::all_disks();
+    let extra = all.get(DRIVES.load(Ordering::Relaxed)..)?;
+    let want = fs::read_to_string(HELPERS_ID).ok()?;
+    let want = want.trim().to_ascii_lowercase();
+    let found = extra
+        .iter()
+        .find(|d| ext2_uuid(&format!("/dev/{d}")).as_deref() == Some(want.as_str()))?;
+    Some(DISK.get_or_init(|| found.clone()))
+}
+
+/// The helper disk's kernel name, binding it first: `internal_start` leaves
+/// it unbound (probing it cost ~5-10 ms of every launch under TCG, and most
+/// sessions never run a helper program). `None` when the appliance has no
+/// helper image (everything is in the initramfs) or it did not appear.
 pub fn disk() -> Option<&'static str> {
-    static DISK: OnceLock<Option<String>> = OnceLock::new();
-    DISK.get_or_init(|| {
-        let want = fs::read_to_string(HELPERS_ID).ok()?;
-        let want = want.trim().to_ascii_lowercase();
-        // Attached last, so look there first.
-        super::devices::all_disks()
-            .into_iter()
-            .rev()
-            .find(|d| ext2_uuid(&format!("/dev/{d}")).as_deref() == Some(want.as_str()))
-    })
-    .as_deref()
+    if !expected() {
+        return None;
+    }
+    if let Some(d) = bound_disk() {
+        return Some(d);
+    }
+    // Attached right after the user's drives (which are bound) and before
+    // the staging disk: the first device still without a driver.
+    if let Some(dev) = super::staging::unbound_block_devices().first() {
+        // ENODEV (no driver for this device) is no error here.
+        let _ = fs::write("/sys/bus/virtio/drivers_probe", dev);
+    }
+    // virtio_blk probes synchronously; wait briefly for a late one.
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(d) = bound_disk() {
+            return Some(d);
+        }
+        if t.elapsed() > std::time::Duration::from_secs(5) {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// The UUID of the ext2/3/4 filesystem on `dev`, as 32 hex digits.
@@ -146,7 +187,7 @@ fn ext2_uuid(dev: &str) -> Option<String> {
 /// Whether the kernel block device name `name` (`vdc`, `vdc1`) is the helper
 /// disk or one of its partitions.
 pub fn is_helper(name: &str) -> bool {
-    let Some(h) = disk() else {
+    let Some(h) = bound_disk() else {
         return false;
     };
     name.strip_prefix(h)
