@@ -299,7 +299,15 @@ impl Boot<'_> {
         // becomes the snapshot's (see `snapshot`).
         let save = snap
             .filter(|_| boot)
-            .and_then(|s| Some((s, s.boot_ram().ok()?)));
+            .and_then(|s| match s.boot_ram(config.memory_mib) {
+                Ok(r) => Some((s, r)),
+                Err(e) => {
+                    if config.verbose {
+                        eprintln!("gx-appliance: not saving a snapshot: {e}");
+                    }
+                    None
+                }
+            });
         let restore_ram = restore.map(|s| s.ram());
         let stream = match restore.map(|s| s.open_stream()).transpose() {
             Ok(f) => f,

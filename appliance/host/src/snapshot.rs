@@ -134,16 +134,31 @@ impl Snapshot {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
-    /// Where a VM that boots to save this snapshot keeps its RAM until then
-    /// ([`crate::qemu::Ram::Save`]): a fresh name beside the snapshot (the
-    /// same filesystem, so that saving renames it). Creates the directory.
-    pub fn boot_ram(&self) -> io::Result<PathBuf> {
+    /// Where a VM with `memory_mib` of RAM that boots to save this snapshot
+    /// keeps its RAM until then ([`crate::qemu::Ram::Save`]): a fresh name
+    /// beside the snapshot (the same filesystem, so that saving renames it).
+    /// Creates the directory. Refused when that filesystem has less free
+    /// space than the RAM and a margin: the file is sparse, but a guest that
+    /// touched a page the filesystem could not give would kill QEMU
+    /// (SIGBUS), so such a launch boots without saving instead.
+    pub fn boot_ram(&self, memory_mib: u32) -> io::Result<PathBuf> {
         let dir = self.dir.parent().unwrap_or(Path::new("."));
         // Under the cache, only once the cache passed its ownership checks.
         if dir.starts_with(crate::image::cache_root()) {
             crate::image::ensure_cache_root().map_err(|e| io::Error::other(e.to_string()))?;
         }
         crate::image::create_private_dir(dir).map_err(|e| io::Error::other(e.to_string()))?;
+        let fs = nix::sys::statvfs::statvfs(dir).map_err(io::Error::from)?;
+        let free = fs.blocks_available().saturating_mul(fs.fragment_size());
+        let need = (u64::from(memory_mib) << 20) + (256 << 20);
+        if free < need {
+            return Err(io::Error::other(format!(
+                "{} MiB free in {}, a snapshot's RAM wants {} MiB",
+                free >> 20,
+                dir.display(),
+                need >> 20
+            )));
+        }
         Ok(self.tmp_name("ram"))
     }
 
