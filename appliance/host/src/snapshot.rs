@@ -665,6 +665,32 @@ mod tests {
         assert_eq!(json_field(l, "nope"), None);
     }
 
+    /// A boot that saves keeps the VM's RAM in a file beside the snapshot:
+    /// refused on a filesystem without room for it (a tmpfs of 400 MiB
+    /// here), allowed where there is.
+    #[test]
+    fn boot_ram_wants_room_for_the_ram() {
+        let d = tempfile::tempdir().unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=400m,mode=0700", "tmpfs"])
+            .arg(d.path())
+            .status();
+        if !st.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+            return;
+        }
+        let snap = Snapshot {
+            dir: d.path().join("cache/snapshot-1"),
+        };
+        let small = snap.boot_ram(64);
+        let big = snap.boot_ram(512);
+        let _ = std::process::Command::new("umount").arg(d.path()).status();
+        let small = small.expect("room for 64 MiB");
+        assert!(small.starts_with(d.path().join("cache")), "{small:?}");
+        let e = big.expect_err("no room for 512 MiB + margin in 400 MiB");
+        assert!(e.to_string().contains("free"), "{e}");
+    }
+
     #[test]
     fn only_safe_paths_are_quoted() {
         assert_eq!(
