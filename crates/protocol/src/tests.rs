@@ -515,6 +515,7 @@ recorder! {
         ping() -> String;
         internal_start(time_ns: i64, seed: Vec<u8>, drives: i32) -> String;
         internal_shutdown() -> ();
+        internal_pwrite_staged(path: String, offset: i64, stage_offset: i64, len: i32) -> i32;
         internal_rescue(rows: i32, cols: i32, term: String, bind: bool) -> i32;
         internal_rescue_resize(rows: i32, cols: i32) -> ();
     }
