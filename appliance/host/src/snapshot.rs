@@ -45,8 +45,8 @@ use std::time::{Duration, Instant};
 
 use crate::image::{Fnv, unique};
 
-/// Snapshots kept per appliance directory (one per VM layout in use, ~80 MB
-/// each); the oldest beyond this are removed when one is saved.
+/// Snapshots kept per appliance directory (one per VM layout in use, ~95 MB
+/// of data each, in a sparse RAM file); the oldest beyond this are removed when one is saved.
 const KEEP: usize = 4;
 
 /// Bump when what the agent does before its hello changes in a way the
