@@ -89,33 +89,76 @@ const DISK_MODULES: &str = "/gx/modules.disks";
 pub fn attach_disks(disks: usize) {
     DRIVES.store(disks, Ordering::Relaxed);
     load_modules(DISK_MODULES);
-    // In the order the bus registered them (virtio0, virtio1, ..., not the
-    // directory's order), as automatic probing would: the first drive must
+    // In the bus's order, as automatic probing would: the first drive must
     // become vda.
-    let mut devs: Vec<(u32, String)> = fs::read_dir("/sys/bus/virtio/devices")
+    let mut blocks = 0;
+    for (name, block) in unbound_devices() {
+        if block {
+            blocks += 1;
+            if blocks > disks {
+                continue;
+            }
+        }
+        bind(&name);
+    }
+    // Devices that come later (none in our VMs) bind as usual.
+    let _ = fs::write(VIRTIO_AUTOPROBE, "1");
+}
+
+/// virtio's device id of a block device (`/sys/bus/virtio/devices/*/device`).
+const VIRTIO_BLOCK: &str = "0x0002";
+
+/// The virtio devices no driver has bound yet, in the order the bus
+/// registered them (`virtio0`, `virtio1`, ..., not the directory's order),
+/// each with whether it is a block device.
+fn unbound_devices() -> Vec<(String, bool)> {
+    let mut devs: Vec<(u32, String, bool)> = fs::read_dir("/sys/bus/virtio/devices")
         .map(|d| {
             d.flatten()
                 .filter(|e| !e.path().join("driver").exists())
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
                     let n = name.strip_prefix("virtio")?.parse().ok()?;
-                    Some((n, name))
+                    let block = fs::read_to_string(e.path().join("device"))
+                        .is_ok_and(|id| id.trim() == VIRTIO_BLOCK);
+                    Some((n, name, block))
                 })
                 .collect()
         })
         .unwrap_or_default();
     devs.sort();
-    let blocks = super::staging::unbound_block_devices();
-    let later = blocks.get(disks..).unwrap_or_default();
-    for (_, name) in devs {
-        if later.contains(&name) {
-            continue;
+    devs.into_iter().map(|(_, n, b)| (n, b)).collect()
+}
+
+/// The virtio block devices no driver has bound yet, in the bus's order:
+/// after `internal_start`, the helper disk, then the staging disk.
+pub fn unbound_block_devices() -> Vec<String> {
+    unbound_devices()
+        .into_iter()
+        .filter_map(|(n, block)| block.then_some(n))
+        .collect()
+}
+
+/// Binds its driver to the virtio device `dev`; virtio_blk probes the disk
+/// (its partitions too) before this returns. ENODEV (no driver for this
+/// device) is no error here.
+pub fn bind(dev: &str) {
+    let _ = fs::write("/sys/bus/virtio/drivers_probe", dev);
+}
+
+/// `found()` once it is `Some`, polled for up to 5 s (a disk whose driver
+/// binds late).
+pub fn wait_for<T>(mut found: impl FnMut() -> Option<T>) -> Option<T> {
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(x) = found() {
+            return Some(x);
         }
-        // ENODEV (no driver for this device) is no error here.
-        let _ = fs::write("/sys/bus/virtio/drivers_probe", name);
+        if t.elapsed() > std::time::Duration::from_secs(5) {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    // Devices that come later (none in our VMs) bind as usual.
-    let _ = fs::write(VIRTIO_AUTOPROBE, "1");
 }
 
 /// The number of user drives `internal_start` bound (the helper disk, if
@@ -154,22 +197,11 @@ pub fn disk() -> Option<&'static str> {
         return Some(d);
     }
     // Attached right after the user's drives (which are bound) and before
-    // the staging disk: the first device still without a driver.
-    if let Some(dev) = super::staging::unbound_block_devices().first() {
-        // ENODEV (no driver for this device) is no error here.
-        let _ = fs::write("/sys/bus/virtio/drivers_probe", dev);
+    // the staging disk: the first block device still without a driver.
+    if let Some(dev) = unbound_block_devices().first() {
+        bind(dev);
     }
-    // virtio_blk probes synchronously; wait briefly for a late one.
-    let t = std::time::Instant::now();
-    loop {
-        if let Some(d) = bound_disk() {
-            return Some(d);
-        }
-        if t.elapsed() > std::time::Duration::from_secs(5) {
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    wait_for(bound_disk)
 }
 
 /// The UUID of the ext2/3/4 filesystem on `dev`, as 32 hex digits.

@@ -12,14 +12,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::{Ops, R, err, fail, writes};
+use super::{Ops, R, err, fail, helpers, writes};
 use crate::alloc::PAGE;
 
 const SERIAL: &str = "gxstage";
-/// virtio's device id of a block device (`/sys/bus/virtio/devices/*/device`).
-const VIRTIO_BLOCK: &str = "0x0002";
 
 /// The staging disk's kernel name (`vdc`) once bound.
 static NAME: OnceLock<String> = OnceLock::new();
@@ -31,29 +29,6 @@ pub fn is_staging(name: &str) -> bool {
         name.strip_prefix(s.as_str())
             .is_some_and(|rest| rest.bytes().all(|c| c.is_ascii_digit()))
     })
-}
-
-/// The virtio block devices no driver has bound yet, in the bus's order
-/// (`virtio3`, ...).
-pub fn unbound_block_devices() -> Vec<String> {
-    let mut devs: Vec<(u32, String)> = fs::read_dir("/sys/bus/virtio/devices")
-        .map(|d| {
-            d.flatten()
-                .filter(|e| !e.path().join("driver").exists())
-                .filter(|e| {
-                    fs::read_to_string(e.path().join("device"))
-                        .is_ok_and(|id| id.trim() == VIRTIO_BLOCK)
-                })
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let n = name.strip_prefix("virtio")?.parse().ok()?;
-                    Some((n, name))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    devs.sort();
-    devs.into_iter().map(|(_, n)| n).collect()
 }
 
 /// The bound staging disk: its device opened for `O_DIRECT` reads, its size,
@@ -90,17 +65,10 @@ fn attach() -> R<Staging> {
     let t = Instant::now();
     let mut name = find();
     if name.is_none() {
-        for d in unbound_block_devices() {
-            // ENODEV (no driver for this device) is no error here.
-            let _ = fs::write("/sys/bus/virtio/drivers_probe", d);
+        for d in helpers::unbound_block_devices() {
+            helpers::bind(&d);
         }
-        // virtio_blk probes synchronously; wait briefly for a late one.
-        while name.is_none() && t.elapsed() < Duration::from_secs(5) {
-            name = find();
-            if name.is_none() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
+        name = helpers::wait_for(find);
     }
     let name = name.ok_or_else(|| err(libc::ENODEV, "the appliance has no staging disk"))?;
     let _ = NAME.set(name.clone());
