@@ -452,15 +452,14 @@ impl Boot<'_> {
                 a.timings.boot = timings.boot;
                 a.timings.save = timings.save;
                 a.timings.spawn += timings.spawn;
+                // As a boot describes itself: the agent's hello, then how
+                // long its disks took (not "restored from a snapshot").
+                let disks = a.info.split("; ").last().unwrap_or("");
                 a.info = format!(
                     "{}; {}",
                     hello.as_ref().map(|h| h.agent.as_str()).unwrap_or_default(),
-                    a.info.split("; ").last().unwrap_or("")
+                    disks.trim_end_matches(" (restored from a snapshot)")
                 );
-                a.info = a
-                    .info
-                    .trim_end_matches(" (restored from a snapshot)")
-                    .into();
                 return Ok(a);
             }
         }

@@ -145,7 +145,7 @@ pub struct VmSpec<'a> {
     /// `snapshot=on`.
     pub overlays: &'a [Option<PathBuf>],
     pub verbose: bool,
-    /// A QMP socket to create (to save a snapshot).
+    /// A QMP socket to create (to save or restore a snapshot).
     pub qmp: Option<&'a Path>,
     /// Restore the snapshot whose migration stream this is instead of
     /// booting: QEMU gets it as fd [`INCOMING_FD`] and waits (`-incoming
@@ -170,18 +170,21 @@ impl std::fmt::Debug for Vm {
     }
 }
 
+/// `p` as a value in a QEMU option list: commas doubled for its parser.
+fn opt_path(p: &Path) -> String {
+    p.to_string_lossy().replace(',', ",,")
+}
+
 fn drive_arg(i: usize, d: &Drive, overlay: Option<&Path>) -> String {
-    // Commas in a path must be doubled for QEMU's option parser.
-    let quote = |p: &Path| p.to_string_lossy().replace(',', ",,");
     if let Some(o) = overlay {
         // A read-only drive through our own throw-away overlay (see
         // `overlay`): the image is its backing file, opened read-only.
         return format!(
             "file={},format=qcow2,if=none,id=hd{i},cache=unsafe,aio=threads",
-            quote(o)
+            opt_path(o)
         );
     }
-    let path = quote(&d.path);
+    let path = opt_path(&d.path);
     let format = d.format.as_deref().unwrap_or("raw");
     // snapshot=on: writes go to a temporary overlay QEMU discards, so read-only
     // drives stay byte-identical even when the guest replays a journal.
@@ -213,7 +216,7 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
                 Ram::Save(p) => (p, "on"),
                 Ram::Restore(p) => (p, "off"),
             };
-            let path = path.to_string_lossy().replace(',', ",,");
+            let path = opt_path(path);
             c.args([
                 "-object",
                 &format!(
@@ -257,7 +260,7 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
     c.args(["-append", &spec.guest.append]);
     c.args(["-serial", "stdio"]);
     c.args(["-device", "virtio-serial-device"]);
-    let sock = spec.guest.socket.to_string_lossy().replace(',', ",,");
+    let sock = opt_path(spec.guest.socket);
     c.args(["-chardev", &format!("socket,id=gxch,path={sock}")]);
     c.args([
         "-device",
@@ -276,7 +279,7 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
     if let Some(h) = spec.guest.helpers {
         // readonly=on, not snapshot=on: no temporary overlay file to create, and
         // any number of VMs share the image.
-        let path = h.to_string_lossy().replace(',', ",,");
+        let path = opt_path(h);
         c.args([
             "-drive",
             &format!("file={path},format=raw,if=none,id=gxhelpers,readonly=on,cache=writeback"),
@@ -286,7 +289,7 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
     if let Some(st) = spec.guest.staging {
         // Last, after the helper disk: read-only to the guest, which finds it
         // by its serial (see `crate::STAGING_SIZE`).
-        let path = st.to_string_lossy().replace(',', ",,");
+        let path = opt_path(st);
         c.args([
             "-drive",
             &format!(
@@ -296,7 +299,7 @@ pub fn command(spec: &VmSpec<'_>) -> Command {
         c.args(["-device", "virtio-blk-device,drive=gxstage,serial=gxstage"]);
     }
     if let Some(q) = spec.qmp {
-        let q = q.to_string_lossy().replace(',', ",,");
+        let q = opt_path(q);
         c.args(["-qmp", &format!("unix:{q},server=on,wait=off")]);
     }
     if let Some(f) = spec.incoming {

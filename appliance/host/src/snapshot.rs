@@ -142,7 +142,7 @@ impl Snapshot {
     /// touched a page the filesystem could not give would kill QEMU
     /// (SIGBUS), so such a launch boots without saving instead.
     pub fn boot_ram(&self, memory_mib: u32) -> io::Result<PathBuf> {
-        let dir = self.dir.parent().unwrap_or(Path::new("."));
+        let dir = self.parent();
         // Under the cache, only once the cache passed its ownership checks.
         if dir.starts_with(crate::image::cache_root()) {
             crate::image::ensure_cache_root().map_err(|e| io::Error::other(e.to_string()))?;
@@ -162,10 +162,14 @@ impl Snapshot {
         Ok(self.tmp_name("ram"))
     }
 
+    /// The directory the snapshot lives in (the appliance's state directory).
+    fn parent(&self) -> &Path {
+        self.dir.parent().unwrap_or(Path::new("."))
+    }
+
     /// `.<snapshot-name>.<what>.tmp-<pid>-<n>` beside the snapshot.
     fn tmp_name(&self, what: &str) -> PathBuf {
-        let dir = self.dir.parent().unwrap_or(Path::new("."));
-        dir.join(format!(
+        self.parent().join(format!(
             ".{}.{what}.tmp-{}-{}",
             self.dir
                 .file_name()
@@ -192,11 +196,9 @@ impl Snapshot {
                 .ok_or_else(|| io::Error::other("snapshot path needs quoting we do not do"))?;
             let mut q = Qmp::connect(qmp, deadline)?;
             let r = (|| {
+                // Device state only (the RAM is the file): no bandwidth cap
+                // to lift.
                 q.execute("migrate-set-capabilities", IGNORE_SHARED)?;
-                q.execute(
-                    "migrate-set-parameters",
-                    r#"{"max-bandwidth": 68719476736}"#,
-                )?;
                 q.execute(
                     "migrate",
                     &format!(r#"{{"uri": "exec:cat > {}"}}"#, json_str(&quoted)),
@@ -237,7 +239,7 @@ impl Snapshot {
                 }
                 Err(e) => return Err(e),
             }
-            prune(self.dir.parent().unwrap_or(Path::new(".")), KEEP);
+            prune(self.parent(), KEEP);
             Ok(())
         })();
         if r.is_err() {
