@@ -177,6 +177,9 @@ pub fn bound_disk() -> Option<&'static str> {
     }
     let all = super::devices::all_disks();
     let extra = all.get(DRIVES.load(Ordering::Relaxed)..)?;
+    if extra.is_empty() {
+        return None;
+    }
     let want = fs::read_to_string(HELPERS_ID).ok()?;
     let want = want.trim().to_ascii_lowercase();
     let found = extra

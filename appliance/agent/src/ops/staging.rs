@@ -48,9 +48,10 @@ fn find() -> Option<String> {
     })
 }
 
-/// After `internal_start`'s binding: notes the staging disk if it was bound
-/// all the same (a helper disk expected but not attached leaves one disk
-/// fewer than counted), so that it stays hidden.
+/// After `internal_start`'s binding, when more disks than the user's drives
+/// came up (a kernel whose virtio bus could not hold automatic probing back
+/// binds them all): notes the staging disk if it was among them, so that it
+/// stays hidden.
 pub fn note_if_bound() {
     if NAME.get().is_none() {
         if let Some(n) = find() {
@@ -59,14 +60,14 @@ pub fn note_if_bound() {
     }
 }
 
-/// Binds the disk (the unbound block devices left by `internal_start`)
-/// and opens it.
+/// Binds the disk (the last virtio block device: the helper disk, if still
+/// unbound, stays so) and opens it.
 fn attach() -> R<Staging> {
     let t = Instant::now();
     let mut name = find();
     if name.is_none() {
-        for d in helpers::unbound_block_devices() {
-            helpers::bind(&d);
+        if let Some(d) = helpers::unbound_block_devices().last() {
+            helpers::bind(d);
         }
         name = helpers::wait_for(find);
     }
